@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { validateCommand } from './validate.js';
+import { explainCommand } from './explain.js';
+import { schemaCommand } from './schema.js';
+import { runCommand } from './run.js';
+import { RunnelError } from '../errors.js';
+import { testCommand } from './test.js';
+import { produceCommand, type ProduceOptions } from './produce.js';
+
+const USAGE_ERROR = 2;
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function positiveInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError('expected a whole number');
+  return value;
+}
+
+/** Commander does the parsing and help; each command lives in its own module and returns an exit code. */
+export function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('runner')
+    .description('Runnel: run declarative stream aggregations written in YAML')
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError('(run `runner --help` for usage)')
+    .exitOverride();
+
+  program
+    .command('run', { isDefault: true })
+    .description('run a pipeline (also: `runner FILE`)')
+    .argument('<file>', 'pipeline YAML file')
+    .action(async (file: string) => setExitCode(await runCommand(file)));
+
+  program
+    .command('validate')
+    .description('check pipeline files; exit 0 when all are valid, 1 when one is not, 2 on a usage error')
+    .argument('<files...>', 'pipeline YAML files')
+    .option('--json', 'print a JSON report for machines')
+    .action((files: string[], options: { json?: boolean }) => setExitCode(validateCommand(files, options)));
+
+  program
+    .command('explain')
+    .description('print the compiled plan, stage by stage (secrets redacted)')
+    .argument('<file>', 'pipeline YAML file')
+    .option('--json', 'print the plan as JSON')
+    .action((file: string, options: { json?: boolean }) => setExitCode(explainCommand(file, options)));
+
+  program
+    .command('test')
+    .description('run pipeline tests (*.test.yaml): input records and the rows expected from them')
+    .argument('[target]', 'a test file, or a folder of them', 'pipelines')
+    .action(async (target: string) => setExitCode(await testCommand(target)));
+
+  program
+    .command('produce')
+    .description('write generated impressions (or a JSONL file) to a Kafka topic, creating it if needed')
+    .option('--brokers <list>', 'bootstrap brokers', process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
+    .option('--topic <name>', 'topic', 'adnetwork-topic')
+    .option('-n, --count <n>', 'impressions to generate', positiveInteger, 100000)
+    .option('--file <path>', 'send the lines of this JSONL file instead of generated impressions')
+    .option('--rate <n>', 'target records per second (default: as fast as possible)', positiveInteger)
+    .option('--partitions <n>', 'partitions of the topic when it is created', positiveInteger, 6)
+    .option('--seed <n>', 'seed of the generated impressions', positiveInteger, 1)
+    .option('--start-time <iso|now>', 'event time of the first impression', '2026-01-01T00:00:00Z')
+    .option('--events-per-second <n>', 'how fast event time advances', positiveInteger, 1000)
+    .option('--jitter <duration>', 'largest random event-time delay (out-of-order records)', '0s')
+    .option('--batch-size <n>', 'records per produce request', positiveInteger, 2000)
+    .action(async (options: ProduceOptions) => setExitCode(await produceCommand(options)));
+
+  program
+    .command('schema')
+    .description('print the pipeline JSON Schema (generated from the component registry)')
+    .option('--write <file>', 'write the schema to a file')
+    .option('--readme <file>', 'refresh the generated reference section of a README')
+    .option('--check', 'write nothing; exit 1 when a file differs from what would be generated')
+    .action((options: { write?: string; readme?: string; check?: boolean }) => setExitCode(schemaCommand(options)));
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  let exitCode = 0;
+  const program = buildProgram((code) => (exitCode = code));
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; anything else commander rejects is a usage error
+      process.exitCode = err.exitCode === 0 ? 0 : USAGE_ERROR;
+      return;
+    }
+    if (err instanceof RunnelError) {
+      process.stderr.write(`runner: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    throw err;
+  }
+  process.exitCode = exitCode;
+}
+
+await main();

@@ -1,0 +1,53 @@
+import { compilePipelineFile } from '../compiler/compile.js';
+import { assemble, closeParts } from '../engine/assemble.js';
+import { PipelineRun } from '../engine/pipeline-run.js';
+import { RunnelError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { Progress } from './progress.js';
+import { printDiagnostics } from './report.js';
+
+/**
+ * `runner run FILE`: compile, assemble the components, run the batch loop. The first SIGINT or
+ * SIGTERM finishes the current batch, stores it and exits 0; a second one exits at once.
+ */
+export async function runCommand(file: string): Promise<number> {
+  const compilation = compilePipelineFile(file);
+  if (!compilation.plan) {
+    printDiagnostics(compilation, process.stderr, Boolean(process.stderr.isTTY));
+    return 1;
+  }
+  const plan = compilation.plan;
+  const logger = createLogger().child({ pipeline: plan.name });
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    logger.info({ signal }, 'stopping after the current batch (signal again to exit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const parts = await assemble(plan, logger, controller.signal);
+    const progress = new Progress(process.stderr, logger);
+    const run = new PipelineRun(plan, parts, logger, controller.signal, (stats) => progress.update(stats));
+    try {
+      const stats = await run.run();
+      progress.done(stats);
+    } finally {
+      await closeParts(parts);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof RunnelError) {
+      logger.error(err.message);
+      return err.exitCode;
+    }
+    logger.error({ err }, `run failed: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

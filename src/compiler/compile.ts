@@ -1,0 +1,264 @@
+import type { Document } from 'yaml';
+import { diagnostic, type Diagnostic } from '../errors.js';
+import { findComponent } from '../components/registry.js';
+import type { Slot } from '../components/spec.js';
+import { getAggregationKind } from '../components/aggregations/index.js';
+import { AggregationError } from '../components/aggregations/types.js';
+import { compileExpression, referencedFields } from '../expr/index.js';
+import { ExpressionSyntaxError, type CompiledExpression } from '../expr/types.js';
+import { parseDuration } from '../config/duration.js';
+import { loadPipelineFile, type LoadedPipeline } from '../config/load.js';
+import type { Environment } from '../config/interpolate.js';
+import { locatePath, rangeOf, type Path } from '../config/positions.js';
+import { validateAgainstSchema } from '../schema/validate.js';
+import { WINDOW_FIELDS } from '../schema/pipeline-schema.js';
+import { didYouMean } from '../schema/suggest.js';
+import { offsetInScalar } from './expression-position.js';
+import type { AggregateUse, ComponentUse, DocumentField, GroupKey, Plan } from './plan.js';
+
+export interface Compilation {
+  loaded: LoadedPipeline;
+  plan?: Plan;
+  diagnostics: Diagnostic[];
+}
+
+export function compilePipelineFile(path: string, env: Environment = process.env): Compilation {
+  return compileLoaded(loadPipelineFile(path, env));
+}
+
+/**
+ * Compiles in stages, as `vector validate` does: parse, schema, then the checks the schema cannot
+ * express. Each stage reports every problem it finds; a later stage runs only on a clean earlier one.
+ */
+export function compileLoaded(loaded: LoadedPipeline): Compilation {
+  const { doc, value } = loaded;
+  if (!doc || !value || hasErrors(loaded.diagnostics)) return { loaded, diagnostics: loaded.diagnostics };
+  const schemaProblems = validateAgainstSchema(value, doc);
+  if (schemaProblems.length > 0) return { loaded, diagnostics: [...loaded.diagnostics, ...schemaProblems] };
+  const builder = new PlanBuilder(loaded, doc, value as unknown as PipelineValue);
+  const plan = builder.build();
+  const diagnostics = [...loaded.diagnostics, ...builder.diagnostics];
+  return { loaded, plan: hasErrors(diagnostics) ? undefined : plan, diagnostics };
+}
+
+export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
+  return diagnostics.some((d) => d.severity === 'error');
+}
+
+/** The pipeline as plain data, once it has passed the schema. */
+interface PipelineValue {
+  name: string;
+  description?: string;
+  source: Record<string, unknown>;
+  batch?: { interval?: string; maxRecords?: number };
+  time?: { field: string; format?: string; maxOutOfOrder?: string; allowedLateness?: string };
+  filter?: string;
+  fields?: Record<string, string>;
+  window: { tumbling?: string; sliding?: { size: string; every: string } };
+  groupBy?: (string | Record<string, string>)[];
+  aggregate: Record<string, string | Record<string, unknown>>;
+  sink: Record<string, unknown> & { document?: Record<string, string> };
+  deadLetter?: Record<string, unknown>;
+}
+
+class PlanBuilder {
+  readonly diagnostics: Diagnostic[] = [];
+
+  constructor(
+    private readonly loaded: LoadedPipeline,
+    private readonly doc: Document,
+    private readonly value: PipelineValue,
+  ) {}
+
+  build(): Plan {
+    const v = this.value;
+    const source = this.component('source', v.source);
+    const window = this.window();
+    const filter = v.filter === undefined ? undefined : this.expression(['filter'], v.filter);
+    const fields = Object.entries(v.fields ?? {}).map(([name, text]) => ({
+      name,
+      expression: this.expression(['fields', name], text),
+    }));
+    const groupBy = this.groupBy();
+    const aggregates = this.aggregates(groupBy);
+    const sink = { ...this.component('sink', v.sink, ['document']), document: this.document(groupBy, aggregates) };
+    const deadLetter = v.deadLetter === undefined ? { name: 'file', config: { path: `dead-letters/${v.name}.jsonl` } } : this.component('deadLetter', v.deadLetter);
+    this.checkPaths(sink, deadLetter);
+    // referencedFields parses again; only worth it (and safe) once every expression compiled
+    if (!hasErrors(this.diagnostics)) this.checkUnusedFields(fields.map((f) => f.name));
+    return {
+      name: v.name,
+      file: this.loaded.source.path,
+      description: v.description,
+      source,
+      batch: {
+        intervalMs: this.positiveDuration(['batch', 'interval'], v.batch?.interval ?? '1s'),
+        maxRecords: v.batch?.maxRecords ?? 100000,
+      },
+      time: v.time && {
+        field: v.time.field,
+        path: v.time.field.split('.'),
+        format: (v.time.format ?? 'auto') as NonNullable<Plan['time']>['format'],
+        maxOutOfOrderMs: parseDuration(v.time.maxOutOfOrder ?? '5s'),
+        allowedLatenessMs: parseDuration(v.time.allowedLateness ?? '0s'),
+      },
+      filter,
+      fields,
+      window,
+      groupBy,
+      aggregates,
+      sink,
+      deadLetter,
+    };
+  }
+
+  private error(path: Path, code: Diagnostic['code'], message: string, hint?: string, prefer: 'key' | 'value' = 'value'): void {
+    this.diagnostics.push(diagnostic(code, message, rangeOf(this.doc, path, prefer), hint));
+  }
+
+  private component(slot: Slot, slotValue: Record<string, unknown>, besides: string[] = []): ComponentUse {
+    const name = Object.keys(slotValue).find((k) => !besides.includes(k))!;
+    const spec = findComponent(slot, name)!;
+    const config = slotValue[name];
+    for (const issue of spec.lint?.(config) ?? []) {
+      this.error([slot, name, ...issue.path], 'conflict', issue.message, issue.hint);
+    }
+    return { name, config };
+  }
+
+  private positiveDuration(path: Path, text: string): number {
+    const ms = parseDuration(text);
+    if (ms <= 0) this.error(path, 'invalid-value', `\`${path.join('.')}\` must be longer than 0`, 'for example 1s');
+    return ms;
+  }
+
+  private window(): Plan['window'] {
+    const w = this.value.window;
+    const kind = w.tumbling !== undefined ? 'tumbling' : 'sliding';
+    this.component('window', w as Record<string, unknown>);
+    if (kind === 'tumbling') {
+      const size = this.positiveDuration(['window', 'tumbling'], w.tumbling!);
+      return { kind, sizeMs: size, everyMs: size };
+    }
+    return {
+      kind,
+      sizeMs: this.positiveDuration(['window', 'sliding', 'size'], w.sliding!.size),
+      everyMs: this.positiveDuration(['window', 'sliding', 'every'], w.sliding!.every),
+    };
+  }
+
+  /** Compiles an expression now, so a syntax error points at its line and the column inside it. */
+  private expression(path: Path, text: string): CompiledExpression {
+    try {
+      return compileExpression(text);
+    } catch (err) {
+      if (!(err instanceof ExpressionSyntaxError)) throw err;
+      const node = locatePath(this.doc, path).value;
+      const at = offsetInScalar(node, this.loaded.source.text, err.position);
+      this.diagnostics.push(
+        diagnostic('expression-syntax', `invalid expression in \`${path.join('.')}\`: ${err.message}`, [at, at + 1]),
+      );
+      return compileExpression('null');
+    }
+  }
+
+  private groupBy(): GroupKey[] {
+    const keys: GroupKey[] = [];
+    (this.value.groupBy ?? []).forEach((item, i) => {
+      const key: GroupKey =
+        typeof item === 'string'
+          ? { name: item, field: item }
+          : (() => {
+              const [name, text] = Object.entries(item)[0];
+              return { name, expression: this.expression(['groupBy', i, name], text) };
+            })();
+      if (keys.some((k) => k.name === key.name)) {
+        this.error(['groupBy', i], 'duplicate-name', `group key \`${key.name}\` appears twice`, 'remove one of them');
+      }
+      keys.push(key);
+    });
+    return keys;
+  }
+
+  private aggregates(groupBy: GroupKey[]): AggregateUse[] {
+    return Object.entries(this.value.aggregate).map(([name, spec]) => {
+      const kindName = typeof spec === 'string' ? spec : Object.keys(spec).find((k) => getAggregationKind(k))!;
+      const kind = getAggregationKind(kindName)!;
+      const { [kindName]: inputText, ...options } = typeof spec === 'string' ? {} : spec;
+      if (groupBy.some((k) => k.name === name)) {
+        this.error(['aggregate', name], 'duplicate-name', `\`${name}\` is both a group key and an aggregate`, 'rename the aggregate', 'key');
+      }
+      try {
+        kind.create(options);
+      } catch (err) {
+        if (!(err instanceof AggregationError)) throw err;
+        this.error(['aggregate', name], 'invalid-value', `aggregate \`${name}\`: ${err.message}`);
+      }
+      const input = typeof inputText === 'string' ? this.expression(['aggregate', name, kindName], inputText) : undefined;
+      return { name, kind, options, input };
+    });
+  }
+
+  private document(groupBy: GroupKey[], aggregates: AggregateUse[]): DocumentField[] {
+    const names = [...WINDOW_FIELDS, ...groupBy.map((k) => k.name), ...aggregates.map((a) => a.name)];
+    const mapping = this.value.sink.document;
+    if (!mapping) {
+      return [
+        { target: 'windowStart', from: 'window.start' },
+        { target: 'windowEnd', from: 'window.end' },
+        ...groupBy.map((k) => ({ target: k.name, from: k.name })),
+        ...aggregates.map((a) => ({ target: a.name, from: a.name })),
+      ];
+    }
+    for (const [target, from] of Object.entries(mapping)) {
+      if (!names.includes(from)) {
+        this.error(
+          ['sink', 'document', target],
+          'unknown-name',
+          `\`${from}\` is not a result name`,
+          didYouMean(from, names) ?? `use one of ${names.map((n) => `\`${n}\``).join(', ')}`,
+        );
+      }
+    }
+    for (const key of groupBy) {
+      if (!Object.values(mapping).includes(key.name)) {
+        this.diagnostics.push(
+          diagnostic('unused', `group key \`${key.name}\` is not stored in the document`, rangeOf(this.doc, ['sink', 'document'], 'key'), `add \`${key.name}: ${key.name}\`, or rows of different keys cannot be told apart`, 'warning'),
+        );
+      }
+    }
+    return Object.entries(mapping).map(([target, from]) => ({ target, from }));
+  }
+
+  private checkPaths(sink: ComponentUse, deadLetter: ComponentUse): void {
+    const sinkPath = sink.name === 'file' ? sink.config.path : undefined;
+    if (sinkPath !== undefined && deadLetter.name === 'file' && deadLetter.config.path === sinkPath) {
+      this.error(['deadLetter', 'file', 'path'], 'conflict', 'the dead-letter file is the sink\'s output file', 'give them different paths');
+    }
+    const sourcePath = this.value.source.file ? (this.value.source.file as { path: string }).path : undefined;
+    if (sourcePath !== undefined && (sourcePath === sinkPath || sourcePath === deadLetter.config.path)) {
+      this.error(['source', 'file', 'path'], 'conflict', 'the source file is also written by this pipeline', 'read from and write to different files');
+    }
+  }
+
+  /** A computed field that no later stage reads is most likely a mistake (a typo where it is used, say). */
+  private checkUnusedFields(names: string[]): void {
+    const v = this.value;
+    const expressions = [
+      v.filter,
+      ...Object.values(v.fields ?? {}),
+      ...(v.groupBy ?? []).flatMap((g) => (typeof g === 'string' ? [] : Object.values(g))),
+      ...Object.values(v.aggregate).flatMap((a) => (typeof a === 'string' ? [] : [String(Object.values(a)[0])])),
+    ].filter((t): t is string => t !== undefined);
+    const read = new Set(expressions.flatMap((text) => referencedFields(text)));
+    for (const g of v.groupBy ?? []) if (typeof g === 'string') read.add(g);
+    if (v.time) read.add(v.time.field.split('.')[0]);
+    for (const name of names) {
+      if (!read.has(name)) {
+        this.diagnostics.push(
+          diagnostic('unused', `computed field \`${name}\` is never used`, rangeOf(this.doc, ['fields', name], 'key'), 'remove it, or use it in groupBy or aggregate', 'warning'),
+        );
+      }
+    }
+  }
+}

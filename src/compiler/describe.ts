@@ -1,0 +1,93 @@
+import { findComponent } from '../components/registry.js';
+import type { Slot } from '../components/spec.js';
+import { formatDuration } from '../config/duration.js';
+import type { CompiledExpression } from '../expr/types.js';
+import type { ComponentUse, Plan } from './plan.js';
+import { redactConfig } from './redact.js';
+
+export interface Stage {
+  stage: string;
+  summary: string;
+  details: Record<string, unknown>;
+}
+
+function expressionInfo(e: CompiledExpression): { expression: string; evaluation: string } {
+  return { expression: e.source, evaluation: e.translated ? 'compiled to JavaScript' : 'jsonata evaluator' };
+}
+
+function component(slot: Slot, use: ComponentUse): Record<string, unknown> {
+  const spec = findComponent(slot, use.name)!;
+  return { component: use.name, config: redactConfig(use.config, spec.config) };
+}
+
+/** The plan stage by stage, in the order a record flows through it; secrets are redacted. */
+export function describePlan(plan: Plan): Stage[] {
+  const w = plan.window;
+  const stages: Stage[] = [
+    { stage: 'source', summary: findComponent('source', plan.source.name)!.summary, details: component('source', plan.source) },
+    {
+      stage: 'batch',
+      summary: `micro-batches of at most ${formatDuration(plan.batch.intervalMs)} or ${plan.batch.maxRecords} records`,
+      details: { intervalMs: plan.batch.intervalMs, maxRecords: plan.batch.maxRecords },
+    },
+    { stage: 'decode', summary: 'JSON.parse each payload; a payload that is not a JSON object is a dead letter', details: {} },
+  ];
+  if (plan.filter) stages.push({ stage: 'filter', summary: `keep records where ${plan.filter.source}`, details: expressionInfo(plan.filter) });
+  if (plan.fields.length > 0) {
+    stages.push({
+      stage: 'fields',
+      summary: plan.fields.map((f) => `${f.name} = ${f.expression.source}`).join('; '),
+      details: Object.fromEntries(plan.fields.map((f) => [f.name, expressionInfo(f.expression)])),
+    });
+  }
+  stages.push(
+    plan.time
+      ? {
+          stage: 'event time',
+          summary: `from \`${plan.time.field}\` (${plan.time.format}); watermark = newest event time - ${formatDuration(plan.time.maxOutOfOrderMs)} (min over partitions); records older than watermark - ${formatDuration(plan.time.allowedLatenessMs)} are late`,
+          details: { ...plan.time },
+        }
+      : { stage: 'event time', summary: 'processing time: the time each record is read', details: {} },
+    {
+      stage: 'window',
+      summary:
+        w.kind === 'tumbling'
+          ? `tumbling ${formatDuration(w.sizeMs)}`
+          : `sliding ${formatDuration(w.sizeMs)} every ${formatDuration(w.everyMs)} (each record in ${w.sizeMs / w.everyMs} windows)`,
+      details: { ...w },
+    },
+    {
+      stage: 'keys',
+      summary: plan.groupBy.length === 0 ? 'one group per window' : plan.groupBy.map((k) => (k.field ? k.name : `${k.name} = ${k.expression!.source}`)).join(', '),
+      details: Object.fromEntries(plan.groupBy.map((k) => [k.name, k.field ? { field: k.field } : expressionInfo(k.expression!)])),
+    },
+    {
+      stage: 'aggregates',
+      summary: plan.aggregates.map((a) => `${a.name} = ${a.kind.name}(${a.input?.source ?? ''})`).join(', '),
+      details: Object.fromEntries(
+        plan.aggregates.map((a) => [
+          a.name,
+          { aggregation: a.kind.name, ...(a.input ? expressionInfo(a.input) : {}), options: a.options, state: a.kind.describeState(a.options) },
+        ]),
+      ),
+    },
+    {
+      stage: 'sink',
+      summary: findComponent('sink', plan.sink.name)!.summary,
+      details: { ...component('sink', plan.sink), document: Object.fromEntries(plan.sink.document.map((f) => [f.target, f.from])) },
+    },
+  );
+  stages.push({ stage: 'dead letters', summary: findComponent('deadLetter', plan.deadLetter.name)!.summary, details: component('deadLetter', plan.deadLetter) });
+  return stages;
+}
+
+export function formatStages(plan: Plan, stages: Stage[]): string {
+  const lines = [`pipeline ${plan.name} (${plan.file})`];
+  stages.forEach((s, i) => {
+    lines.push(`${String(i + 1).padStart(2)}. ${s.stage}: ${s.summary}`);
+    for (const [key, value] of Object.entries(s.details)) {
+      lines.push(`      ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    }
+  });
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,42 @@
+import { resolve } from 'node:path';
+import type { DeadLetterSpec } from '../spec.js';
+import type { DeadLetter } from '../../engine/records.js';
+import { JsonlFile } from '../../util/jsonl-file.js';
+import { strictObject, text } from '../../schema/fragments.js';
+
+export interface FileDeadLetterConfig {
+  path: string;
+}
+
+export const fileDeadLetter: DeadLetterSpec<FileDeadLetterConfig> = {
+  slot: 'deadLetter',
+  name: 'file',
+  summary:
+    'Appends each rejected record as a JSON line {reason, detail, partition, offset, payload} to a file.',
+  config: strictObject(
+    'Append rejected records to a JSONL file.',
+    { path: text('Path of the dead-letter file; appended to, never truncated.', { examples: ['dead-letters/impressions.jsonl'] }) },
+    ['path'],
+  ),
+  examples: [{ title: 'A local file', yaml: 'file:\n  path: dead-letters/impressions.jsonl\n' }],
+  async create(config, { cwd }) {
+    let file: JsonlFile | undefined;
+    let pending: DeadLetter[] = [];
+    return {
+      add(deadLetter) {
+        pending.push(deadLetter);
+      },
+      async flush() {
+        if (pending.length === 0) return;
+        // opened on the first dead letter, so a clean run leaves no empty file behind
+        file ??= new JsonlFile(resolve(cwd, config.path), 'append');
+        file.writeAll(pending.map((d) => ({ ...d, at: new Date().toISOString() })));
+        pending = [];
+        await file.flush();
+      },
+      async close() {
+        await file?.close();
+      },
+    };
+  },
+};

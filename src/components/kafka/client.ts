@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { KafkaSourceConfig } from '../sources/kafka.js';
+
+export type KafkaConnection = Pick<KafkaSourceConfig, 'brokers' | 'clientId' | 'sasl' | 'tls'>;
+
+export function brokerList(brokers: string | string[]): string[] {
+  return ([] as string[]).concat(brokers).flatMap((b) => b.split(',')).map((b) => b.trim()).filter(Boolean);
+}
+
+const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** A kafkajs client whose logs go through pino (kafkajs's own INFO chatter is kept at debug). */
+export function kafkaClient(connection: KafkaConnection, logger: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
+  const tls = connection.tls;
+  const log = logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: connection.clientId ?? 'runnel',
+    brokers: brokerList(connection.brokers),
+    ssl:
+      typeof tls === 'object'
+        ? {
+            ca: tls.ca ? [readFileSync(tls.ca, 'utf8')] : undefined,
+            cert: tls.cert ? readFileSync(tls.cert, 'utf8') : undefined,
+            key: tls.key ? readFileSync(tls.key, 'utf8') : undefined,
+            rejectUnauthorized: tls.rejectUnauthorized ?? true,
+          }
+        : tls,
+    sasl: connection.sasl as SASLOptions | undefined,
+    connectionTimeout: 5000,
+    logLevel: logLevel.INFO,
+    logCreator: () => (entry) => {
+      const level = levels[entry.level] ?? 'debug';
+      const { message, ...fields } = entry.log;
+      log[level === 'info' ? 'debug' : level]({ ...fields, namespace: entry.namespace }, message);
+    },
+    ...overrides,
+  });
+}

@@ -1,0 +1,23 @@
+import type { ComponentSpec, Slot } from './spec.js';
+import { kafkaSource } from './sources/kafka.js';
+import { fileSource } from './sources/file.js';
+import { generatorSource } from './sources/generator.js';
+import { stdinSource } from './sources/stdin.js';
+import { mongodbSink } from './sinks/mongodb.js';
+import { fileSink } from './sinks/file.js';
+import { consoleSink } from './sinks/console.js';
+import { fileDeadLetter } from './dead-letters/file.js';
+import { tumblingWindow } from './windows/tumbling.js';
+import { slidingWindow } from './windows/sliding.js';
+
+/** Every component Runnel knows, by slot; the schema, docs and explain output are derived from this table. */
+export const components: Readonly<Record<Slot, readonly ComponentSpec<any>[]>> = {
+  source: [kafkaSource, fileSource, generatorSource, stdinSource],
+  window: [tumblingWindow, slidingWindow],
+  sink: [mongodbSink, fileSink, consoleSink],
+  deadLetter: [fileDeadLetter],
+};
+
+export function findComponent(slot: Slot, name: string): ComponentSpec<any> | undefined {
+  return components[slot].find((spec) => spec.name === name);
+}

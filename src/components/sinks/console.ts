@@ -1,0 +1,52 @@
+import type { SinkSpec } from '../spec.js';
+import type { ResultRow } from '../../engine/rows.js';
+import { LocalRowSink } from './local-rows.js';
+import { emitMode, strictObject } from '../../schema/fragments.js';
+
+export interface ConsoleSinkConfig {
+  emit?: 'final' | 'updates';
+  format?: 'auto' | 'table' | 'jsonl';
+}
+
+export const consoleSink: SinkSpec<ConsoleSinkConfig> = {
+  slot: 'sink',
+  name: 'console',
+  summary: 'Prints result rows to standard output: a table on a terminal, JSON lines otherwise.',
+  config: strictObject('Print result rows.', {
+    emit: emitMode,
+    format: {
+      enum: ['auto', 'table', 'jsonl'],
+      default: 'auto',
+      description: '`auto`: a table when standard output is a terminal, JSON lines otherwise.',
+    },
+  }),
+  examples: [{ title: 'Rows as they change', yaml: 'console:\n  emit: updates\n' }],
+  async create(config, { plan }) {
+    const out = process.stdout;
+    const format = config.format ?? 'auto';
+    const table = format === 'table' || (format === 'auto' && Boolean(out.isTTY));
+    return new LocalRowSink(plan, config.emit ?? 'final', {
+      async write(rows) {
+        out.write(table ? formatTable(rows) : rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      },
+      async close() {},
+    });
+  },
+};
+
+function cellText(value: unknown): string {
+  if (value instanceof Date) return value.toISOString().replace('.000Z', 'Z');
+  if (typeof value === 'number' && !Number.isInteger(value)) return value.toFixed(6).replace(/0+$/, '').replace(/\.$/, '');
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** An aligned text table: numbers right-aligned, everything else left-aligned. */
+export function formatTable(rows: ResultRow[]): string {
+  const columns = Object.keys(rows[0] ?? {});
+  const cells = rows.map((row) => columns.map((c) => cellText(row[c])));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
+  const numeric = columns.map((c) => rows.every((row) => typeof row[c] === 'number'));
+  const line = (values: string[]) =>
+    values.map((v, i) => (numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n\n';
+}

@@ -1,0 +1,85 @@
+import { mulberry32 } from '../../util/random.js';
+
+/**
+ * Synthetic ad impressions, as an ad server would log them. Seeded and deterministic: record i
+ * of a seed is always the same, whoever generates it (the generator source, `runner produce`,
+ * tests computing a reference).
+ */
+export interface Impression {
+  timestamp: number;
+  publisher: string;
+  advertiser: string;
+  website: string;
+  geo: string;
+  bid: number;
+  cookie: string;
+}
+
+export interface ImpressionOptions {
+  seed: number;
+  startTime: number;
+  eventsPerSecond: number;
+  publishers: number;
+  advertisers: number;
+  websites: number;
+  cookies: number;
+  unknownGeoRatio: number;
+  jitterMs: number;
+}
+
+export const impressionDefaults: ImpressionOptions = {
+  seed: 1,
+  startTime: Date.UTC(2026, 0, 1),
+  eventsPerSecond: 1000,
+  publishers: 6,
+  advertisers: 20,
+  websites: 50,
+  cookies: 1_000_000,
+  unknownGeoRatio: 0.05,
+  jitterMs: 0,
+};
+
+const GEOS = ['US', 'CA', 'GB', 'DE', 'FR', 'IN', 'BR', 'JP', 'AU', 'ES', 'IT', 'MX'];
+
+export class ImpressionGenerator {
+  private readonly random: () => number;
+  private readonly publishers: string[];
+  private readonly advertisers: string[];
+  private readonly websites: string[];
+  private index = 0;
+
+  constructor(private readonly options: ImpressionOptions) {
+    this.random = mulberry32(options.seed);
+    this.publishers = names('publisher_', options.publishers);
+    this.advertisers = names('advertiser_', options.advertisers);
+    this.websites = names('website_', options.websites).map((w) => `${w}.com`);
+  }
+
+  /** The sequence number of the next record. */
+  get position(): number {
+    return this.index;
+  }
+
+  next(): Impression {
+    const o = this.options;
+    const r = this.random;
+    const i = this.index++;
+    const jitter = o.jitterMs > 0 ? Math.floor(r() * o.jitterMs) : 0;
+    // Skewed choice: a few publishers and websites get most traffic, as in real ad networks.
+    const publisher = this.publishers[Math.floor(r() * r() * this.publishers.length)];
+    const geo = r() < o.unknownGeoRatio ? 'unknown' : GEOS[Math.floor(r() * GEOS.length)];
+    return {
+      timestamp: o.startTime + Math.floor((i * 1000) / o.eventsPerSecond) - jitter,
+      publisher,
+      advertiser: this.advertisers[Math.floor(r() * this.advertisers.length)],
+      website: this.websites[Math.floor(r() * r() * this.websites.length)],
+      geo,
+      bid: Math.floor(r() * 1e6) / 1e6, // [0, 1) with micro-unit precision
+      cookie: `cookie_${Math.floor(r() * o.cookies)}`,
+    };
+  }
+}
+
+function names(prefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
+}

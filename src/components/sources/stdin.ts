@@ -1,0 +1,70 @@
+import type { SourceSpec } from '../spec.js';
+import { strictObject } from '../../schema/fragments.js';
+import type { Chunk } from '../../engine/records.js';
+import type { SourceRuntime } from '../../engine/runtime.js';
+import { LineSplitter } from './lines.js';
+
+export const stdinSource: SourceSpec<Record<string, never>> = {
+  slot: 'source',
+  name: 'stdin',
+  summary: 'Reads JSON lines from standard input until it closes.',
+  config: strictObject('Read JSON lines from standard input; takes no settings: write `stdin: {}`.', {}),
+  examples: [{ title: 'Pipe records in', yaml: 'stdin: {}\n' }],
+  async create(_config, { signal }) {
+    return new StreamRuntime(process.stdin, new LineSplitter('stdin'), signal);
+  },
+};
+
+/** Lines from a readable byte stream; exported for tests, which feed it a stream of their own. */
+export class StreamRuntime implements SourceRuntime {
+  private readonly queue: Buffer[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly stream: NodeJS.ReadableStream,
+    private readonly lines: LineSplitter,
+    private readonly signal: AbortSignal,
+  ) {
+    stream.on('data', (data: Buffer | string) => {
+      this.queue.push(typeof data === 'string' ? Buffer.from(data) : data);
+      this.wake?.();
+    });
+    stream.on('end', () => {
+      this.ended = true;
+      this.wake?.();
+    });
+    stream.on('error', (err: Error) => {
+      this.failure = err;
+      this.wake?.();
+    });
+    signal.addEventListener('abort', () => this.wake?.(), { once: true });
+  }
+
+  async next(_maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
+    if (this.queue.length === 0 && !this.ended && !this.failure && !this.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    if (this.failure) throw this.failure;
+    const chunks = this.queue.splice(0).map((bytes) => this.lines.push(bytes));
+    if (this.ended && chunks.length === 0) {
+      const last = this.lines.end();
+      return last.payloads.length > 0 ? [last] : null;
+    }
+    return chunks;
+  }
+
+  async commit(): Promise<void> {
+    // standard input cannot be replayed
+  }
+
+  async close(): Promise<void> {}
+}

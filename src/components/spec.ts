@@ -1,0 +1,38 @@
+import type { JsonSchema } from '../schema/json-schema.js';
+import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } from '../engine/runtime.js';
+
+/** The slots of a pipeline that take one component each, keyed by the component's name (`source: { kafka: ... }`). */
+export type Slot = 'source' | 'sink' | 'deadLetter' | 'window';
+
+/** A cross-field problem found by a component's own lint, located by a path inside its config. */
+export interface LintIssue {
+  path: (string | number)[];
+  message: string;
+  hint?: string;
+}
+
+/**
+ * One declaration per component, as Benthos and Vector do it: the published JSON Schema, the
+ * docs and `runner explain` are all derived from these, so they cannot drift from the code.
+ */
+export interface ComponentSpec<Config = unknown> {
+  slot: Slot;
+  /** The YAML key that selects this component, e.g. `kafka`. */
+  name: string;
+  summary: string;
+  /** JSON Schema of the value under the component's key; every field carries a description. */
+  config: JsonSchema;
+  /** Whole-slot YAML examples; a test validates every one of them. */
+  examples: { title: string; yaml: string }[];
+  /** Checks between fields that the schema cannot express; config has already passed the schema. */
+  lint?(config: Config): LintIssue[];
+}
+
+/** A component that runs: its factory only ever sees config that passed the schema and lint. */
+export interface RunnableSpec<Config, Runtime> extends ComponentSpec<Config> {
+  create(config: Config, context: ComponentContext): Promise<Runtime>;
+}
+
+export type SourceSpec<Config> = RunnableSpec<Config, SourceRuntime>;
+export type SinkSpec<Config> = RunnableSpec<Config, SinkRuntime>;
+export type DeadLetterSpec<Config> = RunnableSpec<Config, DeadLetterRuntime>;

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
+import { diagnostic, type Diagnostic } from '../errors.js';
+import { interpolateEnv, type Environment } from './interpolate.js';
+import { SourceFile } from './source-file.js';
+
+export interface LoadedPipeline {
+  source: SourceFile;
+  /** The parsed document, environment already interpolated; nodes keep their source ranges. */
+  doc?: Document.Parsed;
+  /** The document as plain data; present only when it parsed into a mapping. */
+  value?: Record<string, unknown>;
+  diagnostics: Diagnostic[];
+}
+
+const yamlCodes: Record<string, 'yaml-duplicate-key' | 'yaml-syntax'> = { DUPLICATE_KEY: 'yaml-duplicate-key' };
+
+/** Reads and parses a pipeline file; every problem becomes a diagnostic, none is thrown. */
+export function loadPipelineFile(path: string, env: Environment = process.env): LoadedPipeline {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    return {
+      source: new SourceFile(path, ''),
+      diagnostics: [diagnostic('file-missing', `cannot read pipeline file: ${reason}`)],
+    };
+  }
+  return parsePipelineText(path, text, env);
+}
+
+export function parsePipelineText(path: string, text: string, env: Environment = process.env): LoadedPipeline {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
+  const source = new SourceFile(path, text, lineCounter);
+  const diagnostics: Diagnostic[] = doc.errors.map((e) =>
+    diagnostic(yamlCodes[e.code] ?? 'yaml-syntax', yamlMessage(e.code, e.message), [e.pos[0], e.pos[1]]),
+  );
+  if (diagnostics.length > 0) return { source, doc, diagnostics };
+  if (doc.contents === null) {
+    return {
+      source,
+      doc,
+      diagnostics: [diagnostic('empty-file', 'the pipeline file is empty', [0, 0], 'start from pipelines/impressions-local.yaml')],
+    };
+  }
+  if (!isMap(doc.contents)) {
+    const range = doc.contents.range;
+    return {
+      source,
+      doc,
+      diagnostics: [
+        diagnostic(
+          'not-a-mapping',
+          'a pipeline file must be a mapping of keys such as name, source, window, aggregate and sink',
+          range ? [range[0], range[1]] : [0, 0],
+        ),
+      ],
+    };
+  }
+  diagnostics.push(...interpolateEnv(doc, env));
+  return { source, doc, value: doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>, diagnostics };
+}
+
+/** yaml's messages end with a source excerpt of their own; ours prints its own, so keep the first line. */
+function yamlMessage(code: string, message: string): string {
+  const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  return code === 'DUPLICATE_KEY' ? `${first}; each key may appear only once in a mapping` : `YAML syntax: ${first}`;
+}

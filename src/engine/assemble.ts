@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import type { Plan } from '../compiler/plan.js';
+import { findComponent } from '../components/registry.js';
+import type { RunnableSpec, Slot } from '../components/spec.js';
+import { RunnelError } from '../errors.js';
+import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } from './runtime.js';
+import type { RunParts } from './pipeline-run.js';
+
+async function create<Runtime>(slot: Slot, use: { name: string; config: unknown }, context: ComponentContext): Promise<Runtime> {
+  const spec = findComponent(slot, use.name) as Partial<RunnableSpec<unknown, Runtime>> | undefined;
+  if (!spec?.create) throw new RunnelError(`the ${use.name} ${slot} validates, but cannot run yet`);
+  return spec.create(use.config, context);
+}
+
+export interface Overrides {
+  source?: SourceRuntime;
+  sink?: SinkRuntime;
+  deadLetters?: DeadLetterRuntime;
+}
+
+/**
+ * Builds the running components of a plan through their registered factories. `overrides` swap
+ * an edge (as `runner test` swaps the source and sink) while the transforms stay the real ones.
+ */
+export async function assemble(plan: Plan, logger: Logger, signal: AbortSignal, overrides: Overrides = {}, cwd = process.cwd()): Promise<RunParts> {
+  const context: ComponentContext = { plan, logger, cwd, signal };
+  const deadLetters = overrides.deadLetters ?? (await create<DeadLetterRuntime>('deadLetter', plan.deadLetter, context));
+  const sink = overrides.sink ?? (await create<SinkRuntime>('sink', plan.sink, context));
+  const source = overrides.source ?? (await create<SourceRuntime>('source', plan.source, context));
+  return { source, sink, deadLetters };
+}
+
+export async function closeParts(parts: RunParts): Promise<void> {
+  await parts.source.close();
+  await parts.sink.close();
+  await parts.deadLetters.close();
+}

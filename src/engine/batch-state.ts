@@ -1,0 +1,82 @@
+import type { AggregationState } from '../components/aggregations/types.js';
+
+/**
+ * The partial aggregate of one (window, group key) from one source partition in one batch, with
+ * the range of offsets it covers: the merge decides per partial whether it was counted already.
+ */
+export interface Partial {
+  partition: string;
+  windowStart: number;
+  windowEnd: number;
+  key: unknown[];
+  states: AggregationState[];
+  minOffset: number;
+  maxOffset: number;
+}
+
+/** One partition's partials, looked up through nested Maps (window -> key values...) so no key string is built per record. */
+class PartitionTable {
+  readonly root = new Map<number, Map<unknown, unknown>>();
+  maxOffset = -1;
+}
+
+/** The partial states a batch accumulates, by partition. */
+export class BatchState {
+  readonly partials: Partial[] = [];
+  private readonly tables = new Map<string, PartitionTable>();
+  records = 0;
+
+  table(partition: string): PartitionTable {
+    let table = this.tables.get(partition);
+    if (!table) this.tables.set(partition, (table = new PartitionTable()));
+    return table;
+  }
+
+  /** The highest offset seen per partition: what is committed once the batch is stored. */
+  maxOffsets(): Map<string, number> {
+    const offsets = new Map<string, number>();
+    for (const [partition, table] of this.tables) if (table.maxOffset >= 0) offsets.set(partition, table.maxOffset);
+    return offsets;
+  }
+
+  get isEmpty(): boolean {
+    return this.tables.size === 0;
+  }
+}
+
+export type { PartitionTable };
+
+/**
+ * The partial for (window, key) in a partition table, created on first use. With `precise`, the
+ * record's offset is part of the lookup, so a partial never spans two records: used for records a
+ * crashed run may already have merged, which must be checked one by one against stored offsets.
+ */
+export function partialFor(
+  batch: BatchState,
+  table: PartitionTable,
+  partition: string,
+  windowStart: number,
+  windowEnd: number,
+  key: unknown[],
+  offset: number,
+  precise: boolean,
+  createStates: () => AggregationState[],
+): Partial {
+  let level: Map<unknown, unknown> | undefined = table.root.get(windowStart);
+  if (!level) table.root.set(windowStart, (level = new Map()));
+  const depth = precise ? key.length + 1 : key.length;
+  for (let i = 0; i < depth - 1; i++) {
+    const step = i < key.length ? key[i] : offset;
+    let next = level.get(step) as Map<unknown, unknown> | undefined;
+    if (!next) level.set(step, (next = new Map()));
+    level = next;
+  }
+  const last = depth === 0 ? undefined : depth > key.length ? offset : key[depth - 1];
+  let partial = level.get(last) as Partial | undefined;
+  if (!partial) {
+    partial = { partition, windowStart, windowEnd, key: key.slice(), states: createStates(), minOffset: offset, maxOffset: offset };
+    level.set(last, partial);
+    batch.partials.push(partial);
+  }
+  return partial;
+}

@@ -1,0 +1,91 @@
+import type { AggregateUse } from '../compiler/plan.js';
+import type { BatchState, Partial } from './batch-state.js';
+import { stateDocId, type ConditionalWrite, type StateDoc, type StateStore } from './store.js';
+
+/**
+ * A partial covers offsets on both sides of what a document already holds: the batch cannot be
+ * merged exactly once as it is, and must be re-read from the last committed offsets.
+ */
+export class StraddleError extends Error {
+  constructor(
+    readonly docId: string,
+    readonly partition: string,
+    readonly storedOffset: number,
+    readonly partial: { minOffset: number; maxOffset: number },
+  ) {
+    super(
+      `document ${docId} holds partition ${partition} up to offset ${storedOffset}, but this batch's part covers ${partial.minOffset}..${partial.maxOffset}`,
+    );
+    this.name = 'StraddleError';
+  }
+}
+
+export class WriteConflictError extends Error {
+  constructor(ids: string[], attempts: number) {
+    super(`${ids.length} documents kept changing under concurrent writers after ${attempts} attempts (first: ${ids[0]})`);
+    this.name = 'WriteConflictError';
+  }
+}
+
+const MAX_ATTEMPTS = 8;
+
+/**
+ * Merges a batch into the store exactly once: one read of the touched documents, merge in memory,
+ * one conditional write; documents whose version changed meanwhile are read and merged again.
+ * A partial is skipped for a document that already holds its partition past the partial's offsets.
+ */
+export async function mergeBatch(store: StateStore, batch: BatchState, aggregates: readonly AggregateUse[]): Promise<StateDoc[]> {
+  const byDoc = new Map<string, Partial[]>();
+  for (const partial of batch.partials) {
+    const id = stateDocId(partial.windowStart, partial.key);
+    const list = byDoc.get(id);
+    if (list) list.push(partial);
+    else byDoc.set(id, [partial]);
+  }
+  // The fence goes first: if we crash after writing data, a restart knows which offsets to check one by one.
+  for (const [partition, offset] of batch.maxOffsets()) await store.raiseFence(partition, offset);
+
+  const written: StateDoc[] = [];
+  let pending = [...byDoc.keys()];
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    if (attempt > MAX_ATTEMPTS) throw new WriteConflictError(pending, MAX_ATTEMPTS);
+    const stored = await store.read(pending);
+    const writes: ConditionalWrite[] = [];
+    for (const id of pending) {
+      const write = mergeDoc(id, stored.get(id), byDoc.get(id)!, aggregates);
+      if (write) writes.push(write);
+    }
+    const conflicts = new Set(await store.write(writes));
+    for (const w of writes) if (!conflicts.has(w.doc.id)) written.push(w.doc);
+    pending = [...conflicts];
+  }
+  return written;
+}
+
+function mergeDoc(id: string, stored: StateDoc | undefined, partials: Partial[], aggregates: readonly AggregateUse[]): ConditionalWrite | undefined {
+  const first = partials[0];
+  const states = aggregates.map((a) =>
+    stored ? a.kind.deserialize(stored.states[a.name], a.options) : a.kind.create(a.options),
+  );
+  const offsets = { ...(stored?.offsets ?? {}) };
+  let changed = false;
+  for (const partial of partials) {
+    const held = stored?.offsets[partial.partition] ?? -1;
+    if (partial.maxOffset <= held) continue; // counted by an earlier write of these offsets
+    if (partial.minOffset <= held) throw new StraddleError(id, partial.partition, held, partial);
+    for (let i = 0; i < states.length; i++) states[i].merge(partial.states[i]);
+    offsets[partial.partition] = Math.max(offsets[partial.partition] ?? -1, partial.maxOffset);
+    changed = true;
+  }
+  if (!changed) return undefined;
+  const doc: StateDoc = {
+    id,
+    version: (stored?.version ?? 0) + 1,
+    windowStart: first.windowStart,
+    windowEnd: first.windowEnd,
+    key: first.key,
+    states: Object.fromEntries(aggregates.map((a, i) => [a.name, states[i].serialize()])),
+    offsets,
+  };
+  return { doc, expectedVersion: stored?.version ?? null };
+}

@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import type { Plan } from '../compiler/plan.js';
+import { BatchState } from './batch-state.js';
+import { mergeBatch, StraddleError } from './merge.js';
+import { RecordProcessor } from './processor.js';
+import type { DeadLetterReason } from './records.js';
+import type { DeadLetterRuntime, SinkRuntime, SourceRuntime } from './runtime.js';
+import { Watermarks } from './watermark.js';
+
+export interface RunStats {
+  records: number;
+  batches: number;
+  deadLetters: Partial<Record<DeadLetterReason, number>>;
+  /** Event-time watermark in epoch ms; -Infinity before the first record. */
+  watermark: number;
+  startedAt: number;
+  /** Wall-clock duration of the last batch's flush, in ms. */
+  lastFlushMs: number;
+  /** How the run ended, once it has. */
+  ended?: 'drained' | 'stopped';
+}
+
+export interface RunParts {
+  source: SourceRuntime;
+  sink: SinkRuntime;
+  deadLetters: DeadLetterRuntime;
+}
+
+/**
+ * The micro-batch loop: fill a batch from the source until the interval or maxRecords is reached,
+ * then store it (dead letters first, then the merge into the sink's store), emit, and commit the
+ * source offsets, in that order, so nothing is committed before it is stored.
+ */
+export class PipelineRun {
+  readonly stats: RunStats;
+  private readonly watermarks: Watermarks;
+  private readonly processor: RecordProcessor;
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly parts: RunParts,
+    private readonly logger: Logger,
+    private readonly signal: AbortSignal,
+    private readonly onBatch: (stats: RunStats) => void = () => {},
+  ) {
+    this.stats = { records: 0, batches: 0, deadLetters: {}, watermark: -Infinity, startedAt: Date.now(), lastFlushMs: 0 };
+    this.watermarks = new Watermarks(plan.time?.maxOutOfOrderMs ?? 0);
+    this.processor = new RecordProcessor(plan, this.watermarks, (deadLetter) => {
+      parts.deadLetters.add(deadLetter);
+      this.stats.deadLetters[deadLetter.reason] = (this.stats.deadLetters[deadLetter.reason] ?? 0) + 1;
+    });
+  }
+
+  async run(): Promise<RunStats> {
+    const { batch: limits } = this.plan;
+    let drained = false;
+    while (!drained && !this.signal.aborted) {
+      const batch = new BatchState();
+      const deadline = Date.now() + limits.intervalMs;
+      while (batch.records < limits.maxRecords && !this.signal.aborted) {
+        const wait = deadline - Date.now();
+        if (wait <= 0) break;
+        const chunks = await this.parts.source.next(limits.maxRecords - batch.records, wait);
+        if (chunks === null) {
+          drained = true;
+          break;
+        }
+        for (const chunk of chunks) {
+          if (!this.processor.fences.has(chunk.partition)) {
+            this.processor.fences.set(chunk.partition, await this.parts.sink.store.readFence(chunk.partition));
+          }
+          await this.processor.process(chunk, batch);
+        }
+      }
+      // A stopped run emits its open windows too: the local stores do not outlive the process.
+      await this.flush(batch, drained || this.signal.aborted);
+    }
+    this.stats.ended = drained ? 'drained' : 'stopped';
+    return this.stats;
+  }
+
+  private async flush(batch: BatchState, finalFlush: boolean): Promise<void> {
+    const started = Date.now();
+    await this.parts.deadLetters.flush();
+    let written;
+    try {
+      written = batch.isEmpty ? [] : await mergeBatch(this.parts.sink.store, batch, this.plan.aggregates);
+    } catch (err) {
+      if (!(err instanceof StraddleError) || !this.parts.source.rewind) throw err;
+      // Another runner wrote some of these offsets meanwhile (a rebalance): read them again from
+      // the last commit, this time record by record up to the fences it raised.
+      this.logger.warn({ reason: err.message }, 'batch overlaps what another writer stored; re-reading from the last commit');
+      await this.parts.source.rewind();
+      this.processor.fences.clear();
+      return;
+    }
+    const watermark = this.watermarks.current;
+    await this.parts.sink.afterBatch(written, finalFlush ? Infinity : watermark - (this.plan.time?.allowedLatenessMs ?? 0));
+    if (!batch.isEmpty) await this.parts.source.commit(batch.maxOffsets());
+    const stats = this.stats;
+    stats.records += batch.records;
+    stats.batches += batch.isEmpty ? 0 : 1;
+    stats.watermark = watermark;
+    stats.lastFlushMs = Date.now() - started;
+    if (!batch.isEmpty) {
+      this.logger.debug({ records: batch.records, documents: written.length, flushMs: stats.lastFlushMs }, 'batch stored');
+    }
+    this.onBatch(stats);
+  }
+}

@@ -1,0 +1,218 @@
+import type { AggregationState } from '../components/aggregations/types.js';
+import type { Plan } from '../compiler/plan.js';
+import { isTruthy } from '../expr/index.js';
+import { ExpressionRuntimeError, NEEDS_FALLBACK, type CompiledExpression, type Row } from '../expr/types.js';
+import { partialFor, type BatchState, type PartitionTable } from './batch-state.js';
+import { makePathReader, makeTimeParser } from './event-time.js';
+import type { Chunk, DeadLetter, DeadLetterReason } from './records.js';
+import type { Watermarks } from './watermark.js';
+
+/** A record that cannot be counted: thrown inside the per-record step, caught and dead-lettered. */
+class Rejection {
+  constructor(
+    readonly reason: DeadLetterReason,
+    readonly detail: string,
+  ) {}
+}
+
+const SKIP = Symbol('skip');
+
+/** Thrown by the synchronous step when an expression needs jsonata's own (asynchronous) evaluator. */
+class NeedsFallback {
+  constructor(
+    readonly expression: CompiledExpression,
+    readonly row: Row,
+  ) {}
+}
+
+/** Values of expressions that needed the fallback for the record being re-run. */
+type Resolved = Map<CompiledExpression, unknown> | undefined;
+
+function evaluate(expression: CompiledExpression, row: Row, resolved: Resolved): unknown {
+  if (resolved?.has(expression)) return resolved.get(expression);
+  const value = expression.evaluate(row);
+  if (value === NEEDS_FALLBACK) throw new NeedsFallback(expression, row);
+  return value;
+}
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * Runs each record of a chunk through the plan: decode, filter, computed fields, event time,
+ * lateness, window assignment, group key, aggregate inputs; then adds it to the batch's partials.
+ * Records that cannot be counted are handed to `reject` with their reason; the run goes on.
+ */
+export class RecordProcessor {
+  /** Per partition, the offset up to which a crashed run may have merged records already. */
+  readonly fences = new Map<string, number>();
+  private readonly readTime?: (row: Row) => unknown;
+  private readonly parseTime?: (value: unknown) => number | undefined;
+  private readonly keyReaders: ((row: Row) => unknown)[];
+  private readonly createStates: () => AggregationState[];
+  private readonly key: unknown[];
+  private readonly inputs: unknown[];
+  private readonly lateness: number;
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly watermarks: Watermarks,
+    private readonly reject: (deadLetter: DeadLetter) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (plan.time) {
+      this.readTime = makePathReader(plan.time.path);
+      this.parseTime = makeTimeParser(plan.time.format);
+    }
+    this.keyReaders = plan.groupBy.map((k) => (k.field !== undefined ? makePathReader([k.field]) : () => undefined));
+    this.createStates = () => plan.aggregates.map((a) => a.kind.create(a.options));
+    this.key = new Array(plan.groupBy.length);
+    this.inputs = new Array(plan.aggregates.length);
+    this.lateness = plan.time?.allowedLatenessMs ?? 0;
+  }
+
+  async process(chunk: Chunk, batch: BatchState): Promise<void> {
+    const { partition, offsets, payloads } = chunk;
+    const context: ChunkContext = {
+      batch,
+      table: batch.table(partition),
+      partition,
+      fence: this.fences.get(partition) ?? -1,
+      others: this.watermarks.lowestExcept(partition),
+      highest: this.watermarks.highestOf(partition),
+      arrival: this.now(),
+    };
+    for (let i = 0; i < payloads.length; i++) {
+      try {
+        this.step(context, offsets[i], payloads[i], undefined);
+      } catch (err) {
+        if (err instanceof NeedsFallback) await this.stepWithFallback(context, offsets[i], payloads[i], err);
+        else this.rejectOrThrow(err, partition, offsets[i], payloads[i]);
+      }
+    }
+    if (payloads.length > 0) {
+      context.table.maxOffset = offsets[payloads.length - 1];
+      batch.records += payloads.length;
+    }
+    this.watermarks.setHighest(partition, context.highest);
+  }
+
+  /** Re-runs a record from a fresh decode, each time with one more expression resolved by jsonata. */
+  private async stepWithFallback(context: ChunkContext, offset: number, payload: unknown, first: NeedsFallback): Promise<void> {
+    const resolved = new Map<CompiledExpression, unknown>();
+    let pending: NeedsFallback | undefined = first;
+    while (pending) {
+      try {
+        resolved.set(pending.expression, await pending.expression.evaluateAsync(pending.row));
+        pending = undefined;
+        this.step(context, offset, payload, resolved);
+      } catch (err) {
+        if (err instanceof NeedsFallback) pending = err;
+        else this.rejectOrThrow(err, context.partition, offset, payload);
+      }
+    }
+  }
+
+  private rejectOrThrow(err: unknown, partition: string, offset: number, payload: unknown): void {
+    if (err instanceof Rejection) this.reject({ reason: err.reason, detail: err.detail, partition, offset, payload });
+    else if (err instanceof ExpressionRuntimeError) this.reject({ reason: 'expression-error', detail: err.message, partition, offset, payload });
+    else throw err;
+  }
+
+  /** One record, synchronously; throws Rejection, ExpressionRuntimeError or NeedsFallback before changing any state. */
+  private step(context: ChunkContext, offset: number, payload: unknown, resolved: Resolved): void {
+    const { plan } = this;
+    const row = this.decode(payload);
+    if (plan.filter && !isTruthy(evaluate(plan.filter, row, resolved))) return;
+    for (const field of plan.fields) row[field.name] = evaluate(field.expression, row, resolved);
+
+    let eventTime = context.arrival;
+    if (this.readTime) {
+      const raw = this.readTime(row);
+      const parsed = this.parseTime!(raw);
+      if (parsed === undefined) throw new Rejection('missing-time', `no value at \`${plan.time!.field}\``);
+      if (Number.isNaN(parsed)) throw new Rejection('invalid-time', `\`${plan.time!.field}\` is ${describe(raw)}, not a ${plan.time!.format} time`);
+      eventTime = parsed;
+    }
+    const watermark = Math.min(context.others, Math.max(context.highest, eventTime)) - this.watermarks.delayMs;
+    if (eventTime < watermark - this.lateness) {
+      throw new Rejection('late', `event time ${iso(eventTime)} is before the watermark ${iso(watermark)} minus the allowed lateness`);
+    }
+    const key = this.key;
+    for (let k = 0; k < key.length; k++) {
+      const group = plan.groupBy[k];
+      const value = group.expression ? evaluate(group.expression, row, resolved) : this.keyReaders[k](row);
+      key[k] = value === undefined ? null : value;
+    }
+    this.readInputs(row, resolved);
+
+    // From here on nothing throws: the record is counted.
+    if (eventTime > context.highest) context.highest = eventTime;
+    const { sizeMs, everyMs } = plan.window;
+    const lastStart = Math.floor(eventTime / everyMs) * everyMs;
+    const precise = offset <= context.fence;
+    for (let start = lastStart; start > lastStart - sizeMs; start -= everyMs) {
+      const partial = partialFor(context.batch, context.table, context.partition, start, start + sizeMs, key, offset, precise, this.createStates);
+      partial.maxOffset = offset;
+      const states = partial.states;
+      for (let a = 0; a < states.length; a++) {
+        const value = this.inputs[a];
+        if (value !== SKIP) states[a].add(value, eventTime);
+      }
+    }
+  }
+
+  private decode(payload: unknown): Row {
+    let value = payload;
+    // computed fields write into the row: a re-run after a fallback must start from the original
+    if (typeof payload === 'object' && payload !== null && this.plan.fields.length > 0) return { ...(payload as Row) };
+    if (typeof payload === 'string') {
+      try {
+        value = JSON.parse(payload);
+      } catch (err) {
+        throw new Rejection('invalid-json', (err as Error).message);
+      }
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new Rejection('not-an-object', `a record must be a JSON object, not ${Array.isArray(value) ? 'an array' : describe(value)}`);
+    }
+    return value as Row;
+  }
+
+  /** Evaluates every aggregate's input before any state changes, so a rejected record leaves no trace. */
+  private readInputs(row: Row, resolved: Resolved): void {
+    const { aggregates } = this.plan;
+    for (let a = 0; a < aggregates.length; a++) {
+      const use = aggregates[a];
+      if (!use.input) {
+        this.inputs[a] = undefined;
+        continue;
+      }
+      const value = evaluate(use.input, row, resolved);
+      if (value === undefined || value === null) this.inputs[a] = SKIP;
+      else if (use.kind.input === 'number' && !(typeof value === 'number' && Number.isFinite(value))) {
+        throw new Rejection('invalid-value', `${use.name}: ${use.input.source} is ${describe(value)}, not a number`);
+      } else this.inputs[a] = value;
+    }
+  }
+}
+
+interface ChunkContext {
+  batch: BatchState;
+  table: PartitionTable;
+  partition: string;
+  /** Offsets at or below the fence are merged record by record (exactly-once after a crash). */
+  fence: number;
+  /** The lowest highest-event-time of the other partitions. */
+  others: number;
+  /** This partition's highest event time so far. */
+  highest: number;
+  /** Processing time of the chunk, the event time when the plan declares none. */
+  arrival: number;
+}
+
+function iso(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}

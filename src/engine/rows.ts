@@ -1,0 +1,20 @@
+import type { Plan } from '../compiler/plan.js';
+import type { StateDoc } from './store.js';
+
+export type ResultRow = Record<string, unknown>;
+
+/**
+ * A stored document as the row users see, through the sink's document mapping: window bounds as
+ * Dates, group key values, and each aggregate's result.
+ */
+export function toRow(doc: StateDoc, plan: Plan): ResultRow {
+  const values = new Map<string, unknown>([
+    ['window.start', new Date(doc.windowStart)],
+    ['window.end', new Date(doc.windowEnd)],
+  ]);
+  plan.groupBy.forEach((k, i) => values.set(k.name, doc.key[i]));
+  for (const a of plan.aggregates) values.set(a.name, a.kind.deserialize(doc.states[a.name], a.options).result());
+  const row: ResultRow = {};
+  for (const field of plan.sink.document) row[field.target] = values.get(field.from);
+  return row;
+}

@@ -1,0 +1,48 @@
+import type { Logger } from 'pino';
+import type { Plan } from '../compiler/plan.js';
+import type { Chunk, DeadLetter } from './records.js';
+import type { StateDoc, StateStore } from './store.js';
+
+/** What a running source offers the engine. */
+export interface SourceRuntime {
+  /**
+   * Up to `maxRecords` records, waiting at most `waitMs` for the first; an empty list when none
+   * came in time, null when a bounded source is drained.
+   */
+  next(maxRecords: number, waitMs: number): Promise<Chunk[] | null>;
+  /** Records up to these offsets (inclusive, per partition) are stored; called only after the sink wrote them. */
+  commit(offsets: ReadonlyMap<string, number>): Promise<void>;
+  /**
+   * Goes back to the last committed offsets, dropping whatever was fetched since; replayable
+   * sources only. The engine calls it when a batch cannot be merged exactly once as it was cut.
+   */
+  rewind?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a running sink offers: the store that batches merge into, and delivery of finished rows. */
+export interface SinkRuntime {
+  readonly store: StateStore;
+  /**
+   * After each batch: the documents it wrote, and the time up to which windows are final (every
+   * window ending at or before it may be emitted and forgotten; +Infinity when the source is drained).
+   */
+  afterBatch(written: readonly StateDoc[], finalUpTo: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DeadLetterRuntime {
+  add(deadLetter: DeadLetter): void;
+  /** Durably stores what was added, before the batch's offsets are committed. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ComponentContext {
+  plan: Plan;
+  logger: Logger;
+  /** Resolves relative paths; the working directory of the run. */
+  cwd: string;
+  /** Aborted when the run is asked to stop; unbounded sources end their waits. */
+  signal: AbortSignal;
+}

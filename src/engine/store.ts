@@ -1,0 +1,45 @@
+import type { StoredValue } from '../components/aggregations/types.js';
+
+/**
+ * The persisted state of one (window, group key): serialized aggregate states plus, for every
+ * source partition, the highest offset already merged into it. That offset map is what makes
+ * merging exactly-once: a partial whose records are all at or below it has been counted already.
+ */
+export interface StateDoc {
+  id: string;
+  /** Incremented on every write; writes are conditional on the version that was read. */
+  version: number;
+  windowStart: number;
+  windowEnd: number;
+  key: unknown[];
+  states: Record<string, StoredValue>;
+  offsets: Record<string, number>;
+}
+
+export interface ConditionalWrite {
+  doc: StateDoc;
+  /** The version read before merging; null when the document did not exist. */
+  expectedVersion: number | null;
+}
+
+/** What the sink side of the engine persists to: the in-process store here, MongoDB later. */
+export interface StateStore {
+  /** The stored documents among these ids; missing ones are absent from the map. */
+  read(ids: readonly string[]): Promise<Map<string, StateDoc>>;
+  /**
+   * Applies each write only if the stored version still equals expectedVersion (for an insert:
+   * if the document still does not exist). Returns the ids whose condition failed.
+   */
+  write(writes: readonly ConditionalWrite[]): Promise<string[]>;
+  /**
+   * The highest offset of a partition that any write may have merged (a fence recorded before
+   * data is written); records at or below it need per-record exactly-once checks on replay.
+   */
+  readFence(partition: string): Promise<number>;
+  raiseFence(partition: string, offset: number): Promise<void>;
+}
+
+/** A deterministic, readable document id: window start and the JSON of the key values. */
+export function stateDocId(windowStart: number, key: readonly unknown[]): string {
+  return `${windowStart}|${JSON.stringify(key)}`;
+}
