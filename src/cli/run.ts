@@ -11,15 +11,10 @@ import { printDiagnostics } from './report.js';
  * SIGTERM finishes the current batch, stores it and exits 0; a second one exits at once.
  */
 export async function runCommand(file: string): Promise<number> {
-  const compilation = compilePipelineFile(file);
-  if (!compilation.plan) {
-    printDiagnostics(compilation, process.stderr, Boolean(process.stderr.isTTY));
-    return 1;
-  }
-  const plan = compilation.plan;
-  const logger = createLogger().child({ pipeline: plan.name });
+  // Signals first: a stop asked for during start-up is honoured once the run begins, never fatal.
   const controller = new AbortController();
   let signals = 0;
+  let logger = createLogger();
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) process.exit(130);
@@ -29,6 +24,13 @@ export async function runCommand(file: string): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    const compilation = compilePipelineFile(file);
+    if (!compilation.plan) {
+      printDiagnostics(compilation, process.stderr, Boolean(process.stderr.isTTY));
+      return 1;
+    }
+    const plan = compilation.plan;
+    logger = logger.child({ pipeline: plan.name });
     const parts = await assemble(plan, logger, controller.signal);
     const progress = new Progress(process.stderr, logger);
     const run = new PipelineRun(plan, parts, logger, controller.signal, (stats) => progress.update(stats));

@@ -66,7 +66,7 @@ export class BinStore {
     if (floor > this.lo) {
       let moved = 0;
       if (this.dense !== null) {
-        const end = Math.min(floor - 2, this.hi);
+        const end = Math.min(floor - 1, this.hi);
         for (let k = this.lo; k <= end; k++) {
           moved += this.dense[k - this.offset];
           this.dense[k - this.offset] = 0;

@@ -30,6 +30,13 @@ import type { StoredValue } from '../aggregations/types.js';
  * Writes are conditional on `_runnel.v` (optimistic concurrency, no transactions), so it works on
  * any MongoDB 4.4+ and on wire-compatible servers such as FerretDB.
  *
+ * FerretDB 1.x (SQLite backend) is detected at connect (buildInfo.ferretdbVersion): its
+ * conditional updates are not atomic (two writers can both match the same version, and `$max`
+ * upserts can lose a raise) and two concurrent multi-document update commands on one collection
+ * can deadlock it for good, as does a single update command of 100 or more statements. There the
+ * store runs its writes and fence raises one at a time, sends at most 50 documents per bulkWrite
+ * and always reads back the write tokens of replaces; that is safe for one writing process only.
+ *
  * `key`, `states` and `offsets` go through a reversible encoding so that every StoredValue
  * round-trips exactly on every server: field names escape '%', '.', '$' and NUL as %25, %2E,
  * %24, %00; non-finite numbers and -0 become `{ '%n': 'NaN' }`; an array directly inside an
@@ -85,15 +92,19 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 /** Ids per find: keeps the `$in` list far below the 16 MiB command limit. */
 const READ_CHUNK = 5000;
 const DUPLICATE_KEY = 11000;
+/** FerretDB 1.24 (SQLite) hangs for good on an update command of 100 or more statements. */
+const FERRETDB_MAX_WRITE_BATCH = 50;
 
 export class MongoStateStore implements StateStore {
   private readonly collection: Collection<StoredDoc>;
   private readonly fences: Collection<FenceDoc>;
   private readonly render: (doc: StateDoc) => Record<string, unknown>;
-  private readonly writeBatchSize: number;
+  private writeBatchSize: number;
   private readonly logger: Logger;
   private readonly retryOptions: RetryOptions;
   readonly namespace: string;
+  private atomic = true;
+  private tail: Promise<unknown> = Promise.resolve();
 
   private constructor(
     /** The driver client, for health checks and monitoring; the store owns it (see close). */
@@ -146,12 +157,46 @@ export class MongoStateStore implements StateStore {
     const deadline = Date.now() + timeoutMs;
     try {
       await store.retrying('connect', () => client.connect(), deadline);
+      await store.detectServer(deadline);
       await store.ensureIndexesUntil(deadline);
     } catch (error) {
       await client.close().catch(() => undefined);
       throw error;
     }
     return store;
+  }
+
+  /**
+   * Whether the server applies a conditional single-document update atomically (MongoDB: yes;
+   * FerretDB 1.x: no). When false, writes and fence raises of this store are serialized.
+   */
+  get atomicConditionalWrites(): boolean {
+    return this.atomic;
+  }
+
+  private async detectServer(deadline: number): Promise<void> {
+    let info: Record<string, unknown>;
+    try {
+      info = await this.retrying('buildInfo', () => this.client.db('admin').command({ buildInfo: 1 }), deadline);
+    } catch (error) {
+      if (error instanceof RunnelError && /not reachable|stopped/.test(error.message)) throw error;
+      return; // buildInfo refused: not FerretDB, which always answers it
+    }
+    if (info.ferretdbVersion === undefined) return;
+    this.atomic = false;
+    this.writeBatchSize = Math.min(this.writeBatchSize, FERRETDB_MAX_WRITE_BATCH);
+    this.logger.info(
+      { where: this.retryOptions.where, ferretdbVersion: info.ferretdbVersion },
+      'FerretDB detected: its conditional updates are not atomic, so writes are serialized and verified; run only one writing process per collection',
+    );
+  }
+
+  /** Runs op after every earlier serialized op of this store, when the server needs it. */
+  private serialized<T>(op: () => Promise<T>): Promise<T> {
+    if (this.atomic) return op();
+    const run = this.tail.then(op, op);
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   /** Creates the compound index on indexFields (a no-op when it exists). */
@@ -185,10 +230,11 @@ export class MongoStateStore implements StateStore {
   }
 
   async write(writes: readonly ConditionalWrite[]): Promise<string[]> {
-    if (writes.length <= this.writeBatchSize) return this.writeChunk(writes);
+    if (writes.length <= this.writeBatchSize) return this.serialized(() => this.writeChunk(writes));
     const conflicts: string[] = [];
     for (let i = 0; i < writes.length; i += this.writeBatchSize) {
-      conflicts.push(...(await this.writeChunk(writes.slice(i, i + this.writeBatchSize))));
+      const chunk = writes.slice(i, i + this.writeBatchSize);
+      conflicts.push(...(await this.serialized(() => this.writeChunk(chunk))));
     }
     return conflicts;
   }
@@ -222,11 +268,14 @@ export class MongoStateStore implements StateStore {
       }
     });
 
-    if (outcome.duplicates.size === 0 && outcome.matched === replaceCount) return [];
+    // Counts are exact on MongoDB; FerretDB may report a replace as matched that another writer overwrote.
+    const replacesCertain = this.atomic && outcome.matched === replaceCount;
+    if (outcome.duplicates.size === 0 && (replacesCertain || replaceCount === 0)) return [];
     const uncertain: number[] = [];
     for (let i = 0; i < writes.length; i++) {
-      if (writes[i].expectedVersion === null ? outcome.duplicates.has(i) : outcome.matched < replaceCount) uncertain.push(i);
+      if (writes[i].expectedVersion === null ? outcome.duplicates.has(i) : !replacesCertain) uncertain.push(i);
     }
+    if (uncertain.length === 0) return [];
     const uncertainIds = uncertain.map((i) => writes[i].doc.id);
     const stored = await this.retrying('write (reading back tokens)', () =>
       this.collection.find({ _id: { $in: uncertainIds } }, { projection: { '_runnel.w': 1 }, batchSize: uncertainIds.length }).toArray(),
@@ -265,15 +314,17 @@ export class MongoStateStore implements StateStore {
 
   async raiseFence(partition: string, offset: number): Promise<void> {
     const raise = () => this.fences.updateOne({ _id: partition }, { $max: { offset } }, { upsert: true });
-    await this.retrying('raiseFence', async () => {
-      try {
-        await raise();
-      } catch (error) {
-        // Two concurrent upserts of a new fence: one inserts, the other fails; its update now matches.
-        if (!isDuplicateKey(error)) throw error;
-        await raise();
-      }
-    });
+    await this.serialized(() =>
+      this.retrying('raiseFence', async () => {
+        try {
+          await raise();
+        } catch (error) {
+          // Two concurrent upserts of a new fence: one inserts, the other fails; its update now matches.
+          if (!isDuplicateKey(error)) throw error;
+          await raise();
+        }
+      }),
+    );
   }
 
   private toStoredFields(doc: StateDoc, token: string): Omit<StoredDoc, '_id'> {

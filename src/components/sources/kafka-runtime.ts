@@ -51,8 +51,9 @@ export class KafkaRuntime implements SourceRuntime {
       groupId: config.group,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: config.maxBytesPerPartition ?? 1048576,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3000,
+      // a runner that dies hands its partitions on after 10 s (the broker's minimum is 6 s)
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
       retry: { retries: 8 },
     });
     const runtime = new KafkaRuntime(kafka, config.group, consumer, topics, maxQueued, logger, signal);

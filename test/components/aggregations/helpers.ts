@@ -36,16 +36,7 @@ export function exactSum(values: readonly number[]): number {
 }
 
 /** A seeded PRNG (mulberry32) for reproducible data. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as seeded } from '../../../src/util/random.js';
 
 /** How a stored state travels through a store in the tests. */
 export type Trip = 'memory' | 'json' | 'bson' | 'binary-shape';
