@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { CompressionTypes, type Message } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Message } from 'kafkajs';
 import { kafkaClient } from '../components/kafka/client.js';
 import { ImpressionGenerator, impressionDefaults } from '../components/sources/impressions.js';
 import { parseDuration } from '../config/duration.js';
@@ -56,7 +56,7 @@ export async function produceCommand(options: ProduceOptions): Promise<number> {
   const logger = createLogger().child({ command: 'produce' });
   const kafka = kafkaClient({ brokers: options.brokers, clientId: 'runnel-produce' }, logger);
   const admin = kafka.admin();
-  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   try {
     await admin.connect();
     if (!(await admin.listTopics()).includes(options.topic)) {

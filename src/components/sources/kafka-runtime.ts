@@ -117,11 +117,12 @@ export class KafkaRuntime implements SourceRuntime {
   async next(maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
     if (this.queue.length === 0 && !this.failure && !this.signal.aborted) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, waitMs);
         const done = () => {
           clearTimeout(timer);
+          this.signal.removeEventListener('abort', done);
           resolve();
         };
+        const timer = setTimeout(done, waitMs);
         this.wake = done;
         this.signal.addEventListener('abort', done, { once: true });
       });
