@@ -1,0 +1,453 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Binary, MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
+import pino from 'pino';
+import {
+  isTransientMongoError,
+  MongoStateStore,
+  retryTransient,
+  type MongoStoreOptions,
+} from '../../../src/components/sinks/mongodb-store.js';
+import { MemoryStore } from '../../../src/engine/memory-store.js';
+import type { StateDoc, StateStore } from '../../../src/engine/store.js';
+import { RunnelError } from '../../../src/errors.js';
+import { silentLogger } from '../../../src/log.js';
+import { mongoUri, requireStack } from '../../helpers/stack.js';
+
+const T0 = Date.UTC(2026, 0, 1, 12, 0);
+const MINUTE = 60_000;
+
+function hll(seed: number, size = 256): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed * 17) & 0xff;
+  return bytes;
+}
+
+function makeDoc(id: string, version: number, overrides: Partial<StateDoc> = {}): StateDoc {
+  return {
+    id,
+    version,
+    windowStart: T0,
+    windowEnd: T0 + MINUTE,
+    key: ['pub.example', 'US'],
+    states: { imps: version * 10, uniques: hll(version) },
+    offsets: { 'events/0': version },
+    ...overrides,
+  };
+}
+
+/** The user's output fields, as a pipeline's mapping would render them. */
+function render(doc: StateDoc): Record<string, unknown> {
+  return {
+    date: new Date(doc.windowStart),
+    publisher: doc.key[0],
+    geo: doc.key[1],
+    imps: typeof doc.states.imps === 'number' ? doc.states.imps : null,
+  };
+}
+
+/** A document exercising every shape a StoredValue can take, and partition names that are illegal field names. */
+function oddDoc(id: string, version: number): StateDoc {
+  return makeDoc(id, version, {
+    key: ['pub.example', '$US', null, 3, [1, [2]], { 'k.x': 1 }],
+    states: {
+      imps: 42,
+      uniques: hll(7, 16 * 1024),
+      avgBid: { sum: -1.25e-7, count: 3, min: -0.5, max: 1e300 },
+      top: [['a', 2], ['b.c', 1], [[1, [2, [3]]], []], []],
+      names: { 'a.b': 1, $x: 'y', '%25': 'literal percent', '%n': 'not a marker', '%a': [1], '': true, nested: { 'c.d': [null, false, 'é☃'] } },
+      nonFinite: [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0],
+      nan: Number.NaN,
+      numbers: [2 ** 60, 5e-324, -(2 ** 31) - 1, 2 ** 31, -7],
+      bytes: [new Uint8Array(0), new Uint8Array([0, 255]), { inner: new Uint8Array([1, 2, 3]) }],
+      empty: {},
+    },
+    offsets: { 'events.v1/0': 17, '$events/1': 0, 'a%2Eb': 3, 'plain-2': 9, '': 1 },
+  });
+}
+
+function sortedEntries(map: Map<string, StateDoc>): [string, StateDoc][] {
+  return [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * The StateStore contract (a compliance suite in the sense of STYLE.md): one scenario run
+ * against any store. It asserts the expected behaviour itself and returns a transcript of every
+ * observation, so two stores can also be compared with each other.
+ */
+async function storeContract(store: StateStore): Promise<unknown[]> {
+  const transcript: unknown[] = [];
+  const see = <T>(label: string, value: T): T => {
+    transcript.push([label, value instanceof Map ? sortedEntries(value as Map<string, StateDoc>) : value]);
+    return value;
+  };
+
+  const empty = see('read missing', await store.read(['a', 'b']));
+  assert.equal(empty.size, 0);
+  assert.equal(see('read nothing', await store.read([])).size, 0);
+  assert.equal(see('fence absent', await store.readFence('events.v1/0')), -1);
+
+  const a1 = oddDoc('a', 1);
+  const b1 = makeDoc('b', 1);
+  assert.deepEqual(see('insert a, b', await store.write([{ doc: a1, expectedVersion: null }, { doc: b1, expectedVersion: null }])), []);
+  const read1 = see('read a, b', await store.read(['a', 'b', 'missing']));
+  assert.deepEqual(sortedEntries(read1), [['a', a1], ['b', b1]]);
+
+  const a2 = oddDoc('a', 2);
+  const b2 = makeDoc('b', 2);
+  const c1 = makeDoc('c', 1);
+  const conflicts = see(
+    'replace a (right), b (stale), c (absent)',
+    await store.write([
+      { doc: a2, expectedVersion: 1 },
+      { doc: b2, expectedVersion: 7 },
+      { doc: c1, expectedVersion: 1 },
+    ]),
+  );
+  assert.deepEqual([...conflicts].sort(), ['b', 'c']);
+
+  const d1 = makeDoc('d', 1, { windowStart: T0 + MINUTE, windowEnd: T0 + 2 * MINUTE, key: ['other', 'DE'] });
+  const again = see('insert a (exists), d (new)', await store.write([{ doc: oddDoc('a', 1), expectedVersion: null }, { doc: d1, expectedVersion: null }]));
+  assert.deepEqual(again, ['a']);
+  assert.deepEqual(see('empty write', await store.write([])), []);
+
+  const read2 = see('read all', await store.read(['d', 'c', 'b', 'a']));
+  assert.deepEqual(sortedEntries(read2), [['a', a2], ['b', b1], ['d', d1]]);
+
+  await store.raiseFence('events.v1/0', 5);
+  await store.raiseFence('events.v1/0', 3);
+  assert.equal(see('fence kept higher', await store.readFence('events.v1/0')), 5);
+  await store.raiseFence('$events/1', 0);
+  assert.equal(see('fence at 0', await store.readFence('$events/1')), 0);
+  await store.raiseFence('$events/1', 2 ** 40);
+  assert.equal(see('fence large', await store.readFence('$events/1')), 2 ** 40);
+  assert.equal(see('other fence absent', await store.readFence('events.v1/2')), -1);
+  return transcript;
+}
+
+describe('MongoStateStore without a server', () => {
+  it('gives a RunnelError within the connect timeout for an unreachable server, without the password', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      MongoStateStore.connect({
+        uri: 'mongodb://runner:s3cret-pw@127.0.0.1:1/?authSource=admin',
+        database: 'adlogdb',
+        collection: 'impsPerPubGeo',
+        render,
+        indexFields: ['date'],
+        connectTimeoutMs: 1000,
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof RunnelError, String(error));
+        assert.doesNotMatch(error.message, /s3cret-pw/);
+        assert.match(error.message, /adlogdb\.impsPerPubGeo/);
+        assert.match(error.message, /127\.0\.0\.1:1/);
+        assert.match(error.message, /not reachable/);
+        return true;
+      },
+    );
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 4000, `took ${elapsed} ms`);
+  });
+
+  it('rejects an invalid connection string with a RunnelError that hides the password', async () => {
+    await assert.rejects(
+      MongoStateStore.connect({ uri: 'postgres://u:s3cret-pw@host/db', database: 'd', collection: 'c', render, indexFields: [] }),
+      (error: unknown) => error instanceof RunnelError && !error.message.includes('s3cret-pw') && /invalid/.test(error.message),
+    );
+  });
+
+  it('classifies transient and permanent errors', () => {
+    assert.equal(isTransientMongoError(new MongoNetworkError('connection 3 to 127.0.0.1:27017 closed')), true);
+    assert.equal(isTransientMongoError(new MongoServerSelectionError('Server selection timed out', {} as never)), true);
+    assert.equal(isTransientMongoError(new MongoServerError({ message: 'not primary', code: 10107 })), true);
+    assert.equal(isTransientMongoError(new MongoServerError({ message: 'Interrupted', code: 11602 })), true);
+    const labelled = new MongoServerError({ message: 'something', code: 12345 });
+    labelled.addErrorLabel('RetryableWriteError');
+    assert.equal(isTransientMongoError(labelled), true);
+    const resumable = new MongoServerError({ message: 'resume', code: 12345 });
+    resumable.addErrorLabel('ResumableChangeStreamError');
+    assert.equal(isTransientMongoError(resumable), true);
+    assert.equal(isTransientMongoError(new MongoServerError({ message: 'Authentication failed.', code: 18 })), false);
+    assert.equal(isTransientMongoError(new MongoServerError({ message: "Invalid namespace specified 'a/b.c'", code: 73 })), false);
+    assert.equal(isTransientMongoError(new MongoServerError({ message: 'E11000 duplicate key', code: 11000 })), false);
+    assert.equal(isTransientMongoError(new MongoTopologyClosedError()), false);
+    assert.equal(isTransientMongoError(new TypeError('x is not a function')), false);
+    assert.equal(isTransientMongoError('a string'), false);
+  });
+
+  it('retries transient errors with backoff, warning each time, and stops on permanent ones, abort and deadline', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const base = { where: 'db.coll at mongodb://u:***@h', logger, initialMs: 1, maxMs: 4 };
+
+    let calls = 0;
+    const value = await retryTransient(
+      async () => {
+        if (++calls < 4) throw new MongoNetworkError('connection 1 to h closed');
+        return 'ok';
+      },
+      { ...base, what: 'read' },
+    );
+    assert.equal(value, 'ok');
+    assert.equal(calls, 4);
+    assert.equal(lines.length, 3);
+    assert.match(JSON.parse(lines[0]).msg, /transient/);
+    assert.equal(JSON.parse(lines[2]).attempt, 3);
+
+    calls = 0;
+    await assert.rejects(
+      retryTransient(async () => {
+        calls++;
+        throw new MongoServerError({ message: 'Authentication failed.', code: 18, codeName: 'AuthenticationFailed' });
+      }, { ...base, what: 'read' }),
+      (error: unknown) => error instanceof RunnelError && /read on db\.coll/.test(error.message) && /code 18/.test(error.message) && /password/.test(error.message),
+    );
+    assert.equal(calls, 1);
+
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 30);
+    await assert.rejects(
+      retryTransient(async () => {
+        throw new MongoNetworkError('down');
+      }, { ...base, what: 'write', signal: controller.signal }),
+      (error: unknown) => error instanceof RunnelError && /stopped/.test(error.message),
+    );
+
+    await assert.rejects(
+      retryTransient(async () => {
+        throw new MongoNetworkError('down');
+      }, { ...base, what: 'connect', deadline: Date.now() + 20 }),
+      (error: unknown) => error instanceof RunnelError && /not reachable/.test(error.message),
+    );
+  });
+
+  it('passes the StateStore contract in memory', async () => {
+    await storeContract(new MemoryStore());
+  });
+});
+
+const stack = await requireStack('mongodb');
+
+describe('MongoStateStore against a real server', stack, () => {
+  const database = `runnel_test_${randomBytes(6).toString('hex')}`;
+  let admin: MongoClient;
+  let collections = 0;
+  const opened: MongoStateStore[] = [];
+
+  const options = (collection: string, extra: Partial<MongoStoreOptions> = {}): MongoStoreOptions => ({
+    uri: mongoUri(),
+    database,
+    collection,
+    render,
+    indexFields: ['date', 'publisher', 'geo'],
+    logger: silentLogger,
+    connectTimeoutMs: 5000,
+    ...extra,
+  });
+  async function open(collection = `states${++collections}`, extra: Partial<MongoStoreOptions> = {}): Promise<MongoStateStore> {
+    const store = await MongoStateStore.connect(options(collection, extra));
+    opened.push(store);
+    return store;
+  }
+
+  /**
+   * Two stores to race against each other. FerretDB 1.x has no atomic conditional update and
+   * deadlocks on concurrent multi-document updates, so there both rivals are one store, which
+   * serializes its own writes; on MongoDB they are two clients racing for real.
+   */
+  async function rivals(t: { diagnostic(message: string): void }): Promise<[MongoStateStore, MongoStateStore]> {
+    const first = await open();
+    if (!first.atomicConditionalWrites) {
+      t.diagnostic('FerretDB: racing writes through one store (serialized); real races need MongoDB');
+      return [first, first];
+    }
+    return [first, await open(`states${collections}`)];
+  }
+
+  before(async () => {
+    admin = new MongoClient(mongoUri(), { serverSelectionTimeoutMS: 5000 });
+    await admin.connect();
+  });
+  after(async () => {
+    for (const store of opened) await store.close();
+    await admin?.db(database).dropDatabase();
+    await admin?.close();
+  });
+
+  it('passes the StateStore contract exactly like the in-memory store', async () => {
+    const memory = await storeContract(new MemoryStore());
+    const mongo = await storeContract(await open());
+    assert.deepStrictEqual(mongo, memory);
+  });
+
+  it('reads no documents for missing ids', async () => {
+    const store = await open();
+    assert.equal((await store.read(['x', 'y', 'z'])).size, 0);
+    assert.equal((await store.read([])).size, 0);
+  });
+
+  it('stores the documented layout: rendered fields beside _runnel', async () => {
+    const collection = `states${++collections}`;
+    const store = await open(collection);
+    const doc = oddDoc('1767268800000|["pub.example","US"]', 1);
+    assert.deepEqual(await store.write([{ doc, expectedVersion: null }]), []);
+    const raw = await admin.db(database).collection(collection).findOne({ _id: doc.id as never });
+    assert.ok(raw);
+    assert.deepEqual(Object.keys(raw), ['_id', 'date', 'publisher', 'geo', 'imps', '_runnel']);
+    assert.deepEqual(raw.date, new Date(T0));
+    assert.equal(raw.publisher, 'pub.example');
+    assert.equal(raw.imps, 42);
+    const r = raw._runnel;
+    assert.equal(r.v, 1);
+    assert.deepEqual(r.start, new Date(T0));
+    assert.deepEqual(r.end, new Date(T0 + MINUTE));
+    assert.ok(r.states.uniques instanceof Binary);
+    assert.equal(r.states.uniques.sub_type, 0);
+    assert.equal(r.states.uniques.length(), 16 * 1024);
+    assert.deepEqual(Object.keys(r.offsets).sort(), ['', '%24events/1', 'a%252Eb', 'events%2Ev1/0', 'plain-2']);
+    assert.equal(typeof r.w, 'string');
+    // Uint8Array comes back as a plain Uint8Array (a view over the reply, not a Buffer).
+    const back = (await store.read([doc.id])).get(doc.id)!;
+    assert.equal(Object.getPrototypeOf(back.states.uniques), Uint8Array.prototype);
+    assert.deepStrictEqual(back, doc);
+  });
+
+  it('lets exactly one of two writers racing on the same version win, for every document', async (t) => {
+    const [s1, s2] = await rivals(t);
+    const ids = Array.from({ length: 100 }, (_, i) => `race-${i}`);
+    assert.deepEqual(await s1.write(ids.map((id) => ({ doc: makeDoc(id, 1), expectedVersion: null }))), []);
+    const [read1, read2] = await Promise.all([s1.read(ids), s2.read(ids)]);
+    assert.equal(read1.size, 100);
+    assert.equal(read2.size, 100);
+    const mine = (tag: number) => (id: string) => ({ doc: makeDoc(id, 2, { states: { imps: tag, uniques: hll(tag) } }), expectedVersion: 1 });
+    const [lost1, lost2] = await Promise.all([s1.write(ids.map(mine(1))), s2.write(ids.map(mine(2)))]);
+    assert.equal(lost1.length + lost2.length, 100, 'every document has exactly one loser');
+    assert.deepEqual(new Set([...lost1, ...lost2]), new Set(ids));
+    const stored = await s1.read(ids);
+    const lost1Set = new Set(lost1);
+    for (const id of ids) {
+      const winner = lost1Set.has(id) ? 2 : 1;
+      assert.equal(stored.get(id)!.states.imps, winner, id);
+      assert.equal(stored.get(id)!.version, 2);
+    }
+    // A stale writer alone: its id comes back as a conflict and nothing changes.
+    assert.deepEqual(await s1.write([{ doc: makeDoc('race-0', 2), expectedVersion: 1 }]), ['race-0']);
+    assert.deepEqual(await s1.write([{ doc: makeDoc('race-0', 3), expectedVersion: 2 }]), []);
+  });
+
+  it('lets exactly one of two concurrent inserts of a new id win', async (t) => {
+    const [s1, s2] = await rivals(t);
+    const [lost1, lost2] = await Promise.all([
+      s1.write([{ doc: makeDoc('new', 1, { states: { imps: 1 } }), expectedVersion: null }]),
+      s2.write([{ doc: makeDoc('new', 1, { states: { imps: 2 } }), expectedVersion: null }]),
+    ]);
+    assert.deepEqual([...lost1, ...lost2], ['new']);
+    const winner = lost1.length === 0 ? 1 : 2;
+    assert.equal((await s2.read(['new'])).get('new')!.states.imps, winner);
+
+    const ids = Array.from({ length: 100 }, (_, i) => `ins-${i}`);
+    const [l1, l2] = await Promise.all([1, 2].map((tag, n) => [s1, s2][n].write(ids.map((id) => ({ doc: makeDoc(id, 1, { states: { imps: tag } }), expectedVersion: null })))));
+    assert.deepEqual([...l1, ...l2].sort(), [...ids].sort());
+    const stored = await s1.read(ids);
+    const l1Set = new Set(l1);
+    for (const id of ids) assert.equal(stored.get(id)!.states.imps, l1Set.has(id) ? 2 : 1, id);
+  });
+
+  it('keeps fences monotonic, also under concurrent raises from two stores', async (t) => {
+    const [s1, s2] = await rivals(t);
+    assert.equal(await s1.readFence('topic.a/$0'), -1);
+    await s1.raiseFence('topic.a/$0', 10);
+    await s2.raiseFence('topic.a/$0', 4);
+    assert.equal(await s2.readFence('topic.a/$0'), 10);
+    const offsets = Array.from({ length: 40 }, (_, i) => (i * 7919) % 1000);
+    await Promise.all(offsets.map((offset, i) => (i % 2 ? s1 : s2).raiseFence('fresh/1', offset)));
+    assert.equal(await s1.readFence('fresh/1'), Math.max(...offsets));
+    const fences = await admin.db(database).collection(`states${collections}.runnel_fences`).find().sort({ _id: 1 }).toArray();
+    assert.deepEqual(fences, [
+      { _id: 'fresh/1', offset: Math.max(...offsets) },
+      { _id: 'topic.a/$0', offset: 10 },
+    ]);
+  });
+
+  it('creates the index on indexFields at connect, idempotently', async () => {
+    const collection = `states${++collections}`;
+    const store = await open(collection);
+    await store.ensureIndexes();
+    const indexes = await admin.db(database).collection(collection).listIndexes().toArray();
+    assert.ok(
+      indexes.some((ix) => JSON.stringify(ix.key) === JSON.stringify({ date: 1, publisher: 1, geo: 1 })),
+      JSON.stringify(indexes),
+    );
+  });
+
+  it('splits writes larger than writeBatchSize into several bulkWrites, and long id lists into several finds', async () => {
+    const store = await open(undefined, { writeBatchSize: 3, clientOptions: { monitorCommands: true } });
+    const commands: string[] = [];
+    store.client.on('commandStarted', (event) => commands.push(event.commandName));
+    const ids = Array.from({ length: 10 }, (_, i) => `batch-${i}`);
+    assert.deepEqual(await store.write(ids.map((id) => ({ doc: makeDoc(id, 1), expectedVersion: null }))), []);
+    assert.equal(commands.filter((c) => c === 'insert').length, 4);
+
+    commands.length = 0;
+    const stale = new Set(['batch-1', 'batch-7']);
+    const conflicts = await store.write(ids.map((id) => ({ doc: makeDoc(id, 2), expectedVersion: stale.has(id) ? 5 : 1 })));
+    assert.deepEqual(conflicts, ['batch-1', 'batch-7']);
+    assert.equal(commands.filter((c) => c === 'update').length, 4);
+
+    commands.length = 0;
+    const many = [...ids, ...Array.from({ length: 11_990 }, (_, i) => `absent-${i}`)];
+    const found = await store.read(many);
+    assert.equal(found.size, 10);
+    assert.equal(commands.filter((c) => c === 'find').length, 3);
+    assert.equal(found.get('batch-1')!.version, 1);
+    assert.equal(found.get('batch-2')!.version, 2);
+  });
+
+  it('turns permanent server errors into a RunnelError naming the namespace', async () => {
+    await assert.rejects(open('x', { database: 'bad/db' }), (error: unknown) => {
+      assert.ok(error instanceof RunnelError, String(error));
+      assert.match(error.message, /bad\/db\.x/);
+      assert.match(error.message, /code 73/);
+      return true;
+    });
+    const withPassword = new URL(mongoUri());
+    withPassword.username = 'nobody';
+    withPassword.password = 'w0ng-s3cret';
+    const started = Date.now();
+    await assert.rejects(MongoStateStore.connect(options('auth', { uri: withPassword.href })), (error: unknown) => {
+      assert.ok(error instanceof RunnelError, String(error));
+      assert.doesNotMatch(error.message, /w0ng-s3cret/);
+      assert.match(error.message, /nobody:\*\*\*@/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 4000, 'an authentication failure is not retried');
+  });
+
+  // FerretDB scans the whole collection for every update statement, so the default stays small;
+  // RUNNEL_STORE_BENCH_DOCS=1000 measures a full batch.
+  const benchDocs = Number(process.env.RUNNEL_STORE_BENCH_DOCS ?? 25);
+  it(`reads and writes ${benchDocs} documents with 16 KiB states per batch`, async (t) => {
+    const store = await open();
+    const ids = Array.from({ length: benchDocs }, (_, i) => `${T0}|["pub-${i}","US"]`);
+    const first = ids.map((id, i) => makeDoc(id, 1, { key: [`pub-${i}`, 'US'], states: { imps: i, uniques: hll(i, 16 * 1024) } }));
+    assert.deepEqual(await store.write(first.map((doc) => ({ doc, expectedVersion: null }))), []);
+    const times: number[] = [];
+    for (let round = 1; round <= 3; round++) {
+      const started = performance.now();
+      const stored = await store.read(ids);
+      const writes = ids.map((id) => {
+        const doc = stored.get(id)!;
+        return { doc: { ...doc, version: doc.version + 1, states: { ...doc.states, imps: (doc.states.imps as number) + 1 } }, expectedVersion: doc.version };
+      });
+      assert.deepEqual(await store.write(writes), []);
+      times.push(performance.now() - started);
+    }
+    const check = await store.read(ids.slice(0, 3));
+    assert.deepStrictEqual(check.get(ids[2])!.states.uniques, hll(2, 16 * 1024));
+    assert.equal(check.get(ids[2])!.version, 4);
+    times.sort((a, b) => a - b);
+    t.diagnostic(`read+write of ${benchDocs} docs x 16 KiB: median ${times[1].toFixed(0)} ms (runs ${times.map((x) => x.toFixed(0)).join(', ')} ms)`);
+  });
+});
