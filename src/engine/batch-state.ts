@@ -16,8 +16,21 @@ export interface Partial {
 
 /** One partition's partials, looked up through nested Maps (window -> key values...) so no key string is built per record. */
 class PartitionTable {
-  readonly root = new Map<number, Map<unknown, unknown>>();
+  private readonly root = new Map<number, Map<unknown, unknown>>();
   maxOffset = -1;
+  /** The window looked up last, and its level: consecutive records mostly share their window. */
+  private lastStart = NaN;
+  private lastLevel: Map<unknown, unknown> | undefined;
+
+  /** The keys-to-partials Map of a window, created on first use. */
+  window(start: number): Map<unknown, unknown> {
+    if (start === this.lastStart) return this.lastLevel!;
+    let level = this.root.get(start);
+    if (!level) this.root.set(start, (level = new Map()));
+    this.lastStart = start;
+    this.lastLevel = level;
+    return level;
+  }
 }
 
 /** The partial states a batch accumulates, by partition. */
@@ -62,8 +75,7 @@ export function partialFor(
   precise: boolean,
   createStates: () => AggregationState[],
 ): Partial {
-  let level: Map<unknown, unknown> | undefined = table.root.get(windowStart);
-  if (!level) table.root.set(windowStart, (level = new Map()));
+  let level = table.window(windowStart);
   const depth = precise ? key.length + 1 : key.length;
   for (let i = 0; i < depth - 1; i++) {
     const step = i < key.length ? key[i] : offset;

@@ -1,3 +1,4 @@
+import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
 import type { AggregateUse } from '../compiler/plan.js';
 import type { BatchState, Partial } from './batch-state.js';
 import { stateDocId, type ConditionalWrite, type StateDoc, type StateStore } from './store.js';
@@ -64,28 +65,46 @@ export async function mergeBatch(store: StateStore, batch: BatchState, aggregate
 
 function mergeDoc(id: string, stored: StateDoc | undefined, partials: Partial[], aggregates: readonly AggregateUse[]): ConditionalWrite | undefined {
   const first = partials[0];
-  const states = aggregates.map((a) =>
-    stored ? a.kind.deserialize(stored.states[a.name], a.options) : a.kind.create(a.options),
-  );
   const offsets = { ...(stored?.offsets ?? {}) };
-  let changed = false;
+  const fresh: Partial[] = [];
   for (const partial of partials) {
     const held = stored?.offsets[partial.partition] ?? -1;
     if (partial.maxOffset <= held) continue; // counted by an earlier write of these offsets
     if (partial.minOffset <= held) throw new StraddleError(id, partial.partition, held, partial);
-    for (let i = 0; i < states.length; i++) states[i].merge(partial.states[i]);
     offsets[partial.partition] = Math.max(offsets[partial.partition] ?? -1, partial.maxOffset);
-    changed = true;
+    fresh.push(partial);
   }
-  if (!changed) return undefined;
-  const doc: StateDoc = {
-    id,
-    version: (stored?.version ?? 0) + 1,
-    windowStart: first.windowStart,
-    windowEnd: first.windowEnd,
-    key: first.key,
-    states: Object.fromEntries(aggregates.map((a, i) => [a.name, states[i].serialize()])),
-    offsets,
-  };
+  if (fresh.length === 0) return undefined;
+  // a stored document stays as it was read: the write may yet fail on a concurrent change
+  const states = aggregates.map((a, i) => {
+    if (!stored) return a.kind.create(a.options);
+    if (!stored.live) return a.kind.deserialize(stored.states[a.name], a.options);
+    const copy = a.kind.create(a.options);
+    copy.merge(stored.live[i]);
+    return copy;
+  });
+  for (const partial of fresh) for (let i = 0; i < states.length; i++) states[i].merge(partial.states[i]);
+  const doc = new MergedDoc(id, (stored?.version ?? 0) + 1, first.windowStart, first.windowEnd, first.key, offsets, states, aggregates);
   return { doc, expectedVersion: stored?.version ?? null };
+}
+
+/** A document just merged: it keeps its states live and serializes them only for a store that reads `states`. */
+class MergedDoc implements StateDoc {
+  private serialized: Record<string, StoredValue> | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly version: number,
+    readonly windowStart: number,
+    readonly windowEnd: number,
+    readonly key: unknown[],
+    readonly offsets: Record<string, number>,
+    readonly live: readonly AggregationState[],
+    private readonly aggregates: readonly AggregateUse[],
+  ) {}
+
+  get states(): Record<string, StoredValue> {
+    this.serialized ??= Object.fromEntries(this.aggregates.map((a, i) => [a.name, this.live[i].serialize()]));
+    return this.serialized;
+  }
 }

@@ -4,7 +4,8 @@ import { isTruthy } from '../expr/index.js';
 import { ExpressionRuntimeError, NEEDS_FALLBACK, type CompiledExpression, type Row } from '../expr/types.js';
 import { partialFor, type BatchState, type PartitionTable } from './batch-state.js';
 import { makePathReader, makeTimeParser } from './event-time.js';
-import type { Chunk, DeadLetter, DeadLetterReason } from './records.js';
+import { FieldDecoder, fieldsRead } from './field-decoder.js';
+import { payloadAt, type Chunk, type DeadLetter, type DeadLetterReason } from './records.js';
 import type { Watermarks } from './watermark.js';
 
 /** A record that cannot be counted: thrown inside the per-record step, caught and dead-lettered. */
@@ -55,6 +56,8 @@ export class RecordProcessor {
   private readonly key: unknown[];
   private readonly inputs: unknown[];
   private readonly lateness: number;
+  /** Decodes lines' bytes straight into rows when the fields the plan reads are known. */
+  private readonly decoder?: FieldDecoder;
 
   constructor(
     private readonly plan: Plan,
@@ -71,10 +74,13 @@ export class RecordProcessor {
     this.key = new Array(plan.groupBy.length);
     this.inputs = new Array(plan.aggregates.length);
     this.lateness = plan.time?.allowedLatenessMs ?? 0;
+    const fields = fieldsRead(plan);
+    if (fields) this.decoder = new FieldDecoder(fields);
   }
 
   async process(chunk: Chunk, batch: BatchState): Promise<void> {
-    const { partition, offsets, payloads } = chunk;
+    const { partition, offsets, payloads, lines } = chunk;
+    const count = offsets.length;
     const context: ChunkContext = {
       batch,
       table: batch.table(partition),
@@ -84,33 +90,43 @@ export class RecordProcessor {
       highest: this.watermarks.highestOf(partition),
       arrival: this.now(),
     };
-    for (let i = 0; i < payloads.length; i++) {
+    const decoder = lines ? this.decoder : undefined;
+    for (let i = 0; i < count; i++) {
+      const offset = offsets[i];
+      // a line the field decoder takes needs no text; any other record is decoded from its payload
+      const projected = decoder?.decode(lines!.bytes, offset - lines!.base, lines!.ends[i]);
       try {
-        this.step(context, offsets[i], payloads[i], undefined);
+        this.step(context, offset, projected ?? this.decode(lines ? payloadAt(chunk, i) : payloads[i]), undefined);
       } catch (err) {
-        if (err instanceof NeedsFallback) await this.stepWithFallback(context, offsets[i], payloads[i], err);
-        else this.rejectOrThrow(err, partition, offsets[i], payloads[i]);
+        const payload = payloadAt(chunk, i);
+        // jsonata's evaluator gets the whole record, never a projection
+        if (err instanceof NeedsFallback) await this.stepWithFallback(context, offset, payload, projected ? undefined : err);
+        else this.rejectOrThrow(err, partition, offset, payload);
       }
     }
-    if (payloads.length > 0) {
-      context.table.maxOffset = offsets[payloads.length - 1];
-      batch.records += payloads.length;
+    if (count > 0) {
+      context.table.maxOffset = offsets[count - 1];
+      batch.records += count;
     }
     this.watermarks.setHighest(partition, context.highest);
   }
 
   /** Re-runs a record from a fresh decode, each time with one more expression resolved by jsonata. */
-  private async stepWithFallback(context: ChunkContext, offset: number, payload: unknown, first: NeedsFallback): Promise<void> {
+  private async stepWithFallback(context: ChunkContext, offset: number, payload: unknown, first: NeedsFallback | undefined): Promise<void> {
     const resolved = new Map<CompiledExpression, unknown>();
-    let pending: NeedsFallback | undefined = first;
-    while (pending) {
+    let pending = first;
+    for (let done = false; !done; ) {
       try {
-        resolved.set(pending.expression, await pending.expression.evaluateAsync(pending.row));
+        if (pending) resolved.set(pending.expression, await pending.expression.evaluateAsync(pending.row));
         pending = undefined;
-        this.step(context, offset, payload, resolved);
+        this.step(context, offset, this.decode(payload), resolved);
+        done = true;
       } catch (err) {
         if (err instanceof NeedsFallback) pending = err;
-        else this.rejectOrThrow(err, context.partition, offset, payload);
+        else {
+          this.rejectOrThrow(err, context.partition, offset, payload);
+          done = true;
+        }
       }
     }
   }
@@ -122,9 +138,8 @@ export class RecordProcessor {
   }
 
   /** One record, synchronously; throws Rejection, ExpressionRuntimeError or NeedsFallback before changing any state. */
-  private step(context: ChunkContext, offset: number, payload: unknown, resolved: Resolved): void {
+  private step(context: ChunkContext, offset: number, row: Row, resolved: Resolved): void {
     const { plan } = this;
-    const row = this.decode(payload);
     if (plan.filter && !isTruthy(evaluate(plan.filter, row, resolved))) return;
     for (const field of plan.fields) row[field.name] = evaluate(field.expression, row, resolved);
 
@@ -164,6 +179,7 @@ export class RecordProcessor {
     }
   }
 
+  /** A fresh row of a payload: computed fields write into it. */
   private decode(payload: unknown): Row {
     let value = payload;
     // computed fields write into the row: a re-run after a fallback must start from the original

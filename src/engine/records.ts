@@ -1,12 +1,33 @@
 /**
- * Records travel in chunks from one partition: offsets[i] belongs to payloads[i] and offsets
- * strictly increase within a partition. A payload is raw JSON text, or an already decoded value
- * (the generator skips the JSON round trip).
+ * Records travel in chunks from one partition: offsets[i] belongs to record i and offsets
+ * strictly increase within a partition. A record is a payload (raw JSON text, or an already decoded
+ * value: the generator skips the JSON round trip), or a line of `lines` (the file and stdin
+ * sources hand over the bytes they read, so the engine decodes without making a string first).
  */
 export interface Chunk {
   partition: string;
   offsets: number[];
+  /** One per offset; empty when `lines` holds the records. */
   payloads: unknown[];
+  lines?: Lines;
+}
+
+/**
+ * JSON lines in one buffer: record i is the UTF-8 text of bytes[offsets[i] - base, ends[i]), so
+ * a record's offset is the position of its first byte in the source.
+ */
+export interface Lines {
+  bytes: Buffer;
+  /** The source position of bytes[0]. */
+  base: number;
+  /** Where each line ends in `bytes` (exclusive, without its newline or carriage return). */
+  ends: number[];
+}
+
+/** Record i's payload: its line's text for a chunk of lines. */
+export function payloadAt(chunk: Chunk, i: number): unknown {
+  const { lines } = chunk;
+  return lines ? lines.bytes.toString('utf8', chunk.offsets[i] - lines.base, lines.ends[i]) : chunk.payloads[i];
 }
 
 /** Why a record was rejected; each lands in the dead-letter destination with its payload. */

@@ -13,7 +13,7 @@ export function toRow(doc: StateDoc, plan: Plan): ResultRow {
     ['window.end', new Date(doc.windowEnd)],
   ]);
   plan.groupBy.forEach((k, i) => values.set(k.name, doc.key[i]));
-  for (const a of plan.aggregates) values.set(a.name, a.kind.deserialize(doc.states[a.name], a.options).result());
+  plan.aggregates.forEach((a, i) => values.set(a.name, (doc.live?.[i] ?? a.kind.deserialize(doc.states[a.name], a.options)).result()));
   const row: ResultRow = {};
   for (const field of plan.sink.document) row[field.target] = values.get(field.from);
   return row;

@@ -1,4 +1,4 @@
-import type { StoredValue } from '../components/aggregations/types.js';
+import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
 
 /**
  * The persisted state of one (window, group key): serialized aggregate states plus, for every
@@ -14,6 +14,12 @@ export interface StateDoc {
   key: unknown[];
   states: Record<string, StoredValue>;
   offsets: Record<string, number>;
+  /**
+   * The states themselves (in the plan's aggregate order) when the document was merged in this
+   * process: equal to `states`, never changed afterwards. An in-process store keeps them, so
+   * merging into the document and rendering it need not deserialize.
+   */
+  live?: readonly AggregationState[];
 }
 
 export interface ConditionalWrite {

@@ -13,7 +13,7 @@
  * - dense:  [2, p, register 0, ..., register 2^p - 1] (taken once every register is set)
  * The choice depends on the registers only, so equal states always store equal bytes.
  */
-import { ByteReader, ByteWriter, storedBytes } from './bytes.js';
+import { ByteReader, storedBytes } from './bytes.js';
 import { sameKind } from './checks.js';
 import { Hash64, hashValue } from './hash.js';
 import { AggregationError, type AggregationState, type StoredValue } from './types.js';
@@ -64,8 +64,9 @@ export class HyperLogLog implements AggregationState {
   m = 0;
   /** 32 - p: shifts the register index out of the first hash half. */
   private shift = 0;
-  /** Sparse entries allowed before turning dense. */
+  /** Sparse entries allowed before turning dense, and the table size that holds them. */
   private sparseLimit = 0;
+  private largestTable = 0;
   /** The registers once dense, else null. */
   dense: Uint8Array | null = null;
   /** Sparse open-addressing table of (index << 6 | rank), 0 = free; empty when dense. */
@@ -81,6 +82,8 @@ export class HyperLogLog implements AggregationState {
     this.m = 2 ** p;
     this.shift = 32 - p;
     this.sparseLimit = this.m >>> 4;
+    this.largestTable = 16;
+    while (this.sparseLimit * 4 > this.largestTable * 3) this.largestTable *= 2;
     this.tableSize = 0;
     if (p >= MIN_SPARSE_PRECISION) {
       this.dense = null;
@@ -130,23 +133,38 @@ export class HyperLogLog implements AggregationState {
     }
   }
 
+  /** Quadruples the table (fewer rehashes), up to the size that holds sparseLimit entries; dense past them. */
   private grow(): void {
+    if (this.tableSize > this.sparseLimit) this.toDense();
+    else this.rehash(Math.min(this.table.length * 4, this.largestTable));
+  }
+
+  private rehash(size: number): void {
     const old = this.table;
-    if (this.tableSize > this.sparseLimit) {
-      this.toDense();
-      return;
-    }
-    this.table = new Uint32Array(old.length * 2);
+    this.table = new Uint32Array(size);
     this.tableSize = 0;
-    for (const entry of old) if (entry !== 0) this.setSparse(entry >>> 6, entry & 63);
+    for (let i = 0; i < old.length; i++) if (old[i] !== 0) this.setSparse(old[i] >>> 6, old[i] & 63);
   }
 
   private toDense(): void {
     const dense = new Uint8Array(this.m);
-    for (const entry of this.table) if (entry !== 0) dense[entry >>> 6] = entry & 63;
+    const table = this.table;
+    for (let i = 0; i < table.length; i++) if (table[i] !== 0) dense[table[i] >>> 6] = table[i] & 63;
     this.dense = dense;
     this.table = NO_ENTRIES;
     this.tableSize = 0;
+  }
+
+  /** Makes room for up to `count` registers set in all, so adding many at once grows the table once. */
+  private reserve(count: number): void {
+    if (this.dense !== null) return;
+    if (count > this.sparseLimit) {
+      this.toDense();
+      return;
+    }
+    let size = this.table.length;
+    while (count * 4 > size * 3) size *= 2;
+    if (size > this.table.length) this.rehash(size);
   }
 
   /** The non-zero registers as sorted packed (index << 6 | rank) entries. */
@@ -161,8 +179,9 @@ export class HyperLogLog implements AggregationState {
       return out;
     }
     const out = new Uint32Array(this.tableSize);
+    const table = this.table;
     let k = 0;
-    for (const entry of this.table) if (entry !== 0) out[k++] = entry;
+    for (let i = 0; i < table.length; i++) if (table[i] !== 0) out[k++] = table[i];
     return out.sort();
   }
 
@@ -193,14 +212,29 @@ export class HyperLogLog implements AggregationState {
       this.merge(folded);
       return;
     }
-    if (o.dense !== null) {
+    if (this.isEmpty) {
+      // a copy (a stored state read again, a state copied before it is merged into)
+      this.dense = o.dense === null ? null : o.dense.slice();
+      this.table = o.dense === null ? o.table.slice() : NO_ENTRIES;
+      this.tableSize = o.tableSize;
+    } else if (o.dense !== null) {
       if (this.dense === null) this.toDense();
       const mine = this.dense!;
       const theirs = o.dense;
       for (let i = 0; i < mine.length; i++) if (theirs[i] > mine[i]) mine[i] = theirs[i];
     } else {
-      for (const entry of o.table) if (entry !== 0) this.set(entry >>> 6, entry & 63);
+      this.reserve(this.tableSize + o.tableSize);
+      const table = o.table;
+      for (let i = 0; i < table.length; i++) if (table[i] !== 0) this.set(table[i] >>> 6, table[i] & 63);
     }
+  }
+
+  /** No register set, in either form. */
+  private get isEmpty(): boolean {
+    if (this.dense === null) return this.tableSize === 0;
+    const dense = this.dense;
+    for (let i = 0; i < dense.length; i++) if (dense[i] !== 0) return false;
+    return true;
   }
 
   static copyOf(source: HyperLogLog): HyperLogLog {
@@ -218,12 +252,14 @@ export class HyperLogLog implements AggregationState {
    */
   result(): number {
     const q = 64 - this.p;
-    const histogram = new Float64Array(q + 2);
+    const histogram = new Int32Array(q + 2);
     if (this.dense !== null) {
-      for (const r of this.dense) histogram[r]++;
+      const dense = this.dense;
+      for (let i = 0; i < dense.length; i++) histogram[dense[i]]++;
     } else {
       histogram[0] = this.m - this.tableSize;
-      for (const entry of this.table) if (entry !== 0) histogram[entry & 63]++;
+      const table = this.table;
+      for (let i = 0; i < table.length; i++) if (table[i] !== 0) histogram[table[i] & 63]++;
     }
     const m = this.m;
     let z = m * tau((m - histogram[q + 1]) / m);
@@ -236,21 +272,24 @@ export class HyperLogLog implements AggregationState {
   serialize(): StoredValue {
     const entries = this.entries();
     if (entries.length < this.m) {
-      const out = new ByteWriter(2 + entries.length * 2);
-      out.byte(SPARSE);
-      out.byte(this.p);
+      // varints of the deltas, 7 bits a byte, least significant first; entries are below 2^24
+      const sparse = new Uint8Array(2 + entries.length * 4);
+      sparse[0] = SPARSE;
+      sparse[1] = this.p;
+      let n = 2;
       let previous = 0;
-      for (const entry of entries) {
-        out.varint(entry - previous);
-        previous = entry;
+      for (let k = 0; k < entries.length; k++) {
+        let delta = entries[k] - previous;
+        previous = entries[k];
+        for (; delta >= 0x80; delta >>>= 7) sparse[n++] = (delta & 0x7f) | 0x80;
+        sparse[n++] = delta;
       }
-      const sparse = out.finish();
-      if (sparse.length < 2 + this.m) return sparse;
+      if (n < 2 + this.m) return sparse.slice(0, n);
     }
     const dense = new Uint8Array(2 + this.m);
     dense[0] = DENSE;
     dense[1] = this.p;
-    for (const entry of entries) dense[2 + (entry >>> 6)] = entry & 63;
+    for (let k = 0; k < entries.length; k++) dense[2 + (entries[k] >>> 6)] = entries[k] & 63;
     return dense;
   }
 
@@ -260,7 +299,8 @@ export class HyperLogLog implements AggregationState {
    * merged into it are folded to it.
    */
   static deserialize(stored: StoredValue, p: number): HyperLogLog {
-    const bytes = new ByteReader(storedBytes(stored, 'approxDistinct'), 'approxDistinct');
+    const raw = storedBytes(stored, 'approxDistinct');
+    const bytes = new ByteReader(raw, 'approxDistinct');
     const format = bytes.byte();
     const storedP = bytes.byte();
     if (storedP < MIN_PRECISION || storedP > MAX_PRECISION) {
@@ -270,6 +310,10 @@ export class HyperLogLog implements AggregationState {
     const maxRank = 65 - storedP;
     const invalid = (what: string) => new AggregationError('invalid-state', `stored approxDistinct state is corrupt: ${what}`);
     if (format === SPARSE) {
+      // one entry per byte that ends a varint
+      let count = 0;
+      for (let i = 2; i < raw.length; i++) if (raw[i] < 0x80) count++;
+      state.reserve(count);
       let entry = 0;
       let previousIndex = -1;
       while (!bytes.done) {
@@ -283,10 +327,13 @@ export class HyperLogLog implements AggregationState {
     } else if (format === DENSE) {
       const registers = bytes.raw(state.m);
       bytes.end();
+      let count = 0;
       for (let i = 0; i < registers.length; i++) {
         if (registers[i] > maxRank) throw invalid(`register ${i} holds ${registers[i]}`);
-        if (registers[i] !== 0) state.set(i, registers[i]);
+        if (registers[i] !== 0) count++;
       }
+      state.reserve(count);
+      for (let i = 0; i < registers.length; i++) if (registers[i] !== 0) state.set(i, registers[i]);
     } else throw invalid(`unknown format ${format}`);
     state.foldTo(p);
     return state;

@@ -44,10 +44,16 @@ export const fileSource: SourceSpec<FileSourceConfig> = {
 const READ_BYTES = 1 << 20;
 const FOLLOW_POLL_MS = 200;
 
+interface Read {
+  buffer: Buffer;
+  bytesRead: number;
+}
+
 class FileRuntime implements SourceRuntime {
   private position = 0;
   private ended = false;
-  private readonly buffer = Buffer.allocUnsafe(READ_BYTES);
+  /** The next read, started as soon as the previous one returned: the disk works while records are processed. */
+  private ahead: Promise<Read> | undefined;
 
   constructor(
     private readonly handle: FileHandle,
@@ -58,11 +64,12 @@ class FileRuntime implements SourceRuntime {
 
   async next(_maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
     if (this.ended) return null;
-    const { bytesRead } = await this.handle.read(this.buffer, 0, READ_BYTES, this.position);
+    const { buffer, bytesRead } = await (this.ahead ?? this.read());
+    this.ahead = undefined;
     if (bytesRead > 0) {
       this.position += bytesRead;
-      // a copy: the splitter may keep a partial line across reads of the same buffer
-      return [this.lines.push(Buffer.from(this.buffer.subarray(0, bytesRead)))];
+      this.ahead = this.read();
+      return [this.lines.push(buffer.subarray(0, bytesRead))];
     }
     if (this.follow) {
       await sleep(Math.min(waitMs, FOLLOW_POLL_MS), this.signal);
@@ -72,11 +79,20 @@ class FileRuntime implements SourceRuntime {
     return [this.lines.end()];
   }
 
+  /** Reads at the current position into a fresh buffer: the chunk keeps the bytes of its lines. */
+  private read(): Promise<Read> {
+    const buffer = Buffer.allocUnsafe(READ_BYTES);
+    const read = this.handle.read(buffer, 0, READ_BYTES, this.position).then(({ bytesRead }) => ({ buffer, bytesRead }));
+    read.catch(() => {}); // a failed read ahead is reported by the next call, or dropped at close
+    return read;
+  }
+
   async commit(): Promise<void> {
     // a file is replayed from its start; byte offsets identify its records
   }
 
   async close(): Promise<void> {
+    await this.ahead?.catch(() => {});
     await this.handle.close();
   }
 }

@@ -1,10 +1,12 @@
 import type { Chunk } from '../../engine/records.js';
 
 const NEWLINE = 0x0a;
+const RETURN = 0x0d;
 
 /**
  * Splits bytes into JSON lines, each with the byte offset where it starts, as the file and stdin
  * sources' record offsets. A line cut by a read boundary waits for the rest; blank lines are skipped.
+ * Lines stay bytes (`Chunk.lines`): the engine decodes them without making strings first.
  */
 export class LineSplitter {
   private carry: Buffer | undefined;
@@ -16,8 +18,8 @@ export class LineSplitter {
     private position = 0,
   ) {}
 
+  /** The complete lines so far; `bytes` must not change afterwards (the chunk keeps it). */
   push(bytes: Buffer): Chunk {
-    const chunk: Chunk = { partition: this.partition, offsets: [], payloads: [] };
     let data = bytes;
     let base = this.position;
     if (this.carry) {
@@ -26,31 +28,35 @@ export class LineSplitter {
       this.carry = undefined;
     }
     this.position += bytes.length;
+    const offsets: number[] = [];
+    const ends: number[] = [];
     let start = 0;
     for (let nl = data.indexOf(NEWLINE); nl >= 0; nl = data.indexOf(NEWLINE, start)) {
-      this.emit(chunk, data, start, nl, base);
+      const stop = nl > start && data[nl - 1] === RETURN ? nl - 1 : nl; // CRLF files
+      if (stop > start) {
+        offsets.push(base + start);
+        ends.push(stop);
+      }
       start = nl + 1;
     }
     if (start < data.length) {
       this.carry = data.subarray(start);
       this.carryStart = base + start;
     }
-    return chunk;
+    return { partition: this.partition, offsets, payloads: [], lines: { bytes: data, base, ends } };
   }
 
-  /** The last line when the input ends without a newline. */
+  /** The last line, as text, when the input ends without a newline. */
   end(): Chunk {
     const chunk: Chunk = { partition: this.partition, offsets: [], payloads: [] };
-    if (this.carry) this.emit(chunk, this.carry, 0, this.carry.length, this.carryStart);
+    const carry = this.carry;
     this.carry = undefined;
+    let stop = carry?.length ?? 0;
+    if (carry && stop > 0 && carry[stop - 1] === RETURN) stop--;
+    if (carry && stop > 0) {
+      chunk.offsets.push(this.carryStart);
+      chunk.payloads.push(carry.toString('utf8', 0, stop));
+    }
     return chunk;
-  }
-
-  private emit(chunk: Chunk, data: Buffer, start: number, end: number, base: number): void {
-    let stop = end;
-    if (stop > start && data[stop - 1] === 0x0d) stop--; // CRLF files
-    if (stop === start) return;
-    chunk.offsets.push(base + start);
-    chunk.payloads.push(data.toString('utf8', start, stop));
   }
 }
