@@ -66,13 +66,15 @@ for (let run = 1; run <= runs; run++) {
     MONGODB_DATABASE: database,
     DEAD_LETTER_FILE: `/tmp/runnel-bench-dead-${id}.jsonl`,
     RUNNEL_LOG_LEVEL: 'warn',
-    NODE_OPTIONS: process.env.BENCH_PROFILE ? '--cpu-prof --cpu-prof-dir=/tmp/runnel-e2e-prof' : '',
   };
+  // --cpu-prof is refused in NODE_OPTIONS: it goes on the command line
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/runnel-e2e-prof'] : [];
   const started = Date.now();
-  const runner = spawn(process.execPath, [cli, 'run', 'pipelines/impressions.yaml'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const runner = spawn(process.execPath, [...profile, cli, 'run', 'pipelines/impressions.yaml'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   let peak = 0;
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 200));
+    if (runner.exitCode !== null) throw new Error(`the runner exited with code ${runner.exitCode} before catching up`);
     peak = Math.max(peak, peakRssMB(runner.pid!));
     const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
     const committed = offsets?.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) ?? 0;

@@ -22,8 +22,16 @@ class PartitionTable {
   private lastStart = NaN;
   private lastLevel: Map<unknown, unknown> | undefined;
 
+  /** Per-record partials (see partialFor) in a tree of their own: their lookups are one level deeper. */
+  private readonly preciseRoot = new Map<number, Map<unknown, unknown>>();
+
   /** The keys-to-partials Map of a window, created on first use. */
-  window(start: number): Map<unknown, unknown> {
+  window(start: number, precise: boolean): Map<unknown, unknown> {
+    if (precise) {
+      let level = this.preciseRoot.get(start);
+      if (!level) this.preciseRoot.set(start, (level = new Map()));
+      return level;
+    }
     if (start === this.lastStart) return this.lastLevel!;
     let level = this.root.get(start);
     if (!level) this.root.set(start, (level = new Map()));
@@ -75,7 +83,7 @@ export function partialFor(
   precise: boolean,
   createStates: () => AggregationState[],
 ): Partial {
-  let level = table.window(windowStart);
+  let level = table.window(windowStart, precise);
   const depth = precise ? key.length + 1 : key.length;
   for (let i = 0; i < depth - 1; i++) {
     const step = i < key.length ? key[i] : offset;

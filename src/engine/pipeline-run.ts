@@ -26,15 +26,35 @@ export interface RunParts {
   deadLetters: DeadLetterRuntime;
 }
 
+/** A batch closed and handed to the store, with the event-time progress as it was at its close. */
+interface ClosedBatch {
+  batch: BatchState;
+  watermark: number;
+  /** Per-partition progress at the close: where a rewind to this batch's end starts again. */
+  progress: ReadonlyMap<string, number>;
+  finalFlush: boolean;
+}
+
+/** How storing a batch ended: stored, or the source was rewound and later records come again. */
+type Stored = 'stored' | 'rewind';
+
 /**
  * The micro-batch loop: fill a batch from the source until the interval or maxRecords is reached,
  * then store it (dead letters first, then the merge into the sink's store), emit, and commit the
  * source offsets, in that order, so nothing is committed before it is stored.
+ *
+ * Storing overlaps the next batch: while batch N is written, batch N+1 fills, and it closes only
+ * once N is stored (or at maxRecords), so under load batches grow to cover the store's latency
+ * instead of the store's latency capping throughput. Batches are stored and committed strictly in
+ * order. When storing N must rewind the source (another writer holds some of its offsets), batch
+ * N+1 is dropped unstored: its records come again from the last commit.
  */
 export class PipelineRun {
   readonly stats: RunStats;
   private readonly watermarks: Watermarks;
   private readonly processor: RecordProcessor;
+  /** Event-time progress as of the last stored batch. */
+  private committedProgress: ReadonlyMap<string, number> = new Map();
 
   constructor(
     private readonly plan: Plan,
@@ -54,13 +74,15 @@ export class PipelineRun {
   async run(): Promise<RunStats> {
     const { batch: limits } = this.plan;
     let drained = false;
+    let storing: Promise<Stored> | undefined;
+    let storingDone = true;
     while (!drained && !this.signal.aborted) {
       const batch = new BatchState();
       const deadline = Date.now() + limits.intervalMs;
       while (batch.records < limits.maxRecords && !this.signal.aborted) {
         const wait = deadline - Date.now();
-        if (wait <= 0) break;
-        const chunks = await this.parts.source.next(limits.maxRecords - batch.records, wait);
+        if (wait <= 0 && storingDone) break;
+        const chunks = await this.parts.source.next(limits.maxRecords - batch.records, wait > 0 ? wait : STORING_POLL_MS);
         if (chunks === null) {
           drained = true;
           break;
@@ -73,13 +95,37 @@ export class PipelineRun {
         }
       }
       // A stopped run emits its open windows too: the local stores do not outlive the process.
-      await this.flush(batch, drained || this.signal.aborted);
+      const closed: ClosedBatch = {
+        batch,
+        watermark: this.watermarks.current,
+        progress: this.watermarks.snapshot(),
+        finalFlush: drained || this.signal.aborted,
+      };
+      if (storing && (await storing) === 'rewind') {
+        storing = undefined;
+        await this.rewind();
+        drained = false; // only a source that can rewind gets here, and it has more to give
+        continue;
+      }
+      storingDone = false;
+      storing = this.store(closed).finally(() => (storingDone = true));
+      // a failed store ends the run now, not after the next batch fills
+      storing.catch(() => {});
     }
+    // Stopped with the last batch rewound: nothing after the last commit is kept, nothing is lost.
+    await storing;
     this.stats.ended = drained ? 'drained' : 'stopped';
     return this.stats;
   }
 
-  private async flush(batch: BatchState, finalFlush: boolean): Promise<void> {
+  /** Back to the last commit: the source re-reads from there, record by record up to the fences. */
+  private async rewind(): Promise<void> {
+    await this.parts.source.rewind!();
+    this.processor.fences.clear();
+    this.watermarks.restore(this.committedProgress);
+  }
+
+  private async store({ batch, watermark, progress, finalFlush }: ClosedBatch): Promise<Stored> {
     const started = Date.now();
     await this.parts.deadLetters.flush();
     let written;
@@ -87,16 +133,13 @@ export class PipelineRun {
       written = batch.isEmpty ? [] : await mergeBatch(this.parts.sink.store, batch, this.plan.aggregates);
     } catch (err) {
       if (!(err instanceof StraddleError) || !this.parts.source.rewind) throw err;
-      // Another runner wrote some of these offsets meanwhile (a rebalance): read them again from
-      // the last commit, this time record by record up to the fences it raised.
+      // Another runner wrote some of these offsets meanwhile (a rebalance).
       this.logger.warn({ reason: err.message }, 'batch overlaps what another writer stored; re-reading from the last commit');
-      await this.parts.source.rewind();
-      this.processor.fences.clear();
-      return;
+      return 'rewind';
     }
-    const watermark = this.watermarks.current;
     await this.parts.sink.afterBatch(written, finalFlush ? Infinity : watermark - (this.plan.time?.allowedLatenessMs ?? 0));
     if (!batch.isEmpty) await this.parts.source.commit(batch.maxOffsets());
+    this.committedProgress = progress;
     const stats = this.stats;
     stats.records += batch.records;
     stats.batches += batch.isEmpty ? 0 : 1;
@@ -106,5 +149,9 @@ export class PipelineRun {
       this.logger.debug({ records: batch.records, documents: written.length, flushMs: stats.lastFlushMs }, 'batch stored');
     }
     this.onBatch(stats);
+    return 'stored';
   }
 }
+
+/** How long a batch past its interval waits for more records while the previous one is being stored. */
+const STORING_POLL_MS = 50;

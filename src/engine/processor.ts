@@ -94,7 +94,7 @@ export class RecordProcessor {
     for (let i = 0; i < count; i++) {
       const offset = offsets[i];
       // a line the field decoder takes needs no text; any other record is decoded from its payload
-      const projected = decoder?.decode(lines!.bytes, offset - lines!.base, lines!.ends[i]);
+      const projected = decoder?.decode(lines!.bytes, lines!.starts[i], lines!.ends[i]);
       try {
         this.step(context, offset, projected ?? this.decode(lines ? payloadAt(chunk, i) : payloads[i]), undefined);
       } catch (err) {

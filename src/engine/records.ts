@@ -12,22 +12,18 @@ export interface Chunk {
   lines?: Lines;
 }
 
-/**
- * JSON lines in one buffer: record i is the UTF-8 text of bytes[offsets[i] - base, ends[i]), so
- * a record's offset is the position of its first byte in the source.
- */
+/** JSON texts in one buffer: record i is the UTF-8 text of bytes[starts[i], ends[i]). */
 export interface Lines {
   bytes: Buffer;
-  /** The source position of bytes[0]. */
-  base: number;
-  /** Where each line ends in `bytes` (exclusive, without its newline or carriage return). */
+  starts: number[];
+  /** Exclusive; a line's newline or carriage return is not part of it. */
   ends: number[];
 }
 
 /** Record i's payload: its line's text for a chunk of lines. */
 export function payloadAt(chunk: Chunk, i: number): unknown {
   const { lines } = chunk;
-  return lines ? lines.bytes.toString('utf8', chunk.offsets[i] - lines.base, lines.ends[i]) : chunk.payloads[i];
+  return lines ? lines.bytes.toString('utf8', lines.starts[i], lines.ends[i]) : chunk.payloads[i];
 }
 
 /** Why a record was rejected; each lands in the dead-letter destination with its payload. */

@@ -28,4 +28,14 @@ export class Watermarks {
     for (const t of this.highest.values()) if (t < lowest) lowest = t;
     return lowest - this.delayMs;
   }
+
+  /** The per-partition progress, to go back to when the source is rewound to this point. */
+  snapshot(): ReadonlyMap<string, number> {
+    return new Map(this.highest);
+  }
+
+  restore(snapshot: ReadonlyMap<string, number>): void {
+    this.highest.clear();
+    for (const [partition, time] of snapshot) this.highest.set(partition, time);
+  }
 }

@@ -446,11 +446,12 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
   const maxMs = options.maxMs ?? 5000;
   let delay = options.initialMs ?? 100;
   for (let attempt = 1; ; attempt++) {
-    if (signal?.aborted) throw new RunnelError(`MongoDB ${what} on ${where} was stopped`);
     try {
       return await op();
     } catch (error) {
       if (error instanceof RunnelError) throw error;
+      // a stopping run still makes each attempt once: its last batch is being stored
+      if (signal?.aborted) throw new RunnelError(`MongoDB ${what} on ${where} was stopped: ${errorText(error)}`);
       if (!isTransientMongoError(error)) {
         throw new RunnelError(`MongoDB ${what} on ${where} failed: ${errorText(error)}${hintFor(error)}`);
       }

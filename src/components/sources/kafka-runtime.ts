@@ -1,8 +1,7 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
-import { sleep } from '../../engine/pacing.js';
 import { RunnelError } from '../../errors.js';
 import type { KafkaSourceConfig } from './kafka.js';
 
@@ -33,6 +32,8 @@ export class KafkaRuntime implements SourceRuntime {
   /** Last offset committed per partition by this runner. */
   private readonly committed = new Map<string, number>();
   private wake: (() => void) | undefined;
+  /** Resumes a fetch waiting for the engine to take records. */
+  private room: (() => void) | undefined;
   private failure: Error | undefined;
 
   private constructor(
@@ -88,13 +89,7 @@ export class KafkaRuntime implements SourceRuntime {
   private async take({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const partition = partitionId(batch.topic, batch.partition);
     const seen = this.delivered.get(partition) ?? -1;
-    const chunk: Chunk = { partition, offsets: [], payloads: [] };
-    for (const message of batch.messages) {
-      const offset = Number(message.offset);
-      if (offset <= seen) continue; // fetched again after a rejoin: already with the engine
-      chunk.offsets.push(offset);
-      chunk.payloads.push(message.value === null ? null : message.value.toString('utf8'));
-    }
+    const chunk = toChunk(partition, batch.messages, seen);
     if (chunk.offsets.length > 0) {
       this.delivered.set(partition, chunk.offsets[chunk.offsets.length - 1]);
       this.queue.push(chunk);
@@ -105,8 +100,20 @@ export class KafkaRuntime implements SourceRuntime {
     if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
     while (this.queued >= this.maxQueued && isRunning() && !isStale() && !this.signal.aborted) {
       await heartbeat();
-      await sleep(BACKPRESSURE_POLL_MS, this.signal);
+      await this.roomOrTimeout(BACKPRESSURE_POLL_MS);
     }
+  }
+
+  /** Until the engine takes records, or at most ms (then the caller heartbeats and checks again). */
+  private async roomOrTimeout(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.room = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.room = undefined;
   }
 
   private fail(error: Error): void {
@@ -137,6 +144,7 @@ export class KafkaRuntime implements SourceRuntime {
       chunks.push(chunk);
     }
     this.queued -= taken;
+    this.room?.();
     return chunks;
   }
 
@@ -223,4 +231,29 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The messages after offset `seen` as one chunk. Values stay bytes, copied into one buffer (the
+ * engine decodes them without making strings); a chunk with a tombstone (null value) keeps
+ * payloads instead, so the null is dead-lettered as what it is.
+ */
+function toChunk(partition: string, messages: readonly KafkaMessage[], seen: number): Chunk {
+  const fresh = messages.filter((m) => Number(m.offset) > seen); // fetched again after a rejoin: already with the engine
+  const offsets = fresh.map((m) => Number(m.offset));
+  if (fresh.some((m) => m.value === null)) {
+    return { partition, offsets, payloads: fresh.map((m) => (m.value === null ? null : m.value.toString('utf8'))) };
+  }
+  const values = fresh.map((m) => m.value!);
+  const starts: number[] = new Array(values.length);
+  const ends: number[] = new Array(values.length);
+  let at = 0;
+  for (let i = 0; i < values.length; i++) {
+    starts[i] = at;
+    ends[i] = at += values[i].length;
+  }
+  // memory of its own, never the shared pool of small Buffers: the chunk may be moved to another thread
+  const bytes = Buffer.allocUnsafeSlow(at);
+  for (let i = 0; i < values.length; i++) values[i].copy(bytes, starts[i]);
+  return { partition, offsets, payloads: [], lines: { bytes, starts, ends } };
 }

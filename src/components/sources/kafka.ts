@@ -12,6 +12,9 @@ export interface KafkaSourceConfig {
   maxBytesPerPartition?: number;
 }
 
+/** Records fetched ahead of the engine at most: fetching pauses beyond (about 16 MB of impressions). */
+const MAX_QUEUED = 100_000;
+
 export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
   slot: 'source',
   name: 'kafka',
@@ -76,8 +79,8 @@ export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
   },
   async create(config, { plan, logger, signal }) {
     // loaded on use, so validating a pipeline does not load the Kafka client
-    const [{ kafkaClient }, { KafkaRuntime }] = await Promise.all([import('../kafka/client.js'), import('./kafka-runtime.js')]);
+    const { KafkaThread } = await import('./kafka-thread.js');
     const log = logger.child({ component: 'kafka-source' });
-    return KafkaRuntime.start(kafkaClient(config, log), config, 2 * plan.batch.maxRecords, log, signal);
+    return KafkaThread.start(config, Math.min(2 * plan.batch.maxRecords, MAX_QUEUED), log, signal);
   },
 };

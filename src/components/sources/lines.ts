@@ -29,12 +29,14 @@ export class LineSplitter {
     }
     this.position += bytes.length;
     const offsets: number[] = [];
+    const starts: number[] = [];
     const ends: number[] = [];
     let start = 0;
     for (let nl = data.indexOf(NEWLINE); nl >= 0; nl = data.indexOf(NEWLINE, start)) {
       const stop = nl > start && data[nl - 1] === RETURN ? nl - 1 : nl; // CRLF files
       if (stop > start) {
         offsets.push(base + start);
+        starts.push(start);
         ends.push(stop);
       }
       start = nl + 1;
@@ -43,7 +45,7 @@ export class LineSplitter {
       this.carry = data.subarray(start);
       this.carryStart = base + start;
     }
-    return { partition: this.partition, offsets, payloads: [], lines: { bytes: data, base, ends } };
+    return { partition: this.partition, offsets, payloads: [], lines: { bytes: data, starts, ends } };
   }
 
   /** The last line, as text, when the input ends without a newline. */

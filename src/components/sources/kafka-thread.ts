@@ -1,0 +1,107 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Chunk } from '../../engine/records.js';
+import type { SourceRuntime } from '../../engine/runtime.js';
+import { RunnelError } from '../../errors.js';
+import type { KafkaSourceConfig } from './kafka.js';
+
+/** What the main thread asks the worker (src/components/sources/kafka-worker.ts). */
+export type KafkaCall =
+  | { method: 'start' }
+  | { method: 'next'; maxRecords: number; waitMs: number }
+  | { method: 'commit'; offsets: [string, number][] }
+  | { method: 'rewind' }
+  | { method: 'abort' }
+  | { method: 'close' };
+
+export interface KafkaWorkerData {
+  config: KafkaSourceConfig;
+  maxQueued: number;
+  logLevel: string;
+  logBindings: Record<string, unknown>;
+}
+
+export type KafkaReply = { id: number; result?: Chunk[] | null } | { id: number; error: { message: string; runnel: boolean } };
+
+/**
+ * The Kafka source with its consumer in a worker thread: kafkajs's fetching and decoding of the
+ * wire protocol (as much CPU as the engine's own work per record) runs on the second core while
+ * the main thread aggregates. Calls go over the worker's message port; record bytes are moved,
+ * not copied.
+ */
+export class KafkaThread implements SourceRuntime {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (value: Chunk[] | null | undefined) => void; reject: (error: Error) => void }>();
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    signal: AbortSignal,
+  ) {
+    worker.on('message', (reply: KafkaReply) => this.settle(reply));
+    worker.on('error', (error) => this.fail(new RunnelError(`Kafka source thread failed: ${error.message}`)));
+    worker.on('exit', (code) => this.fail(new RunnelError(`Kafka source thread exited (code ${code})`)));
+    // ends the worker's waits for records, as the signal does for a source on this thread
+    signal.addEventListener('abort', () => void this.call({ method: 'abort' }).catch(() => undefined), { once: true });
+  }
+
+  static async start(config: KafkaSourceConfig, maxQueued: number, logger: Logger, signal: AbortSignal): Promise<KafkaThread> {
+    const workerData: KafkaWorkerData = { config, maxQueued, logLevel: logger.level, logBindings: logger.bindings() };
+    const thread = new KafkaThread(new Worker(new URL('./kafka-worker.js', import.meta.url), { workerData }), signal);
+    try {
+      await thread.call({ method: 'start' });
+    } catch (error) {
+      await thread.worker.terminate();
+      throw error;
+    }
+    return thread;
+  }
+
+  async next(maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
+    const chunks = (await this.call({ method: 'next', maxRecords, waitMs })) as Chunk[] | null;
+    // a Buffer arrives as a plain Uint8Array over the moved memory: the engine wants Buffer's decoders
+    for (const chunk of chunks ?? []) {
+      if (chunk.lines) chunk.lines.bytes = Buffer.from(chunk.lines.bytes.buffer, chunk.lines.bytes.byteOffset, chunk.lines.bytes.byteLength);
+    }
+    return chunks;
+  }
+
+  async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
+    await this.call({ method: 'commit', offsets: [...offsets] });
+  }
+
+  async rewind(): Promise<void> {
+    await this.call({ method: 'rewind' });
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (!this.failure) await this.call({ method: 'close' });
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+
+  private call(call: KafkaCall): Promise<Chunk[] | null | undefined> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, call });
+    });
+  }
+
+  private settle(reply: KafkaReply): void {
+    const waiter = this.pending.get(reply.id);
+    if (!waiter) return;
+    this.pending.delete(reply.id);
+    if ('error' in reply) waiter.reject(reply.error.runnel ? new RunnelError(reply.error.message) : new Error(reply.error.message));
+    else waiter.resolve(reply.result);
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiter of this.pending.values()) waiter.reject(this.failure);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,49 @@
+/** The worker-thread side of KafkaThread: runs the kafkajs consumer and answers the main thread's calls. */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Chunk } from '../../engine/records.js';
+import { RunnelError } from '../../errors.js';
+import { createLogger } from '../../log.js';
+import { kafkaClient } from '../kafka/client.js';
+import { KafkaRuntime } from './kafka-runtime.js';
+import type { KafkaCall, KafkaReply, KafkaWorkerData } from './kafka-thread.js';
+
+const { config, maxQueued, logLevel, logBindings } = workerData as KafkaWorkerData;
+const logger = createLogger(logLevel).child(logBindings);
+const stop = new AbortController();
+let runtime: KafkaRuntime | undefined;
+
+async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; transfer: ArrayBuffer[] }> {
+  if (call.method === 'start') {
+    runtime = await KafkaRuntime.start(kafkaClient(config, logger), config, maxQueued, logger, stop.signal);
+    return { transfer: [] };
+  }
+  if (call.method === 'abort') {
+    stop.abort();
+    return { transfer: [] };
+  }
+  if (!runtime) throw new Error(`Kafka source thread: ${call.method} before start`);
+  switch (call.method) {
+    case 'next': {
+      const result = await runtime.next(call.maxRecords, call.waitMs);
+      // each chunk's bytes own their memory (see toChunk), so they can be moved
+      const transfer = (result ?? []).flatMap((chunk) => (chunk.lines ? [chunk.lines.bytes.buffer as ArrayBuffer] : []));
+      return { result, transfer };
+    }
+    case 'commit':
+      await runtime.commit(new Map(call.offsets));
+      return { transfer: [] };
+    case 'rewind':
+      await runtime.rewind();
+      return { transfer: [] };
+    case 'close':
+      await runtime.close();
+      return { transfer: [] };
+  }
+}
+
+parentPort!.on('message', ({ id, call }: { id: number; call: KafkaCall }) => {
+  answer(call).then(
+    ({ result, transfer }) => parentPort!.postMessage({ id, result } satisfies KafkaReply, transfer),
+    (error: Error) => parentPort!.postMessage({ id, error: { message: error.message, runnel: error instanceof RunnelError } } satisfies KafkaReply),
+  );
+});

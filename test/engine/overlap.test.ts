@@ -1,0 +1,129 @@
+/**
+ * Storing a batch overlaps filling the next one: batches grow while the store is slow, are stored
+ * and committed in order, and a rewind while the next batch fills drops that batch, not records.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MemoryStore } from '../../src/engine/memory-store.js';
+import { PipelineRun } from '../../src/engine/pipeline-run.js';
+import type { Chunk } from '../../src/engine/records.js';
+import type { SinkRuntime, SourceRuntime } from '../../src/engine/runtime.js';
+import { stateDocId, type ConditionalWrite, type StateDoc } from '../../src/engine/store.js';
+import { silentLogger } from '../../src/log.js';
+import { compileText } from '../helpers/pipeline.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+const plan = compileText(`
+name: overlap
+source: { stdin: {} }
+batch: { interval: 1ms, maxRecords: 1000000 }
+time: { field: ts }
+window: { tumbling: 1m }
+groupBy: [k]
+aggregate:
+  n: count
+sink: { console: {} }
+`);
+
+/** One partition of `count` records (key a or b by offset parity, one window), served `per` at a time; rewinds to the last commit. */
+class ReplayableSource implements SourceRuntime {
+  position = 0;
+  committed = -1;
+  readonly commits: number[] = [];
+  calls = 0;
+  rewinds = 0;
+
+  constructor(
+    private readonly count: number,
+    private readonly per: number,
+  ) {}
+
+  async next(): Promise<Chunk[] | null> {
+    if (this.position >= this.count) return null;
+    this.calls++;
+    await sleep(1); // a fetch takes a moment: the store's work overlaps it
+    const offsets: number[] = [];
+    const payloads: string[] = [];
+    for (; this.position < this.count && offsets.length < this.per; this.position++) {
+      offsets.push(this.position);
+      payloads.push(JSON.stringify({ ts: T0 + this.position, k: this.position % 2 ? 'a' : 'b' }));
+    }
+    return [{ partition: 'p', offsets, payloads }];
+  }
+
+  async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
+    const offset = offsets.get('p')!;
+    assert.ok(offset > this.committed, `commits go forward: ${offset} after ${this.committed}`);
+    this.committed = offset;
+    this.commits.push(offset);
+  }
+
+  async rewind(): Promise<void> {
+    this.rewinds++;
+    this.position = this.committed + 1;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** A MemoryStore whose writes take a while, with a hook before its first fence raise. */
+class SlowStore extends MemoryStore {
+  constructor(
+    private readonly writeMs: number,
+    private readonly beforeFirstRaise: (store: SlowStore) => Promise<void> = async () => {},
+  ) {
+    super();
+  }
+
+  private raised = false;
+
+  override async raiseFence(partition: string, offset: number): Promise<void> {
+    if (!this.raised) {
+      this.raised = true;
+      await this.beforeFirstRaise(this);
+    }
+    await super.raiseFence(partition, offset);
+  }
+
+  override async write(writes: readonly ConditionalWrite[]): Promise<string[]> {
+    await sleep(this.writeMs);
+    return super.write(writes);
+  }
+}
+
+async function run(source: ReplayableSource, store: SlowStore) {
+  const sink: SinkRuntime = { store, afterBatch: async () => {}, close: async () => {} };
+  const deadLetters = { add: () => {}, flush: async () => {}, close: async () => {} };
+  return new PipelineRun(plan, { source, sink, deadLetters }, silentLogger, new AbortController().signal).run();
+}
+
+function counts(store: MemoryStore): Record<string, number> {
+  const docs = store.takeWindowsEndingBy(Infinity);
+  return Object.fromEntries(docs.map((d) => [String(d.key[0]), d.live![0].result() as number]));
+}
+
+test('batches grow while the previous one is stored, and every record is counted once, in order', async () => {
+  const source = new ReplayableSource(5000, 50);
+  const store = new SlowStore(40);
+  const stats = await run(source, store);
+  assert.equal(stats.records, 5000);
+  assert.deepEqual(counts(store), { a: 2500, b: 2500 });
+  // 100 fetches, but a batch only closes once the one before it is stored
+  assert.ok(stats.batches < source.calls / 2, `${stats.batches} batches for ${source.calls} fetches`);
+  assert.equal(source.commits.at(-1), 4999);
+});
+
+test('a rewind while the next batch fills drops that batch unstored; the replay counts nothing twice', async () => {
+  const source = new ReplayableSource(3000, 100);
+  // another runner stored offsets 0..999 of key "a" (500 records) just as our first batch is stored
+  const store = new SlowStore(20, async (s) => {
+    const doc: StateDoc = { id: stateDocId(T0, ['a']), version: 1, windowStart: T0, windowEnd: T0 + 60_000, key: ['a'], offsets: { p: 999 }, states: { n: 500 } };
+    await MemoryStore.prototype.write.call(s, [{ doc, expectedVersion: null }]);
+    await MemoryStore.prototype.raiseFence.call(s, 'p', 999);
+  });
+  const stats = await run(source, store);
+  assert.deepEqual(counts(store), { a: 1500, b: 1500 });
+  assert.equal(source.rewinds, 1);
+  assert.equal(source.commits.at(-1), 2999);
+});
