@@ -7,6 +7,7 @@ import { mongodbSink } from './sinks/mongodb.js';
 import { fileSink } from './sinks/file.js';
 import { consoleSink } from './sinks/console.js';
 import { fileDeadLetter } from './dead-letters/file.js';
+import { kafkaDeadLetter } from './dead-letters/kafka.js';
 import { tumblingWindow } from './windows/tumbling.js';
 import { slidingWindow } from './windows/sliding.js';
 
@@ -15,7 +16,7 @@ export const components: Readonly<Record<Slot, readonly ComponentSpec<any>[]>> =
   source: [kafkaSource, fileSource, generatorSource, stdinSource],
   window: [tumblingWindow, slidingWindow],
   sink: [mongodbSink, fileSink, consoleSink],
-  deadLetter: [fileDeadLetter],
+  deadLetter: [fileDeadLetter, kafkaDeadLetter],
 };
 
 export function findComponent(slot: Slot, name: string): ComponentSpec<any> | undefined {

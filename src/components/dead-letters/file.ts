@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { DeadLetterSpec } from '../spec.js';
-import type { DeadLetter } from '../../engine/records.js';
+import { bufferedDeadLetters } from './buffered.js';
 import { JsonlFile } from '../../util/jsonl-file.js';
 import { strictObject, text } from '../../schema/fragments.js';
 
@@ -21,22 +21,16 @@ export const fileDeadLetter: DeadLetterSpec<FileDeadLetterConfig> = {
   examples: [{ title: 'A local file', yaml: 'file:\n  path: dead-letters/impressions.jsonl\n' }],
   async create(config, { cwd }) {
     let file: JsonlFile | undefined;
-    let pending: DeadLetter[] = [];
-    return {
-      add(deadLetter) {
-        pending.push(deadLetter);
-      },
-      async flush() {
-        if (pending.length === 0) return;
+    return bufferedDeadLetters({
+      async write(deadLetters) {
         // opened on the first dead letter, so a clean run leaves no empty file behind
         file ??= new JsonlFile(resolve(cwd, config.path), 'append');
-        file.writeAll(pending.map((d) => ({ ...d, at: new Date().toISOString() })));
-        pending = [];
+        file.writeAll(deadLetters);
         await file.flush();
       },
       async close() {
         await file?.close();
       },
-    };
+    });
   },
 };

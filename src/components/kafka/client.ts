@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { KafkaSourceConfig } from '../sources/kafka.js';
-
-export type KafkaConnection = Pick<KafkaSourceConfig, 'brokers' | 'clientId' | 'sasl' | 'tls'>;
+import type { KafkaConnection } from './connection.js';
 
 export function brokerList(brokers: string | string[]): string[] {
   return ([] as string[]).concat(brokers).flatMap((b) => b.split(',')).map((b) => b.trim()).filter(Boolean);

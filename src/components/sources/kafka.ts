@@ -1,14 +1,11 @@
-import type { LintIssue, SourceSpec } from '../spec.js';
-import { integer, secret, strictObject, stringOrList, text } from '../../schema/fragments.js';
+import type { SourceSpec } from '../spec.js';
+import { integer, strictObject, stringOrList, text } from '../../schema/fragments.js';
+import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from '../kafka/connection.js';
 
-export interface KafkaSourceConfig {
-  brokers: string | string[];
+export interface KafkaSourceConfig extends KafkaConnection {
   topics: string | string[];
   group: string;
   start?: string;
-  clientId?: string;
-  sasl?: { mechanism: string; username?: string; password?: string };
-  tls?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
   maxBytesPerPartition?: number;
 }
 
@@ -22,10 +19,7 @@ export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
   config: strictObject(
     'Consume JSON records from Apache Kafka.',
     {
-      brokers: stringOrList('Bootstrap brokers, as a list or a comma-separated string (host:port).', [
-        '${KAFKA_BROKERS:-127.0.0.1:9092}',
-        ['kafka-1:9092', 'kafka-2:9092'],
-      ]),
+      ...kafkaConnectionProperties,
       topics: stringOrList('The topic or topics to consume.', ['adnetwork-topic']),
       group: text('Consumer group id. Runners that share a group share the partitions.', {
         examples: ['runnel-impressions'],
@@ -38,28 +32,7 @@ export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
           'Where a group with no committed offsets starts: `earliest`, `latest`, or an ISO-8601 timestamp to replay from.',
         examples: ['earliest', 'latest', '2026-01-01T00:00:00Z'],
       },
-      clientId: text('Client id reported to the brokers.', { default: 'runnel' }),
-      sasl: strictObject(
-        'SASL authentication.',
-        {
-          mechanism: { enum: ['plain', 'scram-sha-256', 'scram-sha-512'], description: 'SASL mechanism.' },
-          username: text('SASL user name.'),
-          password: secret('SASL password.'),
-        },
-        ['mechanism', 'username', 'password'],
-      ),
-      tls: {
-        type: ['boolean', 'object'],
-        description: 'TLS to the brokers: `true` for the system CAs, or an object with PEM file paths.',
-        properties: {
-          ca: text('Path to a PEM file of trusted CAs.'),
-          cert: text('Path to the client certificate (PEM).'),
-          key: text('Path to the client key (PEM).'),
-          rejectUnauthorized: { type: 'boolean', default: true, description: 'Verify the brokers\' certificates.' },
-        },
-        additionalProperties: false,
-      },
-      maxBytesPerPartition: integer('Largest fetch per partition, in bytes.', 1024, 1048576),
+      maxBytesPerPartition: integer('Largest fetch per partition, in bytes: large fetches cost less per record.', 1024, 4194304),
     },
     ['brokers', 'topics', 'group'],
   ),
@@ -69,14 +42,7 @@ export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
       yaml: 'kafka:\n  brokers: ${KAFKA_BROKERS:-127.0.0.1:9092}\n  topics: adnetwork-topic\n  group: runnel-impressions\n  start: earliest\n',
     },
   ],
-  lint(config): LintIssue[] {
-    const issues: LintIssue[] = [];
-    const tls = config.tls;
-    if (typeof tls === 'object' && (tls.cert === undefined) !== (tls.key === undefined)) {
-      issues.push({ path: ['tls'], message: 'tls.cert and tls.key go together', hint: 'give both, or neither' });
-    }
-    return issues;
-  },
+  lint: lintKafkaConnection,
   async create(config, { plan, logger, signal }) {
     // loaded on use, so validating a pipeline does not load the Kafka client
     const { KafkaThread } = await import('./kafka-thread.js');
