@@ -1,4 +1,5 @@
 /** approxDistinct: accuracy, registers against a plain reference, both encodings, precisions, stored binary forms. */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Binary } from 'mongodb';
@@ -77,6 +78,7 @@ function referenceRegister(value: unknown, p: number): [number, number] {
 function decodeRegisters(stored: Uint8Array): Uint8Array {
   const p = stored[1];
   if (stored[0] === 2) return stored.slice(2);
+  if (stored[0] === 3) return new Uint8Array(inflateRawSync(stored.subarray(2)));
   assert.equal(stored[0], 1);
   const registers = new Uint8Array(2 ** p);
   let entry = 0;
@@ -167,26 +169,44 @@ test('the sparse encoding is the sorted (index << 6 | rank) entries as varint de
   );
 });
 
-test('small states stay small: sparse in memory and in the store; the store takes the smaller encoding', () => {
+test('small states stay small: sparse in memory and in the store; the store takes the smallest encoding', () => {
   const small = build(cookies(10)) as HyperLogLog;
   assert.equal(small.dense, null);
   assert.ok((small.serialize() as Uint8Array).length < 50);
   assert.deepEqual(build([]).serialize(), new Uint8Array([1, 14]));
-  // about 1 byte per set register sparse: smaller than dense while any register is unset
-  const thousand = build(cookies(1000)).serialize() as Uint8Array;
-  assert.equal(thousand[0], 1);
-  assert.ok(thousand.length < 2100, `${thousand.length} bytes`);
-  const large = build(cookies(50_000)) as HyperLogLog;
-  assert.notEqual(large.dense, null);
-  const partlySet = large.serialize() as Uint8Array;
-  assert.ok(partlySet[0] === 1 && partlySet.length < 2 + 16384, `${partlySet.length} bytes`);
-  // every register set: both encodings are 2^p bytes and the dense one is stored
-  const full = build(cookies(300_000)).serialize() as Uint8Array;
-  assert.equal(full[0], 2);
-  assert.equal(full.length, 2 + 16384);
+  // about 1 byte per set register sparse: smaller than the others while few registers are set
+  const hundreds = build(cookies(500)).serialize() as Uint8Array;
+  assert.equal(hundreds[0], 1);
+  assert.ok(hundreds.length < 1100, `${hundreds.length} bytes`);
+  // many registers set: the deflated registers, whichever form the state has in memory
+  for (const n of [3000, 50_000, 300_000]) {
+    const state = build(cookies(n)) as HyperLogLog;
+    const stored = state.serialize() as Uint8Array;
+    const registers = decodeRegisters(stored);
+    const sparseBytes = sparseLength(registers);
+    assert.equal(stored[0], 3, `${n}`);
+    assert.equal(stored.length, 2 + deflateRawSync(registers, { level: 1 }).length);
+    assert.ok(stored.length < Math.min(sparseBytes, 2 + 16384), `${n}: ${stored.length} bytes, sparse ${sparseBytes}`);
+  }
 });
 
-test('sparse and dense encodings round-trip through every store', () => {
+/** Bytes of the sparse encoding of these registers: 2 + the varints of the entry deltas. */
+function sparseLength(registers: Uint8Array): number {
+  let bytes = 2;
+  let previous = 0;
+  registers.forEach((rank, index) => {
+    if (rank === 0) return;
+    const entry = index * 64 + rank;
+    for (let delta = entry - previous; ; delta = Math.floor(delta / 128)) {
+      bytes++;
+      if (delta < 128) break;
+    }
+    previous = entry;
+  });
+  return bytes;
+}
+
+test('every encoding round-trips through every store', () => {
   for (const n of [0, 3, 500, 3000, 200_000, 300_000]) {
     const state = build(cookies(n));
     for (const trip of TRIPS) {
@@ -245,8 +265,10 @@ test('reads binary data as the MongoDB driver, Node and plain objects hand it ba
 });
 
 test('corrupt stored states are invalid-state errors', () => {
-  const dense = build(cookies(300_000)).serialize() as Uint8Array;
-  assert.equal(dense[0], 2);
+  const deflated = build(cookies(300_000)).serialize() as Uint8Array;
+  assert.equal(deflated[0], 3);
+  const dense = Uint8Array.from([2, 14, ...decodeRegisters(deflated)]);
+  assert.equal(hll.deserialize(dense, {}).result(), hll.deserialize(deflated, {}).result());
   for (const bad of [
     'x',
     null,
@@ -259,6 +281,10 @@ test('corrupt stored states are invalid-state errors', () => {
     new Uint8Array([1, 14, 0x81, 0x01, 0]), // second entry not increasing
     dense.subarray(0, 100),
     Uint8Array.from([...dense, 0]),
+    deflated.subarray(0, 100), // inflates short
+    Uint8Array.from([3, 14, ...deflateRawSync(new Uint8Array(16385))]), // one register too many
+    Uint8Array.from([3, 14, ...deflateRawSync(new Uint8Array(16384).fill(60))]), // ranks beyond 64 - p
+    new Uint8Array([3, 14, 0xff, 0xff]), // not deflate
   ]) {
     assert.throws(() => hll.deserialize(bad as Uint8Array, {}), { name: 'AggregationError', code: 'invalid-state' }, String(bad));
   }
