@@ -60,7 +60,14 @@ export function parsePipelineText(path: string, text: string, env: Environment =
     };
   }
   diagnostics.push(...interpolateEnv(doc, env));
-  return { source, doc, value: doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>, diagnostics };
+  let value: Record<string, unknown>;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+  } catch (err) {
+    // an alias bomb (aliases of aliases, each expanding to many nodes) or an alias to itself
+    return { source, doc, diagnostics: [...diagnostics, diagnostic('yaml-syntax', `YAML aliases: ${(err as Error).message}`, [0, 0], 'write the values out instead of repeating aliases')] };
+  }
+  return { source, doc, value, diagnostics };
 }
 
 /** yaml's messages end with a source excerpt of their own; ours prints its own, so keep the first line. */

@@ -45,7 +45,14 @@ export class KafkaRuntime implements SourceRuntime {
     private readonly signal: AbortSignal,
   ) {}
 
-  static async start(kafka: Kafka, config: KafkaSourceConfig, maxQueued: number, logger: Logger, signal: AbortSignal): Promise<KafkaRuntime> {
+  static async start(
+    kafka: Kafka,
+    config: KafkaSourceConfig,
+    maxQueued: number,
+    logger: Logger,
+    signal: AbortSignal,
+    startupTimeoutMs = STARTUP_TIMEOUT_MS,
+  ): Promise<KafkaRuntime> {
     const topics = ([] as string[]).concat(config.topics);
     const consumer = kafka.consumer({
       groupId: config.group,
@@ -70,7 +77,7 @@ export class KafkaRuntime implements SourceRuntime {
         await consumer.connect();
         await consumer.subscribe({ topics, fromBeginning: config.start !== 'latest' });
       })(),
-      STARTUP_TIMEOUT_MS,
+      startupTimeoutMs,
       `Kafka at ${([] as string[]).concat(config.brokers).join(',')}`,
     );
     consumer.on(consumer.events.CRASH, (event) => {

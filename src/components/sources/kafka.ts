@@ -1,5 +1,6 @@
 import type { LintIssue, SourceSpec } from '../spec.js';
-import { integer, secret, strictObject, stringOrList, text } from '../../schema/fragments.js';
+import { duration, integer, secret, strictObject, stringOrList, text } from '../../schema/fragments.js';
+import { parseDuration } from '../../config/duration.js';
 
 export interface KafkaSourceConfig {
   brokers: string | string[];
@@ -10,6 +11,7 @@ export interface KafkaSourceConfig {
   sasl?: { mechanism: string; username?: string; password?: string };
   tls?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
   maxBytesPerPartition?: number;
+  connectTimeout?: string;
 }
 
 export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
@@ -57,6 +59,10 @@ export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
         additionalProperties: false,
       },
       maxBytesPerPartition: integer('Largest fetch per partition, in bytes.', 1024, 1048576),
+      connectTimeout: duration(
+        'How long start-up may take (connecting, checking the topics, joining the group) before the run fails with a message saying which brokers did not answer.',
+        '30s',
+      ),
     },
     ['brokers', 'topics', 'group'],
   ),
@@ -78,6 +84,9 @@ export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
     // loaded on use, so validating a pipeline does not load the Kafka client
     const [{ kafkaClient }, { KafkaRuntime }] = await Promise.all([import('../kafka/client.js'), import('./kafka-runtime.js')]);
     const log = logger.child({ component: 'kafka-source' });
-    return KafkaRuntime.start(kafkaClient(config, log), config, 2 * plan.batch.maxRecords, log, signal);
+    const startupMs = parseDuration(config.connectTimeout ?? '30s');
+    // one connection attempt never outlasts start-up as a whole
+    const client = kafkaClient(config, log, { connectionTimeout: Math.max(100, Math.min(5000, startupMs)) });
+    return KafkaRuntime.start(client, config, 2 * plan.batch.maxRecords, log, signal, startupMs);
   },
 };
