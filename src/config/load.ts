@@ -34,8 +34,10 @@ export function parsePipelineText(path: string, text: string, env: Environment =
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
   const source = new SourceFile(path, text, lineCounter);
+  // yaml places some errors at the end of the text, one past its last character: clamp them into it
+  const clamp = (at: number) => Math.max(0, Math.min(at, text.length));
   const diagnostics: Diagnostic[] = doc.errors.map((e) =>
-    diagnostic(yamlCodes[e.code] ?? 'yaml-syntax', yamlMessage(e.code, e.message), [e.pos[0], e.pos[1]]),
+    diagnostic(yamlCodes[e.code] ?? 'yaml-syntax', yamlMessage(e.code, e.message), [clamp(e.pos[0]), clamp(e.pos[1])]),
   );
   if (diagnostics.length > 0) return { source, doc, diagnostics };
   if (doc.contents === null) {

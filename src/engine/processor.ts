@@ -6,7 +6,7 @@ import { partialFor, type BatchState, type PartitionTable } from './batch-state.
 import { makePathReader, makeTimeParser } from './event-time.js';
 import { FieldDecoder, fieldsRead } from './field-decoder.js';
 import { firstInvalidUtf8, isUtf8, linesAreUtf8, nestsDeeperThan, startsMidCharacter } from './bad-input.js';
-import { OversizedRecord, payloadAt, previewText, type Chunk, type DeadLetter, type DeadLetterReason } from './records.js';
+import { OversizedRecord, payloadAt, previewText, TOO_LARGE_PREVIEW_BYTES, type Chunk, type DeadLetter, type DeadLetterReason } from './records.js';
 import type { Watermarks } from './watermark.js';
 import { formatDuration } from '../config/duration.js';
 
@@ -25,7 +25,7 @@ function tooLarge(bytes: Buffer, size: number, limit: number): Rejection {
   return new Rejection('too-large', `the record is ${size} bytes, more than limits.maxRecordBytes (${limit})`, {
     payload: previewText(bytes),
     size,
-    truncated: true,
+    ...(size > TOO_LARGE_PREVIEW_BYTES ? { truncated: true as const } : {}),
   });
 }
 
@@ -59,7 +59,7 @@ function evaluate(expression: CompiledExpression, row: Row, resolved: Resolved):
 }
 
 function describe(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'number' && !Number.isFinite(value) ? String(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
@@ -196,7 +196,7 @@ export class RecordProcessor {
       const raw = this.readTime(row);
       const parsed = this.parseTime!(raw);
       if (parsed === undefined) throw new Rejection('missing-time', `no value at \`${plan.time!.field}\``);
-      if (Number.isNaN(parsed)) throw new Rejection('invalid-time', `\`${plan.time!.field}\` is ${describe(raw)}, not a ${plan.time!.format} time in the years 1 to 9999`);
+      if (Number.isNaN(parsed)) throw new Rejection('invalid-time', `\`${plan.time!.field}\` is ${describe(raw)}, not a time (format ${plan.time!.format}, years 1 to 9999)`);
       if (parsed > context.arrival + this.maxFutureMs || parsed < context.arrival - this.maxPastMs) throw this.outOfRange(parsed, context.arrival);
       eventTime = parsed;
     }
