@@ -5,20 +5,21 @@ import type { Lines } from './records.js';
 /**
  * Whether every line of a chunk is UTF-8 text, checked with one pass over the bytes from the first
  * line's start to the last line's end. When it says true, each line still needs
- * `startsMidCharacter` false: lines may sit back to back (Kafka values), and two invalid halves of
- * a character would make valid text together. Bytes between lines are ASCII newlines, if any.
+ * `startsMidCharacter` false at its start and at its end (the byte after it): lines may sit back
+ * to back (Kafka values), and two invalid halves of a character make valid text together. Bytes
+ * between lines are ASCII newlines, if any.
  */
 export function linesAreUtf8(lines: Lines, firstStart: number, count: number): boolean {
   return count === 0 || isUtf8(lines.bytes.subarray(firstStart, lines.ends[count - 1]));
 }
 
 /**
- * True when bytes[start] continues a character (0b10xxxxxx): a line that starts so is not UTF-8
- * on its own. Where the whole region is UTF-8, a line that does not start so starts and ends on
- * character boundaries, so it is UTF-8 too.
+ * True when bytes[at] continues a character (0b10xxxxxx): a line that starts so is not UTF-8 on
+ * its own, nor is one followed by such a byte. Where the whole region is UTF-8, a line with
+ * neither starts and ends on character boundaries, so it is UTF-8 too.
  */
-export function startsMidCharacter(bytes: Buffer, start: number): boolean {
-  return (bytes[start] & 0xc0) === 0x80;
+export function startsMidCharacter(bytes: Buffer, at: number): boolean {
+  return (bytes[at] & 0xc0) === 0x80;
 }
 
 export { isUtf8 };

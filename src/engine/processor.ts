@@ -133,7 +133,7 @@ export class RecordProcessor {
         const { bytes } = lines;
         const start = offset - lines.base;
         const end = lines.ends[i];
-        if (end - start > maxBytes || (utf8 ? startsMidCharacter(bytes, start) : !isUtf8(bytes.subarray(start, end)))) {
+        if (end - start > maxBytes || (utf8 ? startsMidCharacter(bytes, start) || startsMidCharacter(bytes, end) : !isUtf8(bytes.subarray(start, end)))) {
           const line = bytes.subarray(start, end);
           this.rejectOrThrow(end - start > maxBytes ? tooLarge(line, line.length, maxBytes) : notUtf8(line), partition, offset, undefined);
           continue;

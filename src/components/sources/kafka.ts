@@ -1,4 +1,5 @@
 import type { LintIssue, SourceSpec } from '../spec.js';
+import type { ConnectionLog } from '../kafka/client.js';
 import { duration, integer, secret, strictObject, stringOrList, text } from '../../schema/fragments.js';
 import { parseDuration } from '../../config/duration.js';
 
@@ -86,7 +87,8 @@ export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
     const log = logger.child({ component: 'kafka-source' });
     const startupMs = parseDuration(config.connectTimeout ?? '30s');
     // one connection attempt never outlasts start-up as a whole
-    const client = kafkaClient(config, log, { connectionTimeout: Math.max(100, Math.min(5000, startupMs)) });
-    return KafkaRuntime.start(client, config, 2 * plan.batch.maxRecords, log, signal, startupMs);
+    const connectionLog: ConnectionLog = {};
+    const client = kafkaClient(config, log, { connectionTimeout: Math.max(100, Math.min(5000, startupMs)) }, connectionLog);
+    return KafkaRuntime.start(client, config, 2 * plan.batch.maxRecords, log, signal, startupMs, connectionLog);
   },
 };
