@@ -17,6 +17,7 @@ export const diagnosticCodes = {
   'invalid-value': 'a value outside the allowed set or format',
   'one-of': 'exactly one of several alternatives is required',
   'expression-syntax': 'a JSONata expression does not parse',
+  'expression-not-allowed': 'a JSONata expression uses a function pipelines may not use ($eval)',
   'duplicate-name': 'two outputs share a name',
   'unknown-name': 'a reference to a name that does not exist',
   'window-every': 'a sliding window step that does not fit the window size',

@@ -6,6 +6,7 @@ import { explainCommand } from './explain.js';
 import { schemaCommand } from './schema.js';
 import { runCommand } from './run.js';
 import { RunnelError } from '../errors.js';
+import { scrubSecrets } from '../log.js';
 import { testCommand } from './test.js';
 import { produceCommand, type ProduceOptions } from './produce.js';
 
@@ -95,13 +96,21 @@ async function main(): Promise<void> {
       return;
     }
     if (err instanceof RunnelError) {
-      process.stderr.write(`runner: ${err.message}\n`);
+      process.stderr.write(`runner: ${scrubSecrets(err.message)}\n`);
       process.exitCode = err.exitCode;
       return;
     }
     throw err;
   }
   process.exitCode = exitCode;
+  if (exitCode !== 0) {
+    // A failed start may leave a client retrying in the background (kafkajs keeps trying its
+    // brokers for a while): the message is out, so do not wait for it.
+    setTimeout(() => process.exit(), FAILED_EXIT_GRACE_MS).unref();
+  }
 }
+
+/** How long a failed command waits for what it left running before it exits anyway. */
+const FAILED_EXIT_GRACE_MS = 1000;
 
 await main();

@@ -17,7 +17,17 @@ export function progressFields(stats: RunStats): Record<string, unknown> {
     watermark: Number.isFinite(stats.watermark) ? new Date(stats.watermark).toISOString() : null,
     late: stats.deadLetters.late ?? 0,
     deadLetters: deadLetterTotal(stats),
+    deadLettersByReason: { ...stats.deadLetters },
   };
+}
+
+/** `3 (invalid-json 2, too-large 1)`: the dead letters and their reasons, most frequent first. */
+export function deadLetterSummary(stats: RunStats): string {
+  const reasons = Object.entries(stats.deadLetters)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .sort(([a, x], [b, y]) => (y ?? 0) - (x ?? 0) || (a < b ? -1 : 1));
+  const total = deadLetterTotal(stats);
+  return reasons.length === 0 ? String(total) : `${total} (${reasons.map(([reason, n]) => `${reason} ${n}`).join(', ')})`;
 }
 
 /** On a terminal, a live status line on stderr; otherwise a structured log line every few seconds. */
@@ -43,12 +53,12 @@ export class Progress {
     const f = progressFields(stats);
     const watermark = f.watermark ? String(f.watermark).replace('.000Z', 'Z') : '-';
     this.stream.write(
-      `\r\x1b[2K${f.records} records  ${f.recordsPerSecond}/s  ${f.batches} batches  watermark ${watermark}  late ${f.late}  dead-lettered ${f.deadLetters}`,
+      `\r\x1b[2K${f.records} records  ${f.recordsPerSecond}/s  ${f.batches} batches  watermark ${watermark}  dead-lettered ${deadLetterSummary(stats)}`,
     );
   }
 
   done(stats: RunStats): void {
     if (this.terminal) this.stream.write('\r\x1b[2K');
-    this.logger.info({ ...progressFields(stats), deadLettersByReason: stats.deadLetters, ended: stats.ended }, 'run finished');
+    this.logger.info({ ...progressFields(stats), ended: stats.ended }, 'run finished');
   }
 }

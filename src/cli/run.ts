@@ -2,7 +2,10 @@ import { compilePipelineFile } from '../compiler/compile.js';
 import { assemble, closeParts } from '../engine/assemble.js';
 import { PipelineRun } from '../engine/pipeline-run.js';
 import { RunnelError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { createLogger, registerSecrets } from '../log.js';
+import { findComponent } from '../components/registry.js';
+import { secretValues } from '../compiler/redact.js';
+import type { Plan } from '../compiler/plan.js';
 import { Progress } from './progress.js';
 import { printDiagnostics } from './report.js';
 
@@ -30,6 +33,7 @@ export async function runCommand(file: string): Promise<number> {
       return 1;
     }
     const plan = compilation.plan;
+    registerSecrets(planSecrets(plan));
     logger = logger.child({ pipeline: plan.name });
     const parts = await assemble(plan, logger, controller.signal);
     const progress = new Progress(process.stderr, logger);
@@ -52,4 +56,15 @@ export async function runCommand(file: string): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The credentials in a plan's components, for the logs to scrub. */
+function planSecrets(plan: Plan): string[] {
+  return (
+    [
+      ['source', plan.source],
+      ['sink', plan.sink],
+      ['deadLetter', plan.deadLetter],
+    ] as const
+  ).flatMap(([slot, use]) => secretValues(use.config, findComponent(slot, use.name)?.config));
 }

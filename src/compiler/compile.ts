@@ -4,7 +4,7 @@ import { findComponent } from '../components/registry.js';
 import type { Slot } from '../components/spec.js';
 import { getAggregationKind } from '../components/aggregations/index.js';
 import { AggregationError } from '../components/aggregations/types.js';
-import { compileExpression, referencedFields } from '../expr/index.js';
+import { compileExpression, forbiddenFunction, referencedFields } from '../expr/index.js';
 import { ExpressionSyntaxError, type CompiledExpression } from '../expr/types.js';
 import { parseDuration } from '../config/duration.js';
 import { loadPipelineFile, type LoadedPipeline } from '../config/load.js';
@@ -14,7 +14,10 @@ import { validateAgainstSchema } from '../schema/validate.js';
 import { WINDOW_FIELDS } from '../schema/pipeline-schema.js';
 import { didYouMean } from '../schema/suggest.js';
 import { offsetInScalar } from './expression-position.js';
-import type { AggregateUse, ComponentUse, DocumentField, GroupKey, Plan } from './plan.js';
+import { DEFAULT_LIMITS, type AggregateUse, type ComponentUse, type DocumentField, type GroupKey, type Limits, type Plan } from './plan.js';
+
+/** The longest duration a pipeline may give anything: 100 years, well inside the range of dates. */
+const MAX_DURATION_MS = 100 * 365 * 86_400_000;
 
 export interface Compilation {
   loaded: LoadedPipeline;
@@ -51,7 +54,9 @@ interface PipelineValue {
   description?: string;
   source: Record<string, unknown>;
   batch?: { interval?: string; maxRecords?: number };
-  time?: { field: string; format?: string; maxOutOfOrder?: string; allowedLateness?: string };
+  limits?: { maxRecordBytes?: number; maxDepth?: number; expressionTimeout?: string };
+  time?: { field: string; format?: string; maxOutOfOrder?: string; allowedLateness?: string; maxFuture?: string; maxPast?: string };
+  missingKeys?: 'null' | 'deadLetter' | null;
   filter?: string;
   fields?: Record<string, string>;
   window: { tumbling?: string; sliding?: { size: string; every: string } };
@@ -63,6 +68,8 @@ interface PipelineValue {
 
 class PlanBuilder {
   readonly diagnostics: Diagnostic[] = [];
+  /** Set first: expressions are compiled with its time bound. */
+  private limits: Limits = DEFAULT_LIMITS;
 
   constructor(
     private readonly loaded: LoadedPipeline,
@@ -72,6 +79,14 @@ class PlanBuilder {
 
   build(): Plan {
     const v = this.value;
+    this.limits = {
+      maxRecordBytes: v.limits?.maxRecordBytes ?? DEFAULT_LIMITS.maxRecordBytes,
+      maxDepth: v.limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth,
+      expressionTimeoutMs:
+        v.limits?.expressionTimeout === undefined
+          ? DEFAULT_LIMITS.expressionTimeoutMs
+          : this.positiveDuration(['limits', 'expressionTimeout'], v.limits.expressionTimeout),
+    };
     const source = this.component('source', v.source);
     const window = this.window();
     const filter = v.filter === undefined ? undefined : this.expression(['filter'], v.filter);
@@ -95,17 +110,21 @@ class PlanBuilder {
         intervalMs: this.positiveDuration(['batch', 'interval'], v.batch?.interval ?? '1s'),
         maxRecords: v.batch?.maxRecords ?? 100000,
       },
+      limits: this.limits,
       time: v.time && {
         field: v.time.field,
         path: v.time.field.split('.'),
         format: (v.time.format ?? 'auto') as NonNullable<Plan['time']>['format'],
-        maxOutOfOrderMs: parseDuration(v.time.maxOutOfOrder ?? '5s'),
-        allowedLatenessMs: parseDuration(v.time.allowedLateness ?? '0s'),
+        maxOutOfOrderMs: this.duration(['time', 'maxOutOfOrder'], v.time.maxOutOfOrder ?? '5s'),
+        allowedLatenessMs: this.duration(['time', 'allowedLateness'], v.time.allowedLateness ?? '0s'),
+        maxFutureMs: this.duration(['time', 'maxFuture'], v.time.maxFuture ?? '1d'),
+        maxPastMs: v.time.maxPast === undefined ? Infinity : this.duration(['time', 'maxPast'], v.time.maxPast),
       },
       filter,
       fields,
       window,
       groupBy,
+      missingKeys: v.missingKeys === 'deadLetter' ? 'deadLetter' : 'null',
       aggregates,
       sink,
       deadLetter,
@@ -126,8 +145,18 @@ class PlanBuilder {
     return { name, config };
   }
 
-  private positiveDuration(path: Path, text: string): number {
+  /** A duration within MAX_DURATION_MS (far-off dates would leave the range of dates). */
+  private duration(path: Path, text: string): number {
     const ms = parseDuration(text);
+    if (ms > MAX_DURATION_MS) {
+      this.error(path, 'invalid-value', `\`${path.join('.')}\` is longer than 100 years`, 'durations go up to 36500d');
+      return MAX_DURATION_MS;
+    }
+    return ms;
+  }
+
+  private positiveDuration(path: Path, text: string): number {
+    const ms = this.duration(path, text);
     if (ms <= 0) this.error(path, 'invalid-value', `\`${path.join('.')}\` must be longer than 0`, 'for example 1s');
     return ms;
   }
@@ -150,7 +179,21 @@ class PlanBuilder {
   /** Compiles an expression now, so a syntax error points at its line and the column inside it. */
   private expression(path: Path, text: string): CompiledExpression {
     try {
-      return compileExpression(text);
+      const compiled = compileExpression(text, { timeoutMs: this.limits.expressionTimeoutMs });
+      const forbidden = forbiddenFunction(text);
+      if (forbidden !== undefined) {
+        const node = locatePath(this.doc, path).value;
+        const at = offsetInScalar(node, this.loaded.source.text, Math.max(0, text.indexOf(`$${forbidden}`)));
+        this.diagnostics.push(
+          diagnostic(
+            'expression-not-allowed',
+            `\`$${forbidden}\` is not allowed in \`${path.join('.')}\`: expressions come from the pipeline, and record values are never evaluated as expressions`,
+            [at, at + 1],
+            'compute the value with operators and functions instead',
+          ),
+        );
+      }
+      return compiled;
     } catch (err) {
       if (!(err instanceof ExpressionSyntaxError)) throw err;
       const node = locatePath(this.doc, path).value;

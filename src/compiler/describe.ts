@@ -30,7 +30,15 @@ export function describePlan(plan: Plan): Stage[] {
       summary: `micro-batches of at most ${formatDuration(plan.batch.intervalMs)} or ${plan.batch.maxRecords} records`,
       details: { intervalMs: plan.batch.intervalMs, maxRecords: plan.batch.maxRecords },
     },
-    { stage: 'decode', summary: 'JSON.parse each payload; a payload that is not a JSON object is a dead letter', details: {} },
+    {
+      stage: 'decode',
+      summary: `each record must be UTF-8 JSON text of an object, at most ${plan.limits.maxRecordBytes} bytes, nested at most ${plan.limits.maxDepth} deep; any other is a dead letter`,
+      details: {
+        maxRecordBytes: plan.limits.maxRecordBytes,
+        maxDepth: plan.limits.maxDepth,
+        expressionTimeout: formatDuration(plan.limits.expressionTimeoutMs),
+      },
+    },
   ];
   if (plan.filter) stages.push({ stage: 'filter', summary: `keep records where ${plan.filter.source}`, details: expressionInfo(plan.filter) });
   if (plan.fields.length > 0) {
@@ -44,8 +52,8 @@ export function describePlan(plan: Plan): Stage[] {
     plan.time
       ? {
           stage: 'event time',
-          summary: `from \`${plan.time.field}\` (${plan.time.format}); watermark = newest event time - ${formatDuration(plan.time.maxOutOfOrderMs)} (min over partitions); records older than watermark - ${formatDuration(plan.time.allowedLatenessMs)} are late`,
-          details: { ...plan.time },
+          summary: `from \`${plan.time.field}\` (${plan.time.format}); watermark = newest event time - ${formatDuration(plan.time.maxOutOfOrderMs)} (min over partitions); records older than watermark - ${formatDuration(plan.time.allowedLatenessMs)} are late; event times more than ${formatDuration(plan.time.maxFutureMs)} ahead of the clock${Number.isFinite(plan.time.maxPastMs) ? ` or ${formatDuration(plan.time.maxPastMs)} behind it` : ''} are out of range`,
+          details: { ...plan.time, maxPastMs: Number.isFinite(plan.time.maxPastMs) ? plan.time.maxPastMs : 'none' },
         }
       : { stage: 'event time', summary: 'processing time: the time each record is read', details: {} },
     {
@@ -58,8 +66,14 @@ export function describePlan(plan: Plan): Stage[] {
     },
     {
       stage: 'keys',
-      summary: plan.groupBy.length === 0 ? 'one group per window' : plan.groupBy.map((k) => (k.field ? k.name : `${k.name} = ${k.expression!.source}`)).join(', '),
-      details: Object.fromEntries(plan.groupBy.map((k) => [k.name, k.field ? { field: k.field } : expressionInfo(k.expression!)])),
+      summary:
+        plan.groupBy.length === 0
+          ? 'one group per window'
+          : `${plan.groupBy.map((k) => (k.field ? k.name : `${k.name} = ${k.expression!.source}`)).join(', ')}; a key that is absent or null ${plan.missingKeys === 'deadLetter' ? 'makes the record a dead letter' : 'groups as null'}`,
+      details: {
+        ...Object.fromEntries(plan.groupBy.map((k) => [k.name, k.field ? { field: k.field } : expressionInfo(k.expression!)])),
+        ...(plan.groupBy.length > 0 ? { missingKeys: plan.missingKeys } : {}),
+      },
     },
     {
       stage: 'aggregates',

@@ -8,6 +8,8 @@ export interface Plan {
   description?: string;
   source: ComponentUse;
   batch: { intervalMs: number; maxRecords: number };
+  /** Bounds on each record and on expression evaluation; what exceeds them is dead-lettered. */
+  limits: Limits;
   /** Absent: processing time (the time a record is read) stands in for event time. */
   time?: {
     field: string;
@@ -15,16 +17,33 @@ export interface Plan {
     format: 'auto' | 'epochMillis' | 'epochSeconds' | 'iso8601';
     maxOutOfOrderMs: number;
     allowedLatenessMs: number;
+    /** Event times further ahead of the wall clock are dead letters (`time-out-of-range`). */
+    maxFutureMs: number;
+    /** Event times further behind the wall clock are dead letters; Infinity: no bound. */
+    maxPastMs: number;
   };
   filter?: CompiledExpression;
   fields: { name: string; expression: CompiledExpression }[];
   window: { kind: 'tumbling' | 'sliding'; sizeMs: number; everyMs: number };
   groupBy: GroupKey[];
+  /** A group key that is absent or null: `null` groups such records under null, `deadLetter` rejects them (`missing-key`). */
+  missingKeys: 'null' | 'deadLetter';
   aggregates: AggregateUse[];
   sink: ComponentUse & { document: DocumentField[] };
   /** Defaults to the file `dead-letters/<name>.jsonl`, so no rejected record is ever lost. */
   deadLetter: ComponentUse;
 }
+
+export interface Limits {
+  /** Longest record in bytes (`too-large`). */
+  maxRecordBytes: number;
+  /** Deepest nesting of objects and arrays, the record itself being 1 (`too-deep`). */
+  maxDepth: number;
+  /** Longest evaluation of one expression by jsonata's evaluator for one record (`expression-timeout`). */
+  expressionTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxRecordBytes: 1048576, maxDepth: 64, expressionTimeoutMs: 1000 };
 
 export interface ComponentUse {
   name: string;

@@ -34,8 +34,10 @@ export function parsePipelineText(path: string, text: string, env: Environment =
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
   const source = new SourceFile(path, text, lineCounter);
+  // yaml places some errors at the end of the text, one past its last character: clamp them into it
+  const clamp = (at: number) => Math.max(0, Math.min(at, text.length));
   const diagnostics: Diagnostic[] = doc.errors.map((e) =>
-    diagnostic(yamlCodes[e.code] ?? 'yaml-syntax', yamlMessage(e.code, e.message), [e.pos[0], e.pos[1]]),
+    diagnostic(yamlCodes[e.code] ?? 'yaml-syntax', yamlMessage(e.code, e.message), [clamp(e.pos[0]), clamp(e.pos[1])]),
   );
   if (diagnostics.length > 0) return { source, doc, diagnostics };
   if (doc.contents === null) {
@@ -60,7 +62,14 @@ export function parsePipelineText(path: string, text: string, env: Environment =
     };
   }
   diagnostics.push(...interpolateEnv(doc, env));
-  return { source, doc, value: doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>, diagnostics };
+  let value: Record<string, unknown>;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+  } catch (err) {
+    // an alias bomb (aliases of aliases, each expanding to many nodes) or an alias to itself
+    return { source, doc, diagnostics: [...diagnostics, diagnostic('yaml-syntax', `YAML aliases: ${(err as Error).message}`, [0, 0], 'write the values out instead of repeating aliases')] };
+  }
+  return { source, doc, value, diagnostics };
 }
 
 /** yaml's messages end with a source excerpt of their own; ours prints its own, so keep the first line. */

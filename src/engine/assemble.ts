@@ -24,10 +24,20 @@ export interface Overrides {
  */
 export async function assemble(plan: Plan, logger: Logger, signal: AbortSignal, overrides: Overrides = {}, cwd = process.cwd()): Promise<RunParts> {
   const context: ComponentContext = { plan, logger, cwd, signal };
-  const deadLetters = overrides.deadLetters ?? (await create<DeadLetterRuntime>('deadLetter', plan.deadLetter, context));
-  const sink = overrides.sink ?? (await create<SinkRuntime>('sink', plan.sink, context));
-  const source = overrides.source ?? (await create<SourceRuntime>('source', plan.source, context));
-  return { source, sink, deadLetters };
+  // Nothing writes at creation (files are opened on first use), so a part that fails to start
+  // (an unreachable broker or database) leaves no partial output; the parts made so far are closed.
+  const made: { close(): Promise<void> }[] = [];
+  try {
+    const deadLetters = overrides.deadLetters ?? (await create<DeadLetterRuntime>('deadLetter', plan.deadLetter, context));
+    made.push(deadLetters);
+    const sink = overrides.sink ?? (await create<SinkRuntime>('sink', plan.sink, context));
+    made.push(sink);
+    const source = overrides.source ?? (await create<SourceRuntime>('source', plan.source, context));
+    return { source, sink, deadLetters };
+  } catch (err) {
+    for (const part of made.reverse()) await part.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 export async function closeParts(parts: RunParts): Promise<void> {

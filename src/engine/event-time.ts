@@ -5,11 +5,23 @@ const SECONDS_LIMIT = 1e11;
 
 export type TimeFormat = NonNullable<Plan['time']>['format'];
 
+/** The earliest and latest event times: years 1 to 9999, where dates print as ISO-8601 and windows stay in the range of dates. */
+export const MIN_EVENT_TIME = -62135596800000;
+export const MAX_EVENT_TIME = 253402300799999;
+
 /**
  * Turns a record's time value into epoch milliseconds; NaN when the value is not a time in the
- * declared format, undefined when it is missing.
+ * declared format or lies outside years 1 to 9999, undefined when it is missing.
  */
 export function makeTimeParser(format: TimeFormat): (value: unknown) => number | undefined {
+  const parse = makeFormatParser(format);
+  return (value) => {
+    const ms = parse(value);
+    return ms !== undefined && !(ms >= MIN_EVENT_TIME && ms <= MAX_EVENT_TIME) ? NaN : ms;
+  };
+}
+
+function makeFormatParser(format: TimeFormat): (value: unknown) => number | undefined {
   switch (format) {
     case 'epochMillis':
       return (v) => (v == null ? undefined : typeof v === 'number' && Number.isFinite(v) ? v : NaN);

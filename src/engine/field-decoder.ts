@@ -29,7 +29,7 @@ export function fieldsRead(plan: Plan): string[] | undefined {
  * It declines (returns undefined) whatever it does not reproduce itself; the caller then decodes
  * the line's text with JSON.parse, which also produces the errors. Declined: any grammar error, a
  * value that is not an object, a wanted value that is an object or an array, a wanted string or
- * any key with escapes, nesting deeper than MAX_DEPTH.
+ * any key with escapes, nesting deeper than `maxDepth` (the line's object itself being 1).
  */
 export class FieldDecoder {
   /** Wanted names as UTF-8 bytes, one after the other: name f starts at keyStarts[f]. */
@@ -50,7 +50,14 @@ export class FieldDecoder {
   /** Builds the row from `values` with constant property names (fast, stable shapes). */
   private readonly build: (values: unknown[], present: Int32Array, generation: number) => Row;
 
-  constructor(private readonly names: readonly string[]) {
+  /** Nesting a skipped value may start at before the line is declined: maxDepth less the line's object and the value's own level. */
+  private readonly maxSkipDepth: number;
+
+  constructor(
+    private readonly names: readonly string[],
+    maxDepth = DEFAULT_MAX_DEPTH,
+  ) {
+    this.maxSkipDepth = maxDepth - 1;
     if (names.includes('__proto__')) throw new Error('FieldDecoder: `__proto__` cannot be a plain field');
     const keys = names.map((name) => Buffer.from(name, 'utf8'));
     this.keyBytes = Buffer.concat(keys);
@@ -229,7 +236,7 @@ export class FieldDecoder {
     }
     if (b === MINUS || (b >= ZERO && b <= NINE)) return this.scanNumber(bytes, i, end, false);
     if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
-      if (depth >= MAX_DEPTH) return -1;
+      if (depth >= this.maxSkipDepth) return -1;
       const object = b === OPEN_OBJECT;
       const close = object ? CLOSE_OBJECT : CLOSE_ARRAY;
       i = skipSpace(bytes, i + 1, end);
@@ -362,8 +369,8 @@ class StringCache {
   }
 }
 
-/** Nesting a skipped value may have before the line is left to JSON.parse. */
-const MAX_DEPTH = 64;
+/** The nesting a line may have (its object being 1) before it is left to JSON.parse. */
+const DEFAULT_MAX_DEPTH = 65;
 
 /** A Buffer with its (undocumented, stable since Node 0.x) slicing decoders: toString without the argument checks. */
 type Bytes = Buffer & {

@@ -67,7 +67,13 @@ export class PipelineRun {
     this.watermarks = new Watermarks(plan.time?.maxOutOfOrderMs ?? 0);
     this.processor = new RecordProcessor(plan, this.watermarks, (deadLetter) => {
       parts.deadLetters.add(deadLetter);
-      this.stats.deadLetters[deadLetter.reason] = (this.stats.deadLetters[deadLetter.reason] ?? 0) + 1;
+      const seen = this.stats.deadLetters[deadLetter.reason] ?? 0;
+      this.stats.deadLetters[deadLetter.reason] = seen + 1;
+      if (seen === 0) {
+        // the first of each kind is worth a line of its own; the counts follow in the progress lines
+        const { reason, detail, partition, offset } = deadLetter;
+        this.logger.warn({ reason, detail, partition, offset }, `first dead letter of reason ${reason}`);
+      }
     });
   }
 

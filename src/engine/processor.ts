@@ -1,19 +1,41 @@
 import type { AggregationState } from '../components/aggregations/types.js';
 import type { Plan } from '../compiler/plan.js';
-import { isTruthy } from '../expr/index.js';
+import { isTruthy, TIMEOUT_CODE } from '../expr/index.js';
 import { ExpressionRuntimeError, NEEDS_FALLBACK, type CompiledExpression, type Row } from '../expr/types.js';
 import { partialFor, type BatchState, type PartitionTable } from './batch-state.js';
 import { makePathReader, makeTimeParser } from './event-time.js';
 import { FieldDecoder, fieldsRead } from './field-decoder.js';
-import { payloadAt, type Chunk, type DeadLetter, type DeadLetterReason } from './records.js';
+import { firstInvalidUtf8, isUtf8, linesAreUtf8, nestsDeeperThan, startsMidCharacter } from './bad-input.js';
+import { OversizedRecord, payloadAt, previewText, TOO_LARGE_PREVIEW_BYTES, type Chunk, type DeadLetter, type DeadLetterReason } from './records.js';
 import type { Watermarks } from './watermark.js';
+import { formatDuration } from '../config/duration.js';
 
 /** A record that cannot be counted: thrown inside the per-record step, caught and dead-lettered. */
 class Rejection {
   constructor(
     readonly reason: DeadLetterReason,
     readonly detail: string,
+    /** Replaces or adds to the dead letter's payload fields (a too-large record keeps only its start). */
+    readonly payload?: Pick<DeadLetter, 'payload' | 'payloadEncoding' | 'size' | 'truncated'>,
   ) {}
+}
+
+/** A too-large record's dead letter: its size and first bytes. */
+function tooLarge(bytes: Buffer, size: number, limit: number): Rejection {
+  return new Rejection('too-large', `the record is ${size} bytes, more than limits.maxRecordBytes (${limit})`, {
+    payload: previewText(bytes),
+    size,
+    ...(size > TOO_LARGE_PREVIEW_BYTES ? { truncated: true as const } : {}),
+  });
+}
+
+/** Bytes that are not UTF-8 text: the payload is kept exactly, in base64. */
+function notUtf8(bytes: Buffer): Rejection {
+  const at = firstInvalidUtf8(bytes);
+  return new Rejection('invalid-utf8', `not UTF-8 text: byte 0x${bytes[at]?.toString(16).padStart(2, '0').toUpperCase()} at ${at}`, {
+    payload: bytes.toString('base64'),
+    payloadEncoding: 'base64',
+  });
 }
 
 const SKIP = Symbol('skip');
@@ -37,7 +59,7 @@ function evaluate(expression: CompiledExpression, row: Row, resolved: Resolved):
 }
 
 function describe(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'number' && !Number.isFinite(value) ? String(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
@@ -58,6 +80,11 @@ export class RecordProcessor {
   private readonly lateness: number;
   /** Decodes lines' bytes straight into rows when the fields the plan reads are known. */
   private readonly decoder?: FieldDecoder;
+  private readonly maxRecordBytes: number;
+  private readonly maxDepth: number;
+  private readonly maxFutureMs: number;
+  private readonly maxPastMs: number;
+  private readonly rejectMissingKeys: boolean;
 
   constructor(
     private readonly plan: Plan,
@@ -74,8 +101,13 @@ export class RecordProcessor {
     this.key = new Array(plan.groupBy.length);
     this.inputs = new Array(plan.aggregates.length);
     this.lateness = plan.time?.allowedLatenessMs ?? 0;
+    this.maxRecordBytes = plan.limits.maxRecordBytes;
+    this.maxDepth = plan.limits.maxDepth;
+    this.maxFutureMs = plan.time?.maxFutureMs ?? Infinity;
+    this.maxPastMs = plan.time?.maxPastMs ?? Infinity;
+    this.rejectMissingKeys = plan.missingKeys === 'deadLetter';
     const fields = fieldsRead(plan);
-    if (fields) this.decoder = new FieldDecoder(fields);
+    if (fields) this.decoder = new FieldDecoder(fields, plan.limits.maxDepth);
   }
 
   async process(chunk: Chunk, batch: BatchState): Promise<void> {
@@ -91,10 +123,24 @@ export class RecordProcessor {
       arrival: this.now(),
     };
     const decoder = lines ? this.decoder : undefined;
+    // one pass over the chunk's bytes tells whether any line needs a UTF-8 check of its own
+    const utf8 = lines ? linesAreUtf8(lines, lines.starts[0], count) : true;
+    const maxBytes = this.maxRecordBytes;
     for (let i = 0; i < count; i++) {
       const offset = offsets[i];
-      // a line the field decoder takes needs no text; any other record is decoded from its payload
-      const projected = decoder?.decode(lines!.bytes, lines!.starts[i], lines!.ends[i]);
+      let projected: Row | undefined;
+      if (lines) {
+        const { bytes } = lines;
+        const start = lines.starts[i];
+        const end = lines.ends[i];
+        if (end - start > maxBytes || (utf8 ? startsMidCharacter(bytes, start) || startsMidCharacter(bytes, end) : !isUtf8(bytes.subarray(start, end)))) {
+          const line = bytes.subarray(start, end);
+          this.rejectOrThrow(end - start > maxBytes ? tooLarge(line, line.length, maxBytes) : notUtf8(line), partition, offset, undefined);
+          continue;
+        }
+        // a line the field decoder takes needs no text; any other record is decoded from its payload
+        projected = decoder?.decode(bytes, start, end);
+      }
       try {
         this.step(context, offset, projected ?? this.decode(lines ? payloadAt(chunk, i) : payloads[i]), undefined);
       } catch (err) {
@@ -132,9 +178,11 @@ export class RecordProcessor {
   }
 
   private rejectOrThrow(err: unknown, partition: string, offset: number, payload: unknown): void {
-    if (err instanceof Rejection) this.reject({ reason: err.reason, detail: err.detail, partition, offset, payload });
-    else if (err instanceof ExpressionRuntimeError) this.reject({ reason: 'expression-error', detail: err.message, partition, offset, payload });
-    else throw err;
+    if (err instanceof Rejection) this.reject({ reason: err.reason, detail: err.detail, partition, offset, payload, ...err.payload });
+    else if (err instanceof ExpressionRuntimeError) {
+      const timeout = err.code === TIMEOUT_CODE;
+      this.reject({ reason: timeout ? 'expression-timeout' : 'expression-error', detail: err.message, partition, offset, payload });
+    } else throw err;
   }
 
   /** One record, synchronously; throws Rejection, ExpressionRuntimeError or NeedsFallback before changing any state. */
@@ -148,7 +196,8 @@ export class RecordProcessor {
       const raw = this.readTime(row);
       const parsed = this.parseTime!(raw);
       if (parsed === undefined) throw new Rejection('missing-time', `no value at \`${plan.time!.field}\``);
-      if (Number.isNaN(parsed)) throw new Rejection('invalid-time', `\`${plan.time!.field}\` is ${describe(raw)}, not a ${plan.time!.format} time`);
+      if (Number.isNaN(parsed)) throw new Rejection('invalid-time', `\`${plan.time!.field}\` is ${describe(raw)}, not a time (format ${plan.time!.format}, years 1 to 9999)`);
+      if (parsed > context.arrival + this.maxFutureMs || parsed < context.arrival - this.maxPastMs) throw this.outOfRange(parsed, context.arrival);
       eventTime = parsed;
     }
     const watermark = Math.min(context.others, Math.max(context.highest, eventTime)) - this.watermarks.delayMs;
@@ -159,7 +208,10 @@ export class RecordProcessor {
     for (let k = 0; k < key.length; k++) {
       const group = plan.groupBy[k];
       const value = group.expression ? evaluate(group.expression, row, resolved) : this.keyReaders[k](row);
-      key[k] = value === undefined ? null : value;
+      if (value === undefined || value === null) {
+        if (this.rejectMissingKeys) throw new Rejection('missing-key', `group key \`${group.name}\` is ${value === null ? 'null' : 'missing'}`);
+        key[k] = null;
+      } else key[k] = value;
     }
     this.readInputs(row, resolved);
 
@@ -179,12 +231,28 @@ export class RecordProcessor {
     }
   }
 
+  private outOfRange(eventTime: number, now: number): Rejection {
+    const ahead = eventTime > now;
+    const bound = ahead ? this.maxFutureMs : this.maxPastMs;
+    return new Rejection(
+      'time-out-of-range',
+      `event time ${iso(eventTime)} is more than ${formatDuration(bound)} ${ahead ? 'ahead of' : 'behind'} the clock (${iso(now)}); see time.${ahead ? 'maxFuture' : 'maxPast'}`,
+    );
+  }
+
   /** A fresh row of a payload: computed fields write into it. */
   private decode(payload: unknown): Row {
     let value = payload;
     // computed fields write into the row: a re-run after a fallback must start from the original
-    if (typeof payload === 'object' && payload !== null && this.plan.fields.length > 0) return { ...(payload as Row) };
+    if (typeof payload === 'object' && payload !== null && this.plan.fields.length > 0 && !(payload instanceof OversizedRecord)) return { ...(payload as Row) };
+    if (payload instanceof OversizedRecord) throw tooLarge(payload.head, payload.size, this.maxRecordBytes);
     if (typeof payload === 'string') {
+      // a UTF-8 byte takes at most 1/3 of a UTF-16 unit: short text needs no count
+      if (payload.length * 3 > this.maxRecordBytes) {
+        const size = Buffer.byteLength(payload);
+        if (size > this.maxRecordBytes) throw tooLarge(Buffer.from(payload.slice(0, TOO_LARGE_PREVIEW_CHARS)), size, this.maxRecordBytes);
+      }
+      if (nestsDeeperThan(payload, this.maxDepth)) throw new Rejection('too-deep', `objects and arrays nest deeper than limits.maxDepth (${this.maxDepth})`);
       try {
         value = JSON.parse(payload);
       } catch (err) {
@@ -228,6 +296,9 @@ interface ChunkContext {
   /** Processing time of the chunk, the event time when the plan declares none. */
   arrival: number;
 }
+
+/** Enough UTF-16 units for a preview of TOO_LARGE_PREVIEW_BYTES bytes, whatever the characters. */
+const TOO_LARGE_PREVIEW_CHARS = 1100;
 
 function iso(ms: number): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);

@@ -26,21 +26,58 @@ export function payloadAt(chunk: Chunk, i: number): unknown {
   return lines ? lines.bytes.toString('utf8', lines.starts[i], lines.ends[i]) : chunk.payloads[i];
 }
 
-/** Why a record was rejected; each lands in the dead-letter destination with its payload. */
+/**
+ * Why a record was rejected; each lands in the dead-letter destination with its payload. The
+ * README's "Bad input" table lists them with the setting that governs each.
+ */
 export type DeadLetterReason =
   | 'invalid-json'
+  | 'invalid-utf8'
   | 'not-an-object'
+  | 'too-large'
+  | 'too-deep'
   | 'missing-time'
   | 'invalid-time'
-  | 'expression-error'
-  | 'invalid-value'
+  | 'time-out-of-range'
   | 'late'
-  | 'too-large';
+  | 'missing-key'
+  | 'invalid-value'
+  | 'expression-error'
+  | 'expression-timeout';
 
 export interface DeadLetter {
   reason: DeadLetterReason;
   detail: string;
   partition: string;
   offset: number;
+  /** The record as it was read: its text, or (payloadEncoding) its bytes. */
   payload: unknown;
+  /** `base64`: the payload is the record's bytes in base64, because they are not UTF-8 text. */
+  payloadEncoding?: 'base64';
+  /** Set for `too-large`: the record's size in bytes; the payload holds only its first bytes. */
+  size?: number;
+  truncated?: true;
+}
+
+/** How much of a too-large record its dead letter keeps. */
+export const TOO_LARGE_PREVIEW_BYTES = 1024;
+
+/**
+ * A record longer than `limits.maxRecordBytes` that a source did not keep whole (a line that
+ * went on over several reads): its size and its first bytes. It arrives as a payload and is
+ * dead-lettered as `too-large`, so a source never holds more than the limit of one record.
+ */
+export class OversizedRecord {
+  constructor(
+    readonly size: number,
+    readonly head: Buffer,
+  ) {}
+}
+
+/** The text of the first TOO_LARGE_PREVIEW_BYTES bytes, cut at a character boundary. */
+export function previewText(bytes: Buffer): string {
+  let end = Math.min(bytes.length, TOO_LARGE_PREVIEW_BYTES);
+  // step back over continuation bytes so no character is cut in two
+  if (end < bytes.length) while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.toString('utf8', 0, end);
 }

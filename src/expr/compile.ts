@@ -3,7 +3,7 @@
  * jsonata's own evaluator as the reference for everything else.
  */
 import jsonata from 'jsonata';
-import type { AstNode } from './ast.js';
+import { children, type AstNode } from './ast.js';
 import { PendingError } from './runtime.js';
 import { toSyntaxError } from './syntax-error.js';
 import { translate, type TranslatedFunction } from './translate.js';
@@ -15,12 +15,41 @@ export interface CompiledJsonataExpression extends CompiledExpression {
 }
 
 /** Parses `source` with jsonata; throws ExpressionSyntaxError pointing at the offending token. */
-export function parseExpression(source: string): jsonata.Expression {
+export function parseExpression(source: string, options?: jsonata.JsonataOptions): jsonata.Expression {
   try {
-    return jsonata(source);
+    return jsonata(source, options);
   } catch (err) {
     throw toSyntaxError(source, err);
   }
+}
+
+/** The default bound on one evaluation by jsonata's evaluator (`limits.expressionTimeout`). */
+export const DEFAULT_TIMEOUT_MS = 1000;
+
+/** jsonata's error code for an evaluation that ran past its time bound. */
+export const TIMEOUT_CODE = 'D1012';
+
+/**
+ * Functions a pipeline's expressions may not call. `$eval` parses and evaluates a string at run
+ * time: with a record value as its argument, records would be evaluated as expressions.
+ */
+export const FORBIDDEN_FUNCTIONS = ['eval'] as const;
+
+/** The first forbidden function an expression names (called or not), e.g. `eval`; undefined when none. */
+export function forbiddenFunction(source: string): string | undefined {
+  const found = (node: AstNode): string | undefined => {
+    if (node.type === 'variable' && (FORBIDDEN_FUNCTIONS as readonly unknown[]).includes(node.value)) return node.value as string;
+    for (const child of children(node)) {
+      const name = found(child);
+      if (name) return name;
+    }
+    return undefined;
+  };
+  return found(parseExpression(source).ast() as unknown as AstNode);
+}
+
+function refuseEval(): never {
+  throw { code: 'R0001', message: 'records are never evaluated as expressions: $eval is not available' };
 }
 
 /** Converts whatever jsonata's evaluate() threw into ExpressionRuntimeError (code "UNKNOWN" if it had none). */
@@ -52,10 +81,13 @@ function synchronous(fn: TranslatedFunction): (row: Row) => unknown {
 
 /**
  * Compiles a jsonata expression. Throws ExpressionSyntaxError for text jsonata cannot parse.
- * `evaluate` runs the translated function when there is one; `evaluateAsync` always runs jsonata.
+ * `evaluate` runs the translated function when there is one; `evaluateAsync` always runs jsonata,
+ * within `timeoutMs` (checked each time jsonata evaluates a node: ExpressionRuntimeError D1012
+ * after it), and without `$eval` (see FORBIDDEN_FUNCTIONS; the compiler reports it as an error).
  */
-export function compileExpression(source: string): CompiledJsonataExpression {
-  const expression = parseExpression(source);
+export function compileExpression(source: string, options: { timeoutMs?: number } = {}): CompiledJsonataExpression {
+  const expression = parseExpression(source, { timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  for (const name of FORBIDDEN_FUNCTIONS) expression.assign(name, refuseEval);
   const translation = translate(expression.ast() as unknown as AstNode);
   return {
     source,

@@ -17,7 +17,15 @@
  * arguments of the wrong type (jsonata's T0410-T0412). Errors jsonata raises for operators (T2001,
  * T2002, T2009, T2010, D1002, D3001, D3030) are thrown with jsonata's code and message.
  */
-export { compileExpression, parseExpression, toRuntimeError, type CompiledJsonataExpression } from './compile.js';
+export {
+  compileExpression,
+  parseExpression,
+  toRuntimeError,
+  forbiddenFunction,
+  DEFAULT_TIMEOUT_MS,
+  TIMEOUT_CODE,
+  type CompiledJsonataExpression,
+} from './compile.js';
 export { referencedFields } from './fields.js';
 export { isTruthy } from './runtime.js';
 export { translatedFunctions } from './translate.js';

@@ -3,6 +3,7 @@ import type { Slot } from '../components/spec.js';
 import { aggregationKinds } from '../components/aggregations/index.js';
 import type { JsonSchema } from './json-schema.js';
 import { duration, expression, integer, strictObject, text } from './fragments.js';
+import { DEFAULT_LIMITS } from '../compiler/plan.js';
 
 export const SCHEMA_ID = 'https://runnel.dev/schemas/pipeline.schema.json';
 
@@ -74,6 +75,26 @@ export function buildPipelineSchema(): JsonSchema {
         interval: duration('Longest time a batch collects records.', '1s'),
         maxRecords: integer('Most records in one batch.', 1, 100000),
       }),
+      limits: strictObject(
+        'Bounds on each record and on expression evaluation. A record beyond them is a dead letter with the reason named below; the run goes on.',
+        {
+          maxRecordBytes: integer(
+            'Longest record in bytes; a longer one is a dead letter `too-large` that keeps its size and first 1 KiB. Sources hold no more than this of one record.',
+            1,
+            DEFAULT_LIMITS.maxRecordBytes,
+          ),
+          maxDepth: integer(
+            'Deepest nesting of objects and arrays in a record (the record itself is 1); a deeper one is a dead letter `too-deep`.',
+            1,
+            DEFAULT_LIMITS.maxDepth,
+            1000,
+          ),
+          expressionTimeout: duration(
+            'Longest time jsonata\'s evaluator may spend on one expression for one record; a record that takes longer is a dead letter `expression-timeout`. Expressions compiled to JavaScript never loop and need no bound.',
+            `${DEFAULT_LIMITS.expressionTimeoutMs / 1000}s`,
+          ),
+        },
+      ),
       time: strictObject(
         'Event time: where each record\'s time comes from, and how long to wait for late records. Without it, the time a record is read is used.',
         {
@@ -86,6 +107,13 @@ export function buildPipelineSchema(): JsonSchema {
           },
           maxOutOfOrder: duration('Allowed out-of-orderness: the watermark trails the newest event time by this much.', '5s'),
           allowedLateness: duration('How long after the watermark passes a window\'s end its records are still accepted.', '0s'),
+          maxFuture: duration(
+            'Event times more than this ahead of the wall clock are dead letters `time-out-of-range`: one record from the far future would otherwise push the watermark past every record after it.',
+            '1d',
+          ),
+          maxPast: duration(
+            'Event times more than this behind the wall clock are dead letters `time-out-of-range`. No bound by default, so old data can be replayed; records behind the watermark are `late` anyway.',
+          ),
         },
         ['field'],
       ),
@@ -109,6 +137,12 @@ export function buildPipelineSchema(): JsonSchema {
           additionalProperties: expression('The key\'s value', ['$lowercase(geo)']),
         },
         examples: [['publisher', 'geo']],
+      },
+      missingKeys: {
+        enum: [null, 'null', 'deadLetter'],
+        default: null,
+        description:
+          'A record whose group key is absent or null: `null` (the default) counts it in a group whose key is null, as SQL\'s GROUP BY does; `deadLetter` rejects it as a dead letter `missing-key`.',
       },
       aggregate: {
         type: 'object',

@@ -6,6 +6,7 @@ import { DURATION_PATTERN } from './fragments.js';
 import type { JsonSchema } from './json-schema.js';
 import { buildPipelineSchema } from './pipeline-schema.js';
 import { didYouMean, listOf } from './suggest.js';
+import { redactUrlCredentials } from '../compiler/redact.js';
 
 const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 let pipelineSchema: JsonSchema | undefined;
@@ -112,7 +113,10 @@ function describeValue(data: unknown): string {
   if (data === null) return 'null';
   if (Array.isArray(data)) return 'a list';
   if (typeof data === 'object') return 'a mapping';
-  if (typeof data === 'string') return `the string "${data.length > 40 ? data.slice(0, 37) + '...' : data}"`;
+  if (typeof data === 'string') {
+    const text = redactUrlCredentials(data);
+    return `the string "${text.length > 40 ? text.slice(0, 37) + '...' : text}"`;
+  }
   return `${typeof data} ${String(data)}`;
 }
 
@@ -163,6 +167,11 @@ function unionDiagnostic(problem: UnionProblem, doc: Document): Diagnostic {
   );
 }
 
+/** A value as a message may show it: never the value of a secret field (schema `writeOnly`). */
+function shown(data: unknown, schema: JsonSchema): string {
+  return schema.writeOnly === true ? 'the secret value (not shown)' : describeValue(data);
+}
+
 function toDiagnostic(e: Resolved, doc: Document): Diagnostic | undefined {
   if (isUnionProblem(e)) return unionDiagnostic(e, doc);
   const path = pointerToPath(e.instancePath);
@@ -193,15 +202,16 @@ function toDiagnostic(e: Resolved, doc: Document): Diagnostic | undefined {
       const expected = ([] as string[]).concat(params.type as string | string[]).map((t) => typeNames[t] ?? t);
       return diagnostic(
         'wrong-type',
-        `${label(path)} should be ${expected.join(' or ')}, not ${describeValue(e.data)}`,
+        `${label(path)} should be ${expected.join(' or ')}, not ${shown(e.data, parent)}`,
         rangeOf(doc, path),
+        parent.writeOnly === true && expected.includes('a string') ? 'quote the reference, as in "${VAR}", so that it stays a string' : undefined,
       );
     }
     case 'enum': {
-      const allowed = (params.allowedValues as unknown[]).map(String);
+      const allowed = [...new Set((params.allowedValues as unknown[]).map(String))];
       return diagnostic(
         'invalid-value',
-        `${label(path)} must be one of ${listOf(allowed)}, not ${describeValue(e.data)}`,
+        `${label(path)} must be one of ${listOf(allowed)}, not ${shown(e.data, parent)}`,
         rangeOf(doc, path),
         typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined,
       );
@@ -220,7 +230,7 @@ function toDiagnostic(e: Resolved, doc: Document): Diagnostic | undefined {
       const examples = (parent.examples as unknown[] | undefined)?.slice(0, 3).map(String);
       return diagnostic(
         'invalid-value',
-        `${label(path)} is not a valid ${isDuration ? 'duration' : 'value'}: ${describeValue(e.data)}`,
+        `${label(path)} is not a valid ${isDuration ? 'duration' : 'value'}: ${shown(e.data, parent)}`,
         rangeOf(doc, path),
         isDuration
           ? 'write a number and a unit: ms, s, m, h or d, such as 500ms, 10s, 1m'

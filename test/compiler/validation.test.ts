@@ -249,3 +249,60 @@ test('YAML syntax errors, duplicate keys, empty files, non-mappings', () => {
   expectExactly('- a\n- b\n', [{ code: 'not-a-mapping', line: 1, col: 1, message: /must be a mapping/ }]);
   expectExactly('just text\n', [{ code: 'not-a-mapping', line: 1, col: 1, message: /must be a mapping/ }]);
 });
+
+test('limits, event-time bounds and missingKeys: defaults, and what the plan holds', () => {
+  const plain = compileLoaded(parsePipelineText('fixture.yaml', VALID, {})).plan!;
+  assert.deepEqual(plain.limits, { maxRecordBytes: 1048576, maxDepth: 64, expressionTimeoutMs: 1000 });
+  assert.equal(plain.missingKeys, 'null');
+  assert.equal(plain.time!.maxFutureMs, 86_400_000);
+  assert.equal(plain.time!.maxPastMs, Infinity);
+  const text = VALID.replace('time:\n  field: timestamp', 'time:\n  field: timestamp\n  maxFuture: 1h\n  maxPast: 30d')
+    .replace('filter:', 'limits: { maxRecordBytes: 4096, maxDepth: 10, expressionTimeout: 250ms }\nmissingKeys: deadLetter\nfilter:');
+  const compiled = compileLoaded(parsePipelineText('fixture.yaml', text, {}));
+  assert.deepEqual(compiled.diagnostics, []);
+  assert.deepEqual(compiled.plan!.limits, { maxRecordBytes: 4096, maxDepth: 10, expressionTimeoutMs: 250 });
+  assert.equal(compiled.plan!.missingKeys, 'deadLetter');
+  assert.deepEqual([compiled.plan!.time!.maxFutureMs, compiled.plan!.time!.maxPastMs], [3_600_000, 30 * 86_400_000]);
+  // `missingKeys: null` is YAML's null, and the default
+  const explicitNull = compileLoaded(parsePipelineText('fixture.yaml', VALID.replace('filter:', 'missingKeys: null\nfilter:'), {}));
+  assert.deepEqual(explicitNull.diagnostics, []);
+  assert.equal(explicitNull.plan!.missingKeys, 'null');
+});
+
+test('bad limits, bounds and missingKeys are located and explained', () => {
+  const text = VALID.replace('time:\n  field: timestamp', 'time:\n  field: timestamp\n  maxFuture: soon')
+    .replace('filter:', 'limits:\n  maxRecordBytes: 0\n  maxDepth: 5000\n  expressionTimeout: 0s\n  maxRecordByte: 10\nmissingKeys: drop\nfilter:');
+  expectExactly(text, [
+    { code: 'invalid-value', line: 7, col: 14, message: /`time.maxFuture` is not a valid duration/, hint: /number and a unit/ },
+    { code: 'invalid-value', line: 9, col: 19, message: /`limits.maxRecordBytes` must be >= 1/ },
+    { code: 'invalid-value', line: 10, col: 13, message: /`limits.maxDepth` must be <= 1000/ },
+    { code: 'unknown-key', line: 12, col: 3, message: /unknown key `maxRecordByte` in `limits`/, hint: /did you mean `maxRecordBytes`\?/ },
+    { code: 'invalid-value', line: 13, col: 14, message: /`missingKeys` must be one of `null`, `deadLetter`, not the string "drop"/ },
+  ]);
+  expectExactly(VALID.replace('filter:', 'limits: { expressionTimeout: 0s }\nfilter:'), [
+    { code: 'invalid-value', line: 7, col: 30, message: /`limits.expressionTimeout` must be longer than 0/ },
+  ]);
+  expectExactly(VALID.replace('tumbling: 1m', 'tumbling: 99999999999d'), [
+    { code: 'invalid-value', line: 9, col: 13, message: /`window.tumbling` is longer than 100 years/ },
+  ]);
+});
+
+test('$eval is refused: record values are never evaluated as expressions', () => {
+  expectExactly(VALID.replace('filter: geo != "unknown"', 'filter: geo != "x" and $eval(rule)'), [
+    { code: 'expression-not-allowed', line: 7, col: 24, message: /`\$eval` is not allowed in `filter`/ },
+  ]);
+  // also as a value passed around, not only called
+  expectExactly(VALID.replace('  - geo', '  - g: ($e := $eval; $e(geo))'), [
+    { code: 'expression-not-allowed', line: 12, col: 15, message: /`\$eval` is not allowed in `groupBy.1.g`/ },
+  ]);
+});
+
+test('YAML alias bombs and errors at the very end of the text are reported, located', () => {
+  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefgh'[i]}`).join(',')}]`), 'name: bomb'].join('\n');
+  const found = problems(bomb);
+  assert.equal(found.length, 1);
+  assert.equal(found[0].code, 'yaml-syntax');
+  assert.match(found[0].message, /alias/i);
+  const cut = problems('name: x\nsource:\n  - {');
+  assert.ok(cut.length > 0 && cut.every((d) => d.line !== undefined && d.range![1] <= 'name: x\nsource:\n  - {'.length));
+});

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { LineSplitter } from '../../src/components/sources/lines.js';
-import type { Chunk } from '../../src/engine/records.js';
+import { OversizedRecord, payloadAt, type Chunk } from '../../src/engine/records.js';
 import { canonical, compileText, runScripted } from '../helpers/pipeline.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -78,10 +78,10 @@ function split(bytes: Buffer, cuts: number[]): Chunk[][] {
   const steps: Chunk[][] = [];
   let from = 0;
   for (const to of [...points, bytes.length]) {
-    steps.push([splitter.push(Buffer.from(bytes.subarray(from, to)))]);
+    steps.push(splitter.push(Buffer.from(bytes.subarray(from, to))));
     from = to;
   }
-  steps.push([splitter.end()]);
+  steps.push(splitter.end());
   return steps;
 }
 
@@ -111,14 +111,17 @@ for (const [name, yaml] of [
 
 test('a line without its newline at the end of the input is a record too, with its byte offset', () => {
   const splitter = new LineSplitter('in');
-  const first = splitter.push(Buffer.from('{"a":1}\r\n\n{"b"'));
+  const [first] = splitter.push(Buffer.from('{"a":1}\r\n\n{"b"'));
   assert.deepEqual(first.offsets, [0]);
   assert.equal(first.lines!.bytes.toString('utf8', 0, first.lines!.ends[0]), '{"a":1}');
-  const second = splitter.push(Buffer.from(':2}\n{"c":3}\r'));
+  const [second] = splitter.push(Buffer.from(':2}\n{"c":3}\r'));
   assert.deepEqual(second.offsets, [10]);
   assert.equal(second.lines!.bytes.toString('utf8', second.lines!.starts[0], second.lines!.ends[0]), '{"b":2}');
-  assert.deepEqual(splitter.end(), { partition: 'in', offsets: [18], payloads: ['{"c":3}'] });
-  assert.deepEqual(splitter.end(), { partition: 'in', offsets: [], payloads: [] });
+  const [last, ...none] = splitter.end();
+  assert.deepEqual(none, []);
+  assert.deepEqual(last.offsets, [18]);
+  assert.equal(payloadAt(last, 0), '{"c":3}');
+  assert.deepEqual(splitter.end(), []);
 });
 
 test('an error from jsonata\'s own evaluator dead-letters the record (and the run goes on)', async () => {
@@ -134,4 +137,28 @@ sink: { console: {} }
   assert.deepEqual(deadLetters.map((d) => [d.reason, d.offset]), [['expression-error', 0]]);
   assert.equal(rows.length, 1);
   assert.equal(rows[0].n, 1);
+});
+
+test('a line longer than the limit is kept as its size and first bytes, however many reads it spans', () => {
+  const splitter = new LineSplitter('in', 10);
+  const long = 'x'.repeat(3000);
+  const pieces = [`{"a":1}\n{"b":"${long.slice(0, 5)}`, long.slice(5, 2000), `${long.slice(2000)}"}\r`, '\n{"c":3}\n{"d"'];
+  const chunks = pieces.flatMap((p) => splitter.push(Buffer.from(p)));
+  const records = chunks.flatMap((c) => c.offsets.map((offset, i) => [offset, payloadAt(c, i)] as const));
+  const oversized = `{"b":"${long}"}`;
+  assert.equal(records.length, 3);
+  assert.deepEqual(records[0], [0, '{"a":1}']);
+  assert.equal(records[1][0], 8);
+  const record = records[1][1] as OversizedRecord;
+  assert.ok(record instanceof OversizedRecord);
+  assert.equal(record.size, Buffer.byteLength(oversized));
+  assert.equal(record.head.toString('latin1', 0, 20), oversized.slice(0, 20));
+  assert.deepEqual(records[2], [8 + oversized.length + 2, '{"c":3}']);
+  // an unfinished line at the end is oversized too, without a newline
+  const [end] = splitter.end();
+  assert.deepEqual([end.offsets, payloadAt(end, 0)], [[8 + oversized.length + 2 + 8], '{"d"']);
+  const tail = new LineSplitter('in', 4);
+  assert.deepEqual(tail.push(Buffer.from('{"e":12345')), []);
+  const [cut] = tail.end();
+  assert.equal((cut.payloads[0] as OversizedRecord).size, 10);
 });

@@ -14,8 +14,14 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/** What a client's logs say about its connection: the last error, for a start-up failure to quote; `muted` drops the rest. */
+export interface ConnectionLog {
+  lastError?: string;
+  muted?: boolean;
+}
+
 /** A kafkajs client whose logs go through pino (kafkajs's own INFO chatter is kept at debug). */
-export function kafkaClient(connection: KafkaConnection, logger: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
+export function kafkaClient(connection: KafkaConnection, logger: Logger, overrides: Partial<KafkaConfig> = {}, connectionLog: ConnectionLog = {}): Kafka {
   const tls = connection.tls;
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
@@ -34,8 +40,10 @@ export function kafkaClient(connection: KafkaConnection, logger: Logger, overrid
     connectionTimeout: 5000,
     logLevel: logLevel.INFO,
     logCreator: () => (entry) => {
+      if (connectionLog.muted) return;
       const level = levels[entry.level] ?? 'debug';
       const { message, ...fields } = entry.log;
+      if (level === 'error') connectionLog.lastError = message;
       log[level === 'info' ? 'debug' : level]({ ...fields, namespace: entry.namespace }, message);
     },
     ...overrides,

@@ -12,7 +12,7 @@ export interface FileSinkConfig {
 export const fileSink: SinkSpec<FileSinkConfig> = {
   slot: 'sink',
   name: 'file',
-  summary: 'Writes result rows as JSON lines to a file (replaced at the start of each run).',
+  summary: 'Writes result rows as JSON lines to a file (replaced once each run has started).',
   config: strictObject(
     'Write result rows as JSON lines.',
     { path: text('Path of the output file; its folder is created if missing.', { examples: ['out/impressions.jsonl'] }), emit: emitMode },
@@ -20,13 +20,18 @@ export const fileSink: SinkSpec<FileSinkConfig> = {
   ),
   examples: [{ title: 'Final rows to a file', yaml: 'file:\n  path: out/impressions.jsonl\n  emit: final\n' }],
   async create(config, { plan, cwd }) {
-    const file = new JsonlFile(resolve(cwd, config.path), 'truncate');
+    const path = resolve(cwd, config.path);
+    // opened (and so replaced) only once the run has started: a run that fails to start leaves the old file alone
+    let file: JsonlFile | undefined;
     return new LocalRowSink(plan, config.emit ?? 'final', {
-      async write(rows) {
-        file.writeAll(rows);
-        await file.flush();
+      begin() {
+        file = new JsonlFile(path, 'truncate');
       },
-      close: () => file.close(),
+      async write(rows) {
+        file!.writeAll(rows);
+        await file!.flush();
+      },
+      close: async () => file?.close(),
     });
   },
 };

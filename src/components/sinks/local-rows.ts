@@ -8,6 +8,8 @@ export type EmitMode = 'final' | 'updates';
 
 /** How a local sink writes rows; the memory store and emit modes are shared. */
 export interface RowWriter {
+  /** Called once, after the first batch: the run has started, so the output may be touched now. */
+  begin?(): void;
   write(rows: ResultRow[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -19,6 +21,7 @@ export interface RowWriter {
  */
 export class LocalRowSink implements SinkRuntime {
   readonly store = new MemoryStore();
+  private begun = false;
 
   constructor(
     private readonly plan: Plan,
@@ -27,6 +30,10 @@ export class LocalRowSink implements SinkRuntime {
   ) {}
 
   async afterBatch(written: readonly StateDoc[], finalUpTo: number): Promise<void> {
+    if (!this.begun) {
+      this.begun = true;
+      this.writer.begin?.();
+    }
     const final = this.store.takeWindowsEndingBy(finalUpTo);
     const emitted = this.emit === 'final' ? final : [...written].sort((a, b) => a.windowStart - b.windowStart || (a.id < b.id ? -1 : 1));
     if (emitted.length > 0) await this.writer.write(emitted.map((doc) => toRow(doc, this.plan)));

@@ -1,12 +1,14 @@
 import type { SinkSpec } from '../spec.js';
 import { toRow } from '../../engine/rows.js';
-import { integer, strictObject, text } from '../../schema/fragments.js';
+import { duration, integer, strictObject, text } from '../../schema/fragments.js';
+import { parseDuration } from '../../config/duration.js';
 
 export interface MongoSinkConfig {
   uri: string;
   database: string;
   collection: string;
   writeBatchSize?: number;
+  connectTimeout?: string;
 }
 
 export const mongodbSink: SinkSpec<MongoSinkConfig> = {
@@ -23,6 +25,10 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
       database: text('Database name.', { examples: ['adlogdb'] }),
       collection: text('Collection name.', { examples: ['impsPerPubGeo'] }),
       writeBatchSize: integer('Most documents in one bulkWrite.', 1, 1000),
+      connectTimeout: duration(
+        'How long connecting may take before the run fails with a message saying the server is not reachable.',
+        '15s',
+      ),
     },
     ['uri', 'database', 'collection'],
   ),
@@ -43,6 +49,7 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
       render: (doc) => toRow(doc, plan),
       indexFields: plan.sink.document.filter((f) => identity.has(f.from)).map((f) => f.target),
       writeBatchSize: config.writeBatchSize,
+      connectTimeoutMs: parseDuration(config.connectTimeout ?? '15s'),
       logger: logger.child({ component: 'mongodb-sink' }),
       signal,
     });

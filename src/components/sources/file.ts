@@ -30,14 +30,14 @@ export const fileSource: SourceSpec<FileSourceConfig> = {
     ['path'],
   ),
   examples: [{ title: 'Replay a file of impressions', yaml: 'file:\n  path: data/impressions.jsonl\n' }],
-  async create(config, { cwd, signal }) {
+  async create(config, { cwd, signal, plan }) {
     let handle: FileHandle;
     try {
       handle = await open(resolve(cwd, config.path), 'r');
     } catch (err) {
       throw new RunnelError(`source file ${config.path}: ${(err as Error).message}`);
     }
-    return new FileRuntime(handle, new LineSplitter(config.path), config.follow ?? false, signal);
+    return new FileRuntime(handle, new LineSplitter(config.path, plan.limits.maxRecordBytes), config.follow ?? false, signal);
   },
 };
 
@@ -69,14 +69,14 @@ class FileRuntime implements SourceRuntime {
     if (bytesRead > 0) {
       this.position += bytesRead;
       this.ahead = this.read();
-      return [this.lines.push(buffer.subarray(0, bytesRead))];
+      return this.lines.push(buffer.subarray(0, bytesRead));
     }
     if (this.follow) {
       await sleep(Math.min(waitMs, FOLLOW_POLL_MS), this.signal);
       return [];
     }
     this.ended = true;
-    return [this.lines.end()];
+    return this.lines.end();
   }
 
   /** Reads at the current position into a fresh buffer: the chunk keeps the bytes of its lines. */

@@ -4,6 +4,7 @@ import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { RunnelError } from '../../errors.js';
 import type { KafkaSourceConfig } from './kafka.js';
+import type { ConnectionLog } from '../kafka/client.js';
 
 /** `topic/partition`: the partition id records carry and stored documents key their offsets by. */
 export function partitionId(topic: string, partition: number): string {
@@ -46,7 +47,15 @@ export class KafkaRuntime implements SourceRuntime {
     private readonly signal: AbortSignal,
   ) {}
 
-  static async start(kafka: Kafka, config: KafkaSourceConfig, maxQueued: number, logger: Logger, signal: AbortSignal): Promise<KafkaRuntime> {
+  static async start(
+    kafka: Kafka,
+    config: KafkaSourceConfig,
+    maxQueued: number,
+    logger: Logger,
+    signal: AbortSignal,
+    startupTimeoutMs = STARTUP_TIMEOUT_MS,
+    connectionLog: ConnectionLog = {},
+  ): Promise<KafkaRuntime> {
     const topics = ([] as string[]).concat(config.topics);
     const consumer = kafka.consumer({
       groupId: config.group,
@@ -71,8 +80,9 @@ export class KafkaRuntime implements SourceRuntime {
         await consumer.connect();
         await consumer.subscribe({ topics, fromBeginning: config.start !== 'latest' });
       })(),
-      STARTUP_TIMEOUT_MS,
+      startupTimeoutMs,
       `Kafka at ${([] as string[]).concat(config.brokers).join(',')}`,
+      connectionLog,
     );
     consumer.on(consumer.events.CRASH, (event) => {
       const error = event.payload.error;
@@ -215,17 +225,25 @@ async function seekGroupToTime(admin: Admin, group: string, topics: string[], ti
   }
 }
 
-/** Startup within a bounded time, with a message that says what failed rather than a kafkajs stack. */
-async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+/**
+ * Startup within a bounded time, with a message that says what failed (and the client's last
+ * connection error) rather than a kafkajs stack. After a failure the client's retry chatter is muted.
+ */
+async function withTimeout<T>(work: Promise<T>, ms: number, what: string, connectionLog: ConnectionLog = {}): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  work.catch(() => {}); // still running after a timeout; its own end is of no interest then
   try {
     return await Promise.race([
       work,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new RunnelError(`${what} did not answer within ${ms / 1000} s`)), ms);
+        timer = setTimeout(() => {
+          const last = connectionLog.lastError ? ` (last error: ${connectionLog.lastError})` : '';
+          reject(new RunnelError(`${what} did not answer within ${ms / 1000} s${last}; check that the brokers run and the address is right`));
+        }, ms);
       }),
     ]);
   } catch (err) {
+    connectionLog.muted = true;
     if (err instanceof RunnelError) throw err;
     throw new RunnelError(`${what}: ${(err as Error).message}`);
   } finally {

@@ -3,7 +3,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Chunk } from '../../engine/records.js';
 import { RunnelError } from '../../errors.js';
 import { createLogger } from '../../log.js';
-import { kafkaClient } from '../kafka/client.js';
+import { parseDuration } from '../../config/duration.js';
+import { kafkaClient, type ConnectionLog } from '../kafka/client.js';
 import { KafkaRuntime } from './kafka-runtime.js';
 import type { KafkaCall, KafkaReply, KafkaWorkerData } from './kafka-thread.js';
 
@@ -14,7 +15,11 @@ let runtime: KafkaRuntime | undefined;
 
 async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; transfer: ArrayBuffer[] }> {
   if (call.method === 'start') {
-    runtime = await KafkaRuntime.start(kafkaClient(config, logger), config, maxQueued, logger, stop.signal);
+    const startupMs = parseDuration(config.connectTimeout ?? '30s');
+    // one connection attempt never outlasts start-up as a whole
+    const connectionLog: ConnectionLog = {};
+    const client = kafkaClient(config, logger, { connectionTimeout: Math.max(100, Math.min(5000, startupMs)) }, connectionLog);
+    runtime = await KafkaRuntime.start(client, config, maxQueued, logger, stop.signal, startupMs, connectionLog);
     return { transfer: [] };
   }
   if (call.method === 'abort') {

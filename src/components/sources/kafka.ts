@@ -1,5 +1,5 @@
 import type { SourceSpec } from '../spec.js';
-import { integer, strictObject, stringOrList, text } from '../../schema/fragments.js';
+import { duration, integer, strictObject, stringOrList, text } from '../../schema/fragments.js';
 import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from '../kafka/connection.js';
 
 export interface KafkaSourceConfig extends KafkaConnection {
@@ -7,6 +7,7 @@ export interface KafkaSourceConfig extends KafkaConnection {
   group: string;
   start?: string;
   maxBytesPerPartition?: number;
+  connectTimeout?: string;
 }
 
 /** Records fetched ahead of the engine at most: fetching pauses beyond (about 16 MB of impressions). */
@@ -33,6 +34,10 @@ export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
         examples: ['earliest', 'latest', '2026-01-01T00:00:00Z'],
       },
       maxBytesPerPartition: integer('Largest fetch per partition, in bytes: large fetches cost less per record.', 1024, 4194304),
+      connectTimeout: duration(
+        'How long start-up may take (connecting, checking the topics, joining the group) before the run fails with a message saying which brokers did not answer.',
+        '30s',
+      ),
     },
     ['brokers', 'topics', 'group'],
   ),

@@ -10,8 +10,8 @@ export const stdinSource: SourceSpec<Record<string, never>> = {
   summary: 'Reads JSON lines from standard input until it closes.',
   config: strictObject('Read JSON lines from standard input; takes no settings: write `stdin: {}`.', {}),
   examples: [{ title: 'Pipe records in', yaml: 'stdin: {}\n' }],
-  async create(_config, { signal }) {
-    return new StreamRuntime(process.stdin, new LineSplitter('stdin'), signal);
+  async create(_config, { signal, plan }) {
+    return new StreamRuntime(process.stdin, new LineSplitter('stdin', plan.limits.maxRecordBytes), signal);
   },
 };
 
@@ -54,10 +54,10 @@ export class StreamRuntime implements SourceRuntime {
       this.wake = undefined;
     }
     if (this.failure) throw this.failure;
-    const chunks = this.queue.splice(0).map((bytes) => this.lines.push(bytes));
+    const chunks = this.queue.splice(0).flatMap((bytes) => this.lines.push(bytes));
     if (this.ended && chunks.length === 0) {
       const last = this.lines.end();
-      return last.payloads.length > 0 ? [last] : null;
+      return last.length > 0 ? last : null;
     }
     return chunks;
   }
