@@ -23,7 +23,7 @@ export class StreamRuntime implements SourceRuntime {
   private wake: (() => void) | undefined;
 
   constructor(
-    private readonly stream: NodeJS.ReadableStream,
+    stream: NodeJS.ReadableStream,
     private readonly lines: LineSplitter,
     private readonly signal: AbortSignal,
   ) {
