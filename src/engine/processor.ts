@@ -120,22 +120,28 @@ export class RecordProcessor {
       fence: this.fences.get(partition) ?? -1,
       others: this.watermarks.lowestExcept(partition),
       highest: this.watermarks.highestOf(partition),
-      arrival: this.now(),
+      arrival: 0,
+      earliest: 0,
+      latest: 0,
     };
+    context.arrival = this.now();
+    context.earliest = context.arrival - this.maxPastMs;
+    context.latest = context.arrival + this.maxFutureMs;
     const decoder = lines ? this.decoder : undefined;
+    const bytes = lines?.bytes;
+    const base = lines ? lines.base : 0;
+    const ends = lines?.ends;
     // one pass over the chunk's bytes tells whether any line needs a UTF-8 check of its own
-    const utf8 = lines ? linesAreUtf8(lines, offsets[0] - lines.base, count) : true;
+    const utf8 = lines ? linesAreUtf8(lines, offsets[0] - base, count) : true;
     const maxBytes = this.maxRecordBytes;
     for (let i = 0; i < count; i++) {
       const offset = offsets[i];
       let projected: Row | undefined;
-      if (lines) {
-        const { bytes } = lines;
-        const start = offset - lines.base;
-        const end = lines.ends[i];
+      if (bytes) {
+        const start = offset - base;
+        const end = ends![i];
         if (end - start > maxBytes || (utf8 ? startsMidCharacter(bytes, start) || startsMidCharacter(bytes, end) : !isUtf8(bytes.subarray(start, end)))) {
-          const line = bytes.subarray(start, end);
-          this.rejectOrThrow(end - start > maxBytes ? tooLarge(line, line.length, maxBytes) : notUtf8(line), partition, offset, undefined);
+          this.rejectLine(bytes.subarray(start, end), partition, offset);
           continue;
         }
         // a line the field decoder takes needs no text; any other record is decoded from its payload
@@ -177,6 +183,11 @@ export class RecordProcessor {
     }
   }
 
+  /** A line too large, or not UTF-8: dead-lettered from its bytes, never decoded. */
+  private rejectLine(line: Buffer, partition: string, offset: number): void {
+    this.rejectOrThrow(line.length > this.maxRecordBytes ? tooLarge(line, line.length, this.maxRecordBytes) : notUtf8(line), partition, offset, undefined);
+  }
+
   private rejectOrThrow(err: unknown, partition: string, offset: number, payload: unknown): void {
     if (err instanceof Rejection) this.reject({ reason: err.reason, detail: err.detail, partition, offset, payload, ...err.payload });
     else if (err instanceof ExpressionRuntimeError) {
@@ -197,7 +208,7 @@ export class RecordProcessor {
       const parsed = this.parseTime!(raw);
       if (parsed === undefined) throw new Rejection('missing-time', `no value at \`${plan.time!.field}\``);
       if (Number.isNaN(parsed)) throw new Rejection('invalid-time', `\`${plan.time!.field}\` is ${describe(raw)}, not a time (format ${plan.time!.format}, years 1 to 9999)`);
-      if (parsed > context.arrival + this.maxFutureMs || parsed < context.arrival - this.maxPastMs) throw this.outOfRange(parsed, context.arrival);
+      if (parsed > context.latest || parsed < context.earliest) throw this.outOfRange(parsed, context.arrival);
       eventTime = parsed;
     }
     const watermark = Math.min(context.others, Math.max(context.highest, eventTime)) - this.watermarks.delayMs;
@@ -295,6 +306,9 @@ interface ChunkContext {
   highest: number;
   /** Processing time of the chunk, the event time when the plan declares none. */
   arrival: number;
+  /** The event times accepted: time.maxPast before arrival to time.maxFuture after it. */
+  earliest: number;
+  latest: number;
 }
 
 /** Enough UTF-16 units for a preview of TOO_LARGE_PREVIEW_BYTES bytes, whatever the characters. */
