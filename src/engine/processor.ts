@@ -169,7 +169,7 @@ export class RecordProcessor {
     let pending = first;
     for (let done = false; !done; ) {
       try {
-        if (pending) resolved.set(pending.expression, await pending.expression.evaluateAsync(pending.row));
+        if (pending) resolved.set(pending.expression, await this.evaluateWithBound(pending.expression, pending.row));
         pending = undefined;
         this.step(context, offset, this.decode(payload), resolved);
         done = true;
@@ -183,6 +183,17 @@ export class RecordProcessor {
     }
   }
 
+  /** jsonata's evaluator, its time bound running out being a dead letter that names the expression. */
+  private async evaluateWithBound(expression: CompiledExpression, row: Row): Promise<unknown> {
+    try {
+      return await expression.evaluateAsync(row);
+    } catch (err) {
+      if (!(err instanceof ExpressionRuntimeError) || err.code !== TIMEOUT_CODE) throw err;
+      const bound = formatDuration(this.plan.limits.expressionTimeoutMs);
+      throw new Rejection('expression-timeout', `\`${expression.source}\` ran longer than limits.expressionTimeout (${bound}): ${err.message}`);
+    }
+  }
+
   /** A line too large, or not UTF-8: dead-lettered from its bytes, never decoded. */
   private rejectLine(line: Buffer, partition: string, offset: number): void {
     this.rejectOrThrow(line.length > this.maxRecordBytes ? tooLarge(line, line.length, this.maxRecordBytes) : notUtf8(line), partition, offset, undefined);
@@ -190,10 +201,8 @@ export class RecordProcessor {
 
   private rejectOrThrow(err: unknown, partition: string, offset: number, payload: unknown): void {
     if (err instanceof Rejection) this.reject({ reason: err.reason, detail: err.detail, partition, offset, payload, ...err.payload });
-    else if (err instanceof ExpressionRuntimeError) {
-      const timeout = err.code === TIMEOUT_CODE;
-      this.reject({ reason: timeout ? 'expression-timeout' : 'expression-error', detail: err.message, partition, offset, payload });
-    } else throw err;
+    else if (err instanceof ExpressionRuntimeError) this.reject({ reason: 'expression-error', detail: err.message, partition, offset, payload });
+    else throw err;
   }
 
   /** One record, synchronously; throws Rejection, ExpressionRuntimeError or NeedsFallback before changing any state. */
@@ -255,10 +264,10 @@ export class RecordProcessor {
   private decode(payload: unknown): Row {
     let value = payload;
     // computed fields write into the row: a re-run after a fallback must start from the original
-    if (typeof payload === 'object' && payload !== null && this.plan.fields.length > 0 && !(payload instanceof OversizedRecord)) return { ...(payload as Row) };
     if (payload instanceof OversizedRecord) throw tooLarge(payload.head, payload.size, this.maxRecordBytes);
+    if (typeof payload === 'object' && payload !== null && this.plan.fields.length > 0) return { ...(payload as Row) };
     if (typeof payload === 'string') {
-      // a UTF-8 byte takes at most 1/3 of a UTF-16 unit: short text needs no count
+      // a UTF-16 unit is at most 3 bytes of UTF-8: short text needs no count
       if (payload.length * 3 > this.maxRecordBytes) {
         const size = Buffer.byteLength(payload);
         if (size > this.maxRecordBytes) throw tooLarge(Buffer.from(payload.slice(0, TOO_LARGE_PREVIEW_CHARS)), size, this.maxRecordBytes);
