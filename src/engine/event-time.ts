@@ -9,31 +9,28 @@ export type TimeFormat = NonNullable<Plan['time']>['format'];
 export const MIN_EVENT_TIME = -62135596800000;
 export const MAX_EVENT_TIME = 253402300799999;
 
+/** A time within years 1 to 9999, else NaN (a NaN stays NaN). */
+function inRange(ms: number): number {
+  return ms >= MIN_EVENT_TIME && ms <= MAX_EVENT_TIME ? ms : NaN;
+}
+
 /**
  * Turns a record's time value into epoch milliseconds; NaN when the value is not a time in the
  * declared format or lies outside years 1 to 9999, undefined when it is missing.
  */
 export function makeTimeParser(format: TimeFormat): (value: unknown) => number | undefined {
-  const parse = makeFormatParser(format);
-  return (value) => {
-    const ms = parse(value);
-    return ms !== undefined && !(ms >= MIN_EVENT_TIME && ms <= MAX_EVENT_TIME) ? NaN : ms;
-  };
-}
-
-function makeFormatParser(format: TimeFormat): (value: unknown) => number | undefined {
   switch (format) {
     case 'epochMillis':
-      return (v) => (v == null ? undefined : typeof v === 'number' && Number.isFinite(v) ? v : NaN);
+      return (v) => (v == null ? undefined : typeof v === 'number' ? inRange(v) : NaN);
     case 'epochSeconds':
-      return (v) => (v == null ? undefined : typeof v === 'number' && Number.isFinite(v) ? v * 1000 : NaN);
+      return (v) => (v == null ? undefined : typeof v === 'number' ? inRange(v * 1000) : NaN);
     case 'iso8601':
-      return (v) => (v == null ? undefined : typeof v === 'string' && /^\d{4}-\d\d-\d\d/.test(v) ? Date.parse(v) : NaN);
+      return (v) => (v == null ? undefined : typeof v === 'string' && /^\d{4}-\d\d-\d\d/.test(v) ? inRange(Date.parse(v)) : NaN);
     case 'auto':
       return (v) => {
         if (v == null) return undefined;
-        if (typeof v === 'number') return Number.isFinite(v) ? (Math.abs(v) < SECONDS_LIMIT ? v * 1000 : v) : NaN;
-        if (typeof v === 'string') return /^\d{4}-\d\d-\d\d/.test(v) ? Date.parse(v) : NaN;
+        if (typeof v === 'number') return inRange(Math.abs(v) < SECONDS_LIMIT ? v * 1000 : v);
+        if (typeof v === 'string') return /^\d{4}-\d\d-\d\d/.test(v) ? inRange(Date.parse(v)) : NaN;
         return NaN;
       };
   }

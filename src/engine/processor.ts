@@ -120,22 +120,28 @@ export class RecordProcessor {
       fence: this.fences.get(partition) ?? -1,
       others: this.watermarks.lowestExcept(partition),
       highest: this.watermarks.highestOf(partition),
-      arrival: this.now(),
+      arrival: 0,
+      earliest: 0,
+      latest: 0,
     };
+    context.arrival = this.now();
+    context.earliest = context.arrival - this.maxPastMs;
+    context.latest = context.arrival + this.maxFutureMs;
     const decoder = lines ? this.decoder : undefined;
+    const bytes = lines?.bytes;
+    const starts = lines?.starts;
+    const ends = lines?.ends;
     // one pass over the chunk's bytes tells whether any line needs a UTF-8 check of its own
     const utf8 = lines ? linesAreUtf8(lines, lines.starts[0], count) : true;
     const maxBytes = this.maxRecordBytes;
     for (let i = 0; i < count; i++) {
       const offset = offsets[i];
       let projected: Row | undefined;
-      if (lines) {
-        const { bytes } = lines;
-        const start = lines.starts[i];
-        const end = lines.ends[i];
+      if (bytes) {
+        const start = starts![i];
+        const end = ends![i];
         if (end - start > maxBytes || (utf8 ? startsMidCharacter(bytes, start) || startsMidCharacter(bytes, end) : !isUtf8(bytes.subarray(start, end)))) {
-          const line = bytes.subarray(start, end);
-          this.rejectOrThrow(end - start > maxBytes ? tooLarge(line, line.length, maxBytes) : notUtf8(line), partition, offset, undefined);
+          this.rejectLine(bytes.subarray(start, end), partition, offset);
           continue;
         }
         // a line the field decoder takes needs no text; any other record is decoded from its payload
@@ -163,7 +169,7 @@ export class RecordProcessor {
     let pending = first;
     for (let done = false; !done; ) {
       try {
-        if (pending) resolved.set(pending.expression, await pending.expression.evaluateAsync(pending.row));
+        if (pending) resolved.set(pending.expression, await this.evaluateWithBound(pending.expression, pending.row));
         pending = undefined;
         this.step(context, offset, this.decode(payload), resolved);
         done = true;
@@ -177,12 +183,26 @@ export class RecordProcessor {
     }
   }
 
+  /** jsonata's evaluator, its time bound running out being a dead letter that names the expression. */
+  private async evaluateWithBound(expression: CompiledExpression, row: Row): Promise<unknown> {
+    try {
+      return await expression.evaluateAsync(row);
+    } catch (err) {
+      if (!(err instanceof ExpressionRuntimeError) || err.code !== TIMEOUT_CODE) throw err;
+      const bound = formatDuration(this.plan.limits.expressionTimeoutMs);
+      throw new Rejection('expression-timeout', `\`${expression.source}\` ran longer than limits.expressionTimeout (${bound}): ${err.message}`);
+    }
+  }
+
+  /** A line too large, or not UTF-8: dead-lettered from its bytes, never decoded. */
+  private rejectLine(line: Buffer, partition: string, offset: number): void {
+    this.rejectOrThrow(line.length > this.maxRecordBytes ? tooLarge(line, line.length, this.maxRecordBytes) : notUtf8(line), partition, offset, undefined);
+  }
+
   private rejectOrThrow(err: unknown, partition: string, offset: number, payload: unknown): void {
     if (err instanceof Rejection) this.reject({ reason: err.reason, detail: err.detail, partition, offset, payload, ...err.payload });
-    else if (err instanceof ExpressionRuntimeError) {
-      const timeout = err.code === TIMEOUT_CODE;
-      this.reject({ reason: timeout ? 'expression-timeout' : 'expression-error', detail: err.message, partition, offset, payload });
-    } else throw err;
+    else if (err instanceof ExpressionRuntimeError) this.reject({ reason: 'expression-error', detail: err.message, partition, offset, payload });
+    else throw err;
   }
 
   /** One record, synchronously; throws Rejection, ExpressionRuntimeError or NeedsFallback before changing any state. */
@@ -197,7 +217,7 @@ export class RecordProcessor {
       const parsed = this.parseTime!(raw);
       if (parsed === undefined) throw new Rejection('missing-time', `no value at \`${plan.time!.field}\``);
       if (Number.isNaN(parsed)) throw new Rejection('invalid-time', `\`${plan.time!.field}\` is ${describe(raw)}, not a time (format ${plan.time!.format}, years 1 to 9999)`);
-      if (parsed > context.arrival + this.maxFutureMs || parsed < context.arrival - this.maxPastMs) throw this.outOfRange(parsed, context.arrival);
+      if (parsed > context.latest || parsed < context.earliest) throw this.outOfRange(parsed, context.arrival);
       eventTime = parsed;
     }
     const watermark = Math.min(context.others, Math.max(context.highest, eventTime)) - this.watermarks.delayMs;
@@ -244,10 +264,10 @@ export class RecordProcessor {
   private decode(payload: unknown): Row {
     let value = payload;
     // computed fields write into the row: a re-run after a fallback must start from the original
-    if (typeof payload === 'object' && payload !== null && this.plan.fields.length > 0 && !(payload instanceof OversizedRecord)) return { ...(payload as Row) };
     if (payload instanceof OversizedRecord) throw tooLarge(payload.head, payload.size, this.maxRecordBytes);
+    if (typeof payload === 'object' && payload !== null && this.plan.fields.length > 0) return { ...(payload as Row) };
     if (typeof payload === 'string') {
-      // a UTF-8 byte takes at most 1/3 of a UTF-16 unit: short text needs no count
+      // a UTF-16 unit is at most 3 bytes of UTF-8: short text needs no count
       if (payload.length * 3 > this.maxRecordBytes) {
         const size = Buffer.byteLength(payload);
         if (size > this.maxRecordBytes) throw tooLarge(Buffer.from(payload.slice(0, TOO_LARGE_PREVIEW_CHARS)), size, this.maxRecordBytes);
@@ -295,6 +315,9 @@ interface ChunkContext {
   highest: number;
   /** Processing time of the chunk, the event time when the plan declares none. */
   arrival: number;
+  /** The event times accepted: time.maxPast before arrival to time.maxFuture after it. */
+  earliest: number;
+  latest: number;
 }
 
 /** Enough UTF-16 units for a preview of TOO_LARGE_PREVIEW_BYTES bytes, whatever the characters. */

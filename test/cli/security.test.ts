@@ -158,3 +158,25 @@ sink: { console: {} }
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false);
 });
+
+test('against the real servers (when the stack runs): what they answer to these credentials prints no secret', async (t) => {
+  const { kafkaAvailable, kafkaBrokers, mongoAvailable, mongoUri } = await import('../helpers/stack.js');
+  const [kafka, mongo] = await Promise.all([kafkaAvailable(), mongoAvailable()]);
+  if (!kafka && !mongo) return t.skip('the stack is not running (scripts/stack up)');
+  const dir = mkdtempSync(join(tmpdir(), 'runnel-secret-real-'));
+  if (kafka) {
+    // the broker speaks no SASL: the handshake fails with the broker's own words
+    const path = pipeline(dir, 'kafka-real', kafkaSource(kafkaBrokers()[0]).replace('connectTimeout: 2s', 'connectTimeout: 20s'), '\n  console: {}');
+    const r = runner(['run', path], dir);
+    assert.notEqual(r.code, 0);
+    assertNoSecret(r.out, 'run against Kafka');
+  }
+  if (mongo) {
+    const host = new URL(mongoUri()).host;
+    const sink = mongoSink.replace('127.0.0.1:1', host).replace('database: d', 'database: runnel_secret_test').replace('connectTimeout: 2s', 'connectTimeout: 10s');
+    const path = pipeline(dir, 'mongo-real', '\n  stdin: {}', sink);
+    const r = runner(['run', path], dir, '{"ts": 1767225600000, "geo": "US"}\n');
+    assertNoSecret(r.out, 'run against MongoDB');
+  }
+  for (const file of readdirSync(dir)) assertNoSecret(readFileSync(join(dir, file), 'utf8').replace(/\$\{[A-Z_]+\}/g, ''), file);
+});
