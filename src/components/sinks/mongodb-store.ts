@@ -42,8 +42,8 @@ import type { StoredValue } from '../aggregations/types.js';
  *   2. insert the claim D@v: a duplicate key means another writer got v first: a conflict, and
  *      the engine reads and merges again;
  *   3. settle D: while D's version is below its highest claim, replace D with that claim's
- *      document (filter `_runnel.v < claim`, upsert), then read again; and delete D's claims
- *      below the highest;
+ *      document (upsert; filter `_runnel.v < claim`, on FerretDB `_id` alone: see below), then
+ *      read again; and delete D's claims below the highest;
  *   4. the write counts when D's settled state holds every offset of the write, else conflict.
  *
  * D's state is its highest version among the document and its claims. Why each record is
@@ -73,7 +73,9 @@ import type { StoredValue } from '../aggregations/types.js';
  * pooled SQLite connection per statement until it ends, so concurrent update commands with 100
  * statements in total hang it for good. There update commands carry at most 10 statements and
  * inserts at most 50 documents. It also scans the whole collection for any filter other than a
- * plain `_id`, so reads and writes cost time in proportion to the collection's size there.
+ * plain `_id`, so reads cost time in proportion to the collection's size there, and settling
+ * replaces filter on `_id` alone: the version condition would cost a scan per statement and
+ * would not be atomic anyway; a replace that sets D back is repaired as described above.
  *
  * `key`, `states` and `offsets` go through a reversible encoding so that every StoredValue
  * round-trips exactly on every server: field names escape '%', '.', '$' and NUL as %25, %2E,
@@ -167,6 +169,8 @@ export class MongoStateStore implements StateStore {
   private readonly render: (doc: StateDoc) => Record<string, unknown>;
   private writeBatchSize: number;
   private updateBatchSize: number;
+  /** FerretDB: replaces filter on `_id` alone (see the class comment). */
+  private filterOnIdOnly = false;
   private readonly logger: Logger;
   private readonly retryOptions: RetryOptions;
   readonly namespace: string;
@@ -244,6 +248,7 @@ export class MongoStateStore implements StateStore {
     if (info.ferretdbVersion === undefined) return;
     this.writeBatchSize = Math.min(this.writeBatchSize, FERRETDB_MAX_WRITE_BATCH);
     this.updateBatchSize = Math.min(this.writeBatchSize, FERRETDB_MAX_UPDATE_BATCH);
+    this.filterOnIdOnly = true;
     this.logger.info(
       { where: this.retryOptions.where, ferretdbVersion: info.ferretdbVersion },
       `FerretDB detected: at most ${this.updateBatchSize} statements per update command`,
@@ -353,7 +358,7 @@ export class MongoStateStore implements StateStore {
       const claims = await this.retrying('settle (reading claims)', () => this.claims.find({ _id: { $in: wanted } }, { batchSize: wanted.length }).toArray());
       for (let i = 0; i < claims.length; i += this.updateBatchSize) {
         const ops: AnyBulkWriteOperation<StoredDoc>[] = claims.slice(i, i + this.updateBatchSize).map((claim) => ({
-          replaceOne: { filter: { _id: claim.d, '_runnel.v': { $lt: claim.v } }, replacement: claim.doc, upsert: true },
+          replaceOne: { filter: this.filterOnIdOnly ? { _id: claim.d } : { _id: claim.d, '_runnel.v': { $lt: claim.v } }, replacement: claim.doc, upsert: true },
         }));
         // a duplicate key is an upsert that found the document at or past the claim: nothing to do
         await this.retrying('settle', () => this.bulkWrite(this.collection, ops, (j) => claims[i + j].d));
