@@ -17,13 +17,23 @@ export interface Partial {
 /** One partition's partials, looked up through nested Maps (window -> key values...) so no key string is built per record. */
 class PartitionTable {
   private readonly root = new Map<number, Map<unknown, unknown>>();
+  /**
+   * The single-record partials (see partialFor) apart: at the level of a key, the other table
+   * holds a partial, this one a Map of offsets, and a batch may need both for one key.
+   */
+  private readonly singles = new Map<number, Map<unknown, unknown>>();
   maxOffset = -1;
   /** The window looked up last, and its level: consecutive records mostly share their window. */
   private lastStart = NaN;
   private lastLevel: Map<unknown, unknown> | undefined;
 
-  /** The keys-to-partials Map of a window, created on first use. */
-  window(start: number): Map<unknown, unknown> {
+  /** The keys-to-partials Map of a window (of single-record partials with `precise`), created on first use. */
+  window(start: number, precise = false): Map<unknown, unknown> {
+    if (precise) {
+      let level = this.singles.get(start);
+      if (!level) this.singles.set(start, (level = new Map()));
+      return level;
+    }
     if (start === this.lastStart) return this.lastLevel!;
     let level = this.root.get(start);
     if (!level) this.root.set(start, (level = new Map()));
@@ -75,7 +85,7 @@ export function partialFor(
   precise: boolean,
   createStates: () => AggregationState[],
 ): Partial {
-  let level = table.window(windowStart);
+  let level = table.window(windowStart, precise);
   const depth = precise ? key.length + 1 : key.length;
   for (let i = 0; i < depth - 1; i++) {
     const step = i < key.length ? key[i] : offset;

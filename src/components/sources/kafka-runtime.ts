@@ -86,6 +86,8 @@ export class KafkaRuntime implements SourceRuntime {
   }
 
   private async take({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    // fetched before a rewind's seek: the fetch from the seek position follows
+    if (isStale()) return;
     const partition = partitionId(batch.topic, batch.partition);
     const seen = this.delivered.get(partition) ?? -1;
     const chunk: Chunk = { partition, offsets: [], payloads: [] };
@@ -153,9 +155,11 @@ export class KafkaRuntime implements SourceRuntime {
   }
 
   async rewind(): Promise<void> {
+    const groupCommitted = await this.fetchGroupOffsets();
+    // only now: chunks queued while the offsets were fetched must go too, or they would come
+    // before the re-read records, out of offset order
     this.queue.length = 0;
     this.queued = 0;
-    const groupCommitted = await this.fetchGroupOffsets();
     for (const id of this.delivered.keys()) {
       const offset = this.committed.get(id) ?? groupCommitted.get(id) ?? -1;
       this.delivered.set(id, offset);
