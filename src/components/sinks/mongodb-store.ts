@@ -98,7 +98,7 @@ export interface MongoStoreOptions {
   logger?: Logger;
   /** How long connect may take before failing when the server is unreachable (default 15000). */
   connectTimeoutMs?: number;
-  /** Stops the retrying of transient errors (otherwise retried forever). */
+  /** Stops the retrying of transient errors (otherwise retried forever); operations are still tried once. */
   signal?: AbortSignal;
   /** Backoff of transient-error retries: first delay and cap in ms (default 100 and 5000). */
   retry?: { initialMs?: number; maxMs?: number };
@@ -547,7 +547,8 @@ export interface RetryOptions {
 
 /**
  * Runs op, retrying transient errors with exponential backoff and jitter (initialMs doubling up
- * to maxMs), logging a warning each time, until it succeeds, `signal` aborts or `deadline` (epoch
+ * to maxMs), logging a warning each time, until it succeeds, `signal` aborts (op is still tried
+ * once after that, never retried) or `deadline` (epoch
  * ms) would pass. Permanent errors become a RunnelError naming what failed, without credentials.
  */
 export async function retryTransient<T>(op: () => Promise<T>, options: RetryOptions & { what: string; deadline?: number }): Promise<T> {
@@ -555,7 +556,6 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
   const maxMs = options.maxMs ?? 5000;
   let delay = options.initialMs ?? 100;
   for (let attempt = 1; ; attempt++) {
-    if (signal?.aborted) throw new RunnelError(`MongoDB ${what} on ${where} was stopped`);
     try {
       return await op();
     } catch (error) {
@@ -563,6 +563,8 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
       if (!isTransientMongoError(error)) {
         throw new RunnelError(`MongoDB ${what} on ${where} failed: ${errorText(error)}${hintFor(error)}`);
       }
+      // a stop still lets every operation be tried (SIGTERM stores the batch in hand), only not retried
+      if (signal?.aborted) throw new RunnelError(`MongoDB ${what} on ${where} was stopped: ${errorText(error)}`);
       const wait = Math.round(delay / 2 + (Math.random() * delay) / 2);
       if (deadline !== undefined && Date.now() + wait >= deadline) {
         throw new RunnelError(`MongoDB ${where} is not reachable (${what} gave up after ${attempt} attempt(s)): ${errorText(error)}; is the server running and the address right?`);

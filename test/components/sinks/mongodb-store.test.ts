@@ -215,6 +215,18 @@ describe('MongoStateStore without a server', () => {
       (error: unknown) => error instanceof RunnelError && /stopped/.test(error.message),
     );
 
+    // after a stop (SIGTERM), the batch in hand is still stored: operations are tried, not retried
+    calls = 0;
+    assert.equal(await retryTransient(async () => 'stored', { ...base, what: 'write', signal: controller.signal }), 'stored');
+    await assert.rejects(
+      retryTransient(async () => {
+        calls++;
+        throw new MongoNetworkError('down');
+      }, { ...base, what: 'write', signal: controller.signal }),
+      (error: unknown) => error instanceof RunnelError && /stopped/.test(error.message),
+    );
+    assert.equal(calls, 1);
+
     await assert.rejects(
       retryTransient(async () => {
         throw new MongoNetworkError('down');
