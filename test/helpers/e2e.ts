@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Db } from 'mongodb';
+import type { Db, Document } from 'mongodb';
 import { getAggregationKind } from '../../src/components/aggregations/index.js';
 import { ImpressionGenerator, impressionDefaults, type Impression } from '../../src/components/sources/impressions.js';
 import { groupBy } from './reference.js';
@@ -99,7 +99,9 @@ export class E2eRun {
   startRunner(group: string, extra: NodeJS.ProcessEnv = {}): Runner {
     const child = spawn(process.execPath, [cli, 'run', 'pipelines/impressions.yaml'], { cwd: root, env: this.env(group, extra), stdio: ['ignore', 'ignore', 'pipe'] });
     this.children.push(child);
-    return new Runner(child, group);
+    const logFile = join(this.workDir, `runner-${this.children.length}-${child.pid}.log`);
+    child.stderr!.pipe(createWriteStream(logFile));
+    return new Runner(child, group, logFile);
   }
 
   /** Kills every process of this run that is still running (also a stopped one). */
@@ -116,6 +118,8 @@ export class Runner {
   constructor(
     readonly child: ChildProcess,
     readonly name: string,
+    /** Everything the runner logged, for a failed test. */
+    readonly logFile: string,
   ) {
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     let partial = '';
@@ -141,7 +145,7 @@ export class Runner {
   /** Stops the runner gracefully and asserts that it exits 0. */
   async stop(): Promise<void> {
     this.child.kill('SIGTERM');
-    assert.equal(await this.exited(), 0, `runner ${this.name} stops cleanly on SIGTERM`);
+    assert.equal(await this.exited(), 0, `runner ${this.name} stops cleanly on SIGTERM (log: ${this.logFile})`);
   }
 
   /** Log lines at or after index `from` whose message matches. */
@@ -173,9 +177,17 @@ export async function waitForStored(db: Db, count: number, timeoutMs: number): P
  * HLL built directly from the same cookies says, avgBid off by more than 1e-9.
  */
 export async function referenceDifferences(db: Db, records: readonly Impression[]): Promise<string[]> {
+  return differencesOf(await storedDocuments(db), records);
+}
+
+export function storedDocuments(db: Db): Promise<Document[]> {
+  return db.collection('impsPerPubGeo').find().toArray();
+}
+
+/** referenceDifferences of documents read before. */
+export function differencesOf(docs: readonly Document[], records: readonly Impression[]): string[] {
   const kept = records.filter((r) => r.geo !== 'unknown');
   const expected = groupBy(kept, (r) => `${Math.floor(r.timestamp / MINUTE) * MINUTE}|${r.publisher}|${r.geo}`);
-  const docs = await db.collection('impsPerPubGeo').find().toArray();
   const hll = getAggregationKind('approxDistinct')!;
   const differences: string[] = [];
   const seen = new Set<string>();

@@ -11,13 +11,13 @@
 import { describe, test, before, after, afterEach, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type Db, type Document } from 'mongodb';
 import type { Admin } from 'kafkajs';
 import type { Impression } from '../../src/components/sources/impressions.js';
 import { mongoUri, requireStack, START_HINT } from '../helpers/stack.js';
 import { testKafka, waitForCaughtUp, waitForMember } from '../helpers/kafka.js';
 import { seededRandom } from '../helpers/reference.js';
-import { E2eRun, referenceDifferences, stack, stackManaged, type DataSet, type Runner } from '../helpers/e2e.js';
+import { differencesOf, E2eRun, referenceDifferences, stack, stackManaged, storedDocuments, type DataSet, type Runner } from '../helpers/e2e.js';
 
 const START = '2026-03-02T00:00:00Z';
 /** 400 records per second of event time: a data set spans a minute or two, so runners share every document. */
@@ -85,7 +85,9 @@ const waitForMembers = (group: string, count: number, timeoutMs = 60_000) =>
 
 /** Lets the runners finish the topic, stops them with SIGTERM and compares every document with the reference. */
 async function finish(t: TestContext, run: E2eRun, db: Db, group: string, active: Runner[], fault: string, injections: number): Promise<void> {
-  await waitForCaughtUp(admin, group, run.topic, CATCH_UP_MS);
+  await waitForCaughtUp(admin, group, run.topic, CATCH_UP_MS).catch((error: Error) => {
+    throw new Error(`${error.message} (runner logs: ${active.map((r) => r.logFile).join(', ')})`);
+  });
   for (const runner of active) await runner.stop();
   const differences = await referenceDifferences(db, run.records());
   t.diagnostic(`fault: ${fault}; injected ${injections}x; records produced ${run.data.records}; difference ${differences.length}`);
@@ -184,23 +186,28 @@ describe('fault injection: every document equals the reference after', available
   test('graceful stop: SIGTERM mid-batch stores and commits exactly what it read, three times', async (t) => {
     const { run, db } = newRun('sigterm', data(16_000, 3, 24));
     const group = `sigterm-${run.topic}`;
-    run.produceAll();
-    const records = run.records();
-    const byPosition = await positions(run.topic, records);
+    const producing = await produceAtRate(run, 400);
     const random = seededRandom(6);
     const STOPS = 3;
+    const snapshots: { offsets: Map<number, number>; docs: Document[] }[] = [];
     let runner = start(run, group, { BATCH_MAX_RECORDS: '1000' });
     for (let stop = 1; stop <= STOPS; stop++) {
       const before = await committed(group, run.topic);
+      assert.ok(before < run.data.records, `SIGTERM ${stop} would come after everything was stored`);
       await waitForCommitted(group, run.topic, before + 1);
       await sleep(random() * 1500);
       await runner.stop();
-      // stored equals committed: nothing read before SIGTERM is lost, nothing after the commit is stored
-      const offsets = await committedByPartition(group, run.topic);
-      assert.ok([...offsets.values()].reduce((a, b) => a + b, 0) < run.data.records, 'stopped before the end');
-      const upTo = records.filter((r) => byPosition.get(r)!.offset < (offsets.get(byPosition.get(r)!.partition) ?? 0));
-      assert.deepEqual(await referenceDifferences(db, upTo), [], `after SIGTERM ${stop}, the documents hold exactly the committed records`);
+      snapshots.push({ offsets: await committedByPartition(group, run.topic), docs: await storedDocuments(db) });
       runner = start(run, group, { BATCH_MAX_RECORDS: '1000' });
+    }
+    await producing.done;
+    // after each stop the documents held exactly the records below the committed offsets:
+    // nothing read before SIGTERM was lost, nothing past the commit was stored
+    const records = run.records();
+    const byPosition = await positions(run.topic, records);
+    for (const [i, { offsets, docs }] of snapshots.entries()) {
+      const upTo = records.filter((r) => byPosition.get(r)!.offset < (offsets.get(byPosition.get(r)!.partition) ?? 0));
+      assert.deepEqual(differencesOf(docs, upTo), [], `after SIGTERM ${i + 1}, the documents hold exactly the committed records`);
     }
     await finish(t, run, db, group, [runner], 'SIGTERM mid-batch and restart', STOPS);
   });

@@ -149,8 +149,11 @@ export class KafkaRuntime implements SourceRuntime {
       for (const [id, offset] of offsets) this.committed.set(id, offset);
     } catch (err) {
       // After a rebalance the partition belongs to another runner, which replays from the last
-      // commit; the stored offsets in each document keep that replay from counting twice.
-      this.logger.warn({ err: (err as Error).message, offsets: Object.fromEntries(offsets) }, 'offset commit refused (rebalance?); the new owner replays these records');
+      // commit; the stored offsets in each document keep that replay from counting twice. If it
+      // stays (or comes back) here, or the broker was away, the consumer may fetch again from the
+      // last commit: those records must reach the engine again, or nothing would ever commit them.
+      for (const id of offsets.keys()) this.delivered.set(id, Math.min(this.delivered.get(id) ?? -1, this.committed.get(id) ?? -1));
+      this.logger.warn({ err: (err as Error).message, offsets: Object.fromEntries(offsets) }, 'offset commit refused (rebalance or broker away); these records are replayed');
     }
   }
 
