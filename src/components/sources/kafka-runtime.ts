@@ -18,6 +18,10 @@ function parsePartitionId(id: string): { topic: string; partition: number } {
 
 const STARTUP_TIMEOUT_MS = 30_000;
 const BACKPRESSURE_POLL_MS = 500;
+/** Consumer restarts after final errors, 2 s more apart each time: about a minute in all. */
+const MAX_RESTARTS = 7;
+const RESTART_PAUSE_MS = 2000;
+const COMMIT_TIMEOUT_MS = 15_000;
 
 /**
  * Adapts kafkajs's push-based consumer to the engine's pull: eachBatch queues messages and
@@ -34,6 +38,8 @@ export class KafkaRuntime implements SourceRuntime {
   private readonly committed = new Map<string, number>();
   private wake: (() => void) | undefined;
   private failure: Error | undefined;
+  /** Restarts of the consumer since it last joined the group. */
+  private restarts = 0;
 
   private constructor(
     private readonly kafka: Kafka,
@@ -75,14 +81,37 @@ export class KafkaRuntime implements SourceRuntime {
     );
     consumer.on(consumer.events.CRASH, (event) => {
       const error = event.payload.error;
-      if (!event.payload.restart) runtime.fail(new RunnelError(`Kafka consumer stopped: ${error.message}`));
+      if (!event.payload.restart) void runtime.restart(error);
       else logger.warn({ err: error.message }, 'Kafka consumer restarting after an error');
     });
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      runtime.restarts = 0;
       logger.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
     });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => runtime.take(payload) });
+    await runtime.run();
     return runtime;
+  }
+
+  private run(): Promise<void> {
+    return this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.take(payload) });
+  }
+
+  /**
+   * kafkajs gives up on errors it deems final, among them a broker that stays away through its
+   * retries ("Failed to find group coordinator" while it restarts): start the consumer again,
+   * with growing pauses, and fail the run only when that keeps failing for about a minute.
+   */
+  private async restart(error: Error): Promise<void> {
+    if (this.signal.aborted) return;
+    if (++this.restarts > MAX_RESTARTS) {
+      this.fail(new RunnelError(`Kafka consumer stopped: ${error.message}`));
+      return;
+    }
+    this.logger.warn({ err: error.message, attempt: this.restarts }, 'Kafka consumer stopped; starting it again');
+    await sleep(RESTART_PAUSE_MS * this.restarts, this.signal);
+    if (this.signal.aborted) return;
+    // a restart that crashes again comes back here through the CRASH event
+    await this.run().catch((err: Error) => this.restart(err));
   }
 
   private async take({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -145,7 +174,8 @@ export class KafkaRuntime implements SourceRuntime {
   async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
     const entries = [...offsets].map(([id, offset]) => ({ ...parsePartitionId(id), offset: String(offset + 1) }));
     try {
-      await this.consumer.commitOffsets(entries);
+      // kafkajs can wait without end for a coordinator while the broker restarts
+      await withTimeout(this.consumer.commitOffsets(entries), COMMIT_TIMEOUT_MS, 'Kafka offset commit');
       for (const [id, offset] of offsets) this.committed.set(id, offset);
     } catch (err) {
       // After a rebalance the partition belongs to another runner, which replays from the last
