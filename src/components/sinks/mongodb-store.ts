@@ -10,6 +10,7 @@ import {
   MongoServerSelectionError,
   type AnyBulkWriteOperation,
   type Collection,
+  type Document,
   type MongoClientOptions,
 } from 'mongodb';
 import type { Logger } from 'pino';
@@ -27,15 +28,54 @@ import type { StoredValue } from '../aggregations/types.js';
  *     _runnel: { v: version, start: Date, end: Date, key: [...], states: {...},
  *                offsets: { [partition]: offset }, w: writeToken } }
  *
- * Writes are conditional on `_runnel.v` (optimistic concurrency, no transactions), so it works on
- * any MongoDB 4.4+ and on wire-compatible servers such as FerretDB.
+ * Any number of processes may write the same documents at once (runners of one consumer group,
+ * a stale runner that wakes up after a rebalance). The only primitive relied upon is the unique
+ * `_id` of an insert, atomic on MongoDB and on FerretDB alike: FerretDB 1.x (SQLite) runs a
+ * conditional update as find-then-update, so two writers can both match the same version and a
+ * `$max` upsert can lose a raise. Beside the collection C live:
  *
- * FerretDB 1.x (SQLite backend) is detected at connect (buildInfo.ferretdbVersion): its
- * conditional updates are not atomic (two writers can both match the same version, and `$max`
- * upserts can lose a raise) and two concurrent multi-document update commands on one collection
- * can deadlock it for good, as does a single update command of 100 or more statements. There the
- * store runs its writes and fence raises one at a time, sends at most 50 documents per bulkWrite
- * and always reads back the write tokens of replaces; that is safe for one writing process only.
+ *   C.runnel_claims   { _id: "<doc id>@<v>", d: doc id, v, doc: the full document at version v }
+ *   C.runnel_fences   { _id: "<partition>@<offset>", p: partition, o: offset }
+ *
+ * Writing version v of document D (read at version v - 1):
+ *   1. check that D's state (below) is still at v - 1, else it is a conflict;
+ *   2. insert the claim D@v: a duplicate key means another writer got v first: a conflict, and
+ *      the engine reads and merges again;
+ *   3. settle D: while D's version is below its highest claim, replace D with that claim's
+ *      document (upsert; filter `_runnel.v < claim`, on FerretDB `_id` alone: see below), then
+ *      read again; and delete D's claims below the highest;
+ *   4. the write counts when D's settled state holds every offset of the write, else conflict.
+ *
+ * D's state is its highest version among the document and its claims. Why each record is
+ * counted exactly once:
+ *   - Claims are a linearizable compare-and-set. The highest claim is never deleted, so the
+ *     highest version only grows. A successful insert of D@v made while the highest was v - 1
+ *     extends the chain; once some version above v exists, any D@v (lower ones may have been
+ *     collected) is never the highest, never read and never copied into D. Such a stale claim
+ *     counts in step 4 only if the settled state, built by others, already holds its offsets.
+ *     Versions therefore form one chain of read-merge-write steps, each on the state before it:
+ *     exactly the single-writer history for which the per-partition offsets in `_runnel.offsets`
+ *     and the fences (below) give exactly-once merging (src/engine/merge.ts).
+ *   - D itself only ever receives the content of a claim at that claim's version, so the
+ *     document at version v equals claim v. A replace may land late (FerretDB) and set D back,
+ *     but the claim above it survives, so every reader still sees the right state, and every
+ *     replacer reads D again after its replace: whoever replaced last sees D below the highest
+ *     claim and replaces again. When writes stop, D equals its highest claim. A writer killed
+ *     between claim and replace had its offsets uncommitted: the replay reads D, finds the claim
+ *     above it and settles it (read() settles what it finds behind).
+ *   - Offsets are committed to Kafka only after step 4, so a settled claim precedes any commit.
+ *   - Fences are insert-only marks; a partition's fence is its highest mark and only marks below
+ *     the highest are deleted, so a fence never goes down, whatever the interleaving.
+ * Claims cost one extra copy of each document (its current claim) plus a copy per version in
+ * flight; they are collected as versions move on.
+ *
+ * FerretDB 1.x is detected at connect (buildInfo.ferretdbVersion): an update command holds a
+ * pooled SQLite connection per statement until it ends, so concurrent update commands with 100
+ * statements in total hang it for good. There update commands carry at most 10 statements and
+ * inserts at most 50 documents. It also scans the whole collection for any filter other than a
+ * plain `_id`, so reads cost time in proportion to the collection's size there, and settling
+ * replaces filter on `_id` alone: the version condition would cost a scan per statement and
+ * would not be atomic anyway; a replace that sets D back is repaired as described above.
  *
  * `key`, `states` and `offsets` go through a reversible encoding so that every StoredValue
  * round-trips exactly on every server: field names escape '%', '.', '$' and NUL as %25, %2E,
@@ -58,7 +98,7 @@ export interface MongoStoreOptions {
   logger?: Logger;
   /** How long connect may take before failing when the server is unreachable (default 15000). */
   connectTimeoutMs?: number;
-  /** Stops the retrying of transient errors (otherwise retried forever). */
+  /** Stops the retrying of transient errors (otherwise retried forever); operations are still tried once. */
   signal?: AbortSignal;
   /** Backoff of transient-error retries: first delay and cap in ms (default 100 and 5000). */
   retry?: { initialMs?: number; maxMs?: number };
@@ -82,29 +122,58 @@ interface StoredDoc {
   [field: string]: unknown;
 }
 
-interface FenceDoc {
+/** A writer's claim on version v of document d, with the whole document at that version. */
+interface ClaimDoc {
   _id: string;
-  offset: number;
+  d: string;
+  v: number;
+  doc: Omit<StoredDoc, '_id'>;
 }
+
+/** One raise of a partition's fence. */
+interface FenceMark {
+  _id: string;
+  p: string;
+  o: number;
+}
+
+/** What is stored for one id: the document (as projected) when it exists, and its claims' versions, ascending. */
+interface Observed {
+  stored?: StoredDoc;
+  claims: number[];
+}
+
+const docVersion = (o: Observed): number => o.stored?._runnel?.v ?? 0;
+const topClaim = (o: Observed): number => o.claims.at(-1) ?? 0;
+const stateVersion = (o: Observed): number => Math.max(docVersion(o), topClaim(o));
+const claimId = (id: string, version: number): string => `${id}@${version}`;
 
 const DEFAULT_WRITE_BATCH = 1000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 /** Ids per find: keeps the `$in` list far below the 16 MiB command limit. */
 const READ_CHUNK = 5000;
 const DUPLICATE_KEY = 11000;
-/** FerretDB 1.24 (SQLite) hangs for good on an update command of 100 or more statements. */
+/** Documents per insert on FerretDB. */
 const FERRETDB_MAX_WRITE_BATCH = 50;
+/** Statements per update command on FerretDB: each holds a pooled connection (100 in all) until the command ends. */
+const FERRETDB_MAX_UPDATE_BATCH = 10;
+/** Settle rounds before giving up: each needs a rival's replace to land after ours. */
+const MAX_SETTLE_ROUNDS = 50;
+const VERSION_PROJECTION = { '_runnel.v': 1, '_runnel.offsets': 1 };
+const FULL_PROJECTION = { _runnel: 1 };
 
 export class MongoStateStore implements StateStore {
   private readonly collection: Collection<StoredDoc>;
-  private readonly fences: Collection<FenceDoc>;
+  private readonly claims: Collection<ClaimDoc>;
+  private readonly fences: Collection<FenceMark>;
   private readonly render: (doc: StateDoc) => Record<string, unknown>;
   private writeBatchSize: number;
+  private updateBatchSize: number;
+  /** FerretDB: replaces filter on `_id` alone (see the class comment). */
+  private filterOnIdOnly = false;
   private readonly logger: Logger;
   private readonly retryOptions: RetryOptions;
   readonly namespace: string;
-  private atomic = true;
-  private tail: Promise<unknown> = Promise.resolve();
 
   private constructor(
     /** The driver client, for health checks and monitoring; the store owns it (see close). */
@@ -114,9 +183,11 @@ export class MongoStateStore implements StateStore {
   ) {
     const db = client.db(options.database);
     this.collection = db.collection<StoredDoc>(options.collection);
-    this.fences = db.collection<FenceDoc>(`${options.collection}.runnel_fences`);
+    this.claims = db.collection<ClaimDoc>(`${options.collection}.runnel_claims`);
+    this.fences = db.collection<FenceMark>(`${options.collection}.runnel_fences`);
     this.render = options.render;
     this.writeBatchSize = Math.max(1, Math.floor(options.writeBatchSize ?? DEFAULT_WRITE_BATCH));
+    this.updateBatchSize = this.writeBatchSize;
     this.logger = options.logger ?? silentLogger;
     this.namespace = `${options.database}.${options.collection}`;
     this.retryOptions = {
@@ -129,7 +200,7 @@ export class MongoStateStore implements StateStore {
   }
 
   /**
-   * Connects, checks the server answers and creates the index. Fails with a RunnelError after
+   * Connects, checks the server answers and creates the indexes. Fails with a RunnelError after
    * about connectTimeoutMs when the server cannot be reached, at once on permanent errors.
    */
   static async connect(options: MongoStoreOptions): Promise<MongoStateStore> {
@@ -166,14 +237,6 @@ export class MongoStateStore implements StateStore {
     return store;
   }
 
-  /**
-   * Whether the server applies a conditional single-document update atomically (MongoDB: yes;
-   * FerretDB 1.x: no). When false, writes and fence raises of this store are serialized.
-   */
-  get atomicConditionalWrites(): boolean {
-    return this.atomic;
-  }
-
   private async detectServer(deadline: number): Promise<void> {
     let info: Record<string, unknown>;
     try {
@@ -183,148 +246,193 @@ export class MongoStateStore implements StateStore {
       return; // buildInfo refused: not FerretDB, which always answers it
     }
     if (info.ferretdbVersion === undefined) return;
-    this.atomic = false;
     this.writeBatchSize = Math.min(this.writeBatchSize, FERRETDB_MAX_WRITE_BATCH);
+    this.updateBatchSize = Math.min(this.writeBatchSize, FERRETDB_MAX_UPDATE_BATCH);
+    this.filterOnIdOnly = true;
     this.logger.info(
       { where: this.retryOptions.where, ferretdbVersion: info.ferretdbVersion },
-      'FerretDB detected: its conditional updates are not atomic, so writes are serialized and verified; run only one writing process per collection',
+      `FerretDB detected: at most ${this.updateBatchSize} statements per update command`,
     );
   }
 
-  /** Runs op after every earlier serialized op of this store, when the server needs it. */
-  private serialized<T>(op: () => Promise<T>): Promise<T> {
-    if (this.atomic) return op();
-    const run = this.tail.then(op, op);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Creates the compound index on indexFields (a no-op when it exists). */
+  /** Creates the compound index on indexFields and those of claims and fences (no-ops when they exist). */
   async ensureIndexes(): Promise<void> {
     await this.ensureIndexesUntil(undefined);
   }
 
   private async ensureIndexesUntil(deadline: number | undefined): Promise<void> {
     const fields = this.options.indexFields;
-    if (fields.length === 0) return;
-    const spec = Object.fromEntries(fields.map((f) => [f, 1 as const]));
-    await this.retrying(`createIndex(${fields.join(', ')})`, () => this.collection.createIndex(spec), deadline);
+    if (fields.length > 0) {
+      const spec = Object.fromEntries(fields.map((f) => [f, 1 as const]));
+      await this.retrying(`createIndex(${fields.join(', ')})`, () => this.collection.createIndex(spec), deadline);
+    }
+    await this.retrying('createIndex(claims)', () => this.claims.createIndex({ d: 1 }), deadline);
+    await this.retrying('createIndex(fences)', () => this.fences.createIndex({ p: 1, o: 1 }), deadline);
   }
 
   async close(): Promise<void> {
     await this.client.close();
   }
 
+  /** Each document's state; documents left behind their highest claim are settled first. */
   async read(ids: readonly string[]): Promise<Map<string, StateDoc>> {
-    const found = new Map<string, StateDoc>();
-    for (let i = 0; i < ids.length; i += READ_CHUNK) {
-      const chunk = (ids.length <= READ_CHUNK ? ids : ids.slice(i, i + READ_CHUNK)) as string[];
-      const docs = await this.retrying('read', () =>
-        this.collection
-          .find({ _id: { $in: chunk } }, { projection: { _runnel: 1 }, batchSize: chunk.length, promoteBuffers: true })
-          .toArray(),
-      );
-      for (const stored of docs) found.set(stored._id, this.fromStored(stored));
+    const seen = await this.observe(ids, FULL_PROJECTION);
+    const behind = ids.filter((id) => topClaim(seen.get(id)!) > docVersion(seen.get(id)!));
+    if (behind.length > 0) {
+      // a writer stopped between its claim and its document, or a late replace set one back
+      await this.settle(behind);
+      for (const [id, observed] of await this.observe(behind, FULL_PROJECTION)) seen.set(id, observed);
     }
+    const found = new Map<string, StateDoc>();
+    for (const [id, observed] of seen) if (observed.stored) found.set(id, this.fromStored(observed.stored));
     return found;
   }
 
   async write(writes: readonly ConditionalWrite[]): Promise<string[]> {
-    if (writes.length <= this.writeBatchSize) return this.serialized(() => this.writeChunk(writes));
     const conflicts: string[] = [];
     for (let i = 0; i < writes.length; i += this.writeBatchSize) {
-      const chunk = writes.slice(i, i + this.writeBatchSize);
-      conflicts.push(...(await this.serialized(() => this.writeChunk(chunk))));
+      conflicts.push(...(await this.writeChunk(writes.length <= this.writeBatchSize ? writes : writes.slice(i, i + this.writeBatchSize))));
     }
     return conflicts;
   }
 
-  /**
-   * One unordered bulkWrite. Inserts that hit a duplicate key and replaces whose version did not
-   * match are told apart from ours by the write token: only documents that do not carry our token
-   * afterwards are conflicts. This also makes a retry after a transient error safe, since writes
-   * applied by the failed attempt are recognised as ours.
-   */
+  /** Steps 1 to 4 of the class comment for up to writeBatchSize documents. */
   private async writeChunk(writes: readonly ConditionalWrite[]): Promise<string[]> {
     if (writes.length === 0) return [];
-    const tokenPrefix = randomBytes(12).toString('base64url');
-    const tokenOf = (i: number) => `${tokenPrefix}:${i}`;
-    let replaceCount = 0;
-    const ops: AnyBulkWriteOperation<StoredDoc>[] = writes.map(({ doc, expectedVersion }, i) => {
-      const fields = this.toStoredFields(doc, tokenOf(i));
-      if (expectedVersion === null) return { insertOne: { document: { _id: doc.id, ...fields } as StoredDoc } };
-      replaceCount++;
-      return { replaceOne: { filter: { _id: doc.id, '_runnel.v': expectedVersion }, replacement: fields } };
-    });
-
-    const outcome = await this.retrying('write', async () => {
-      try {
-        const result = await this.collection.bulkWrite(ops, { ordered: false });
-        return { matched: result.matchedCount, duplicates: new Set<number>() };
-      } catch (error) {
-        const duplicates = this.duplicateInserts(error, writes);
-        if (!duplicates) throw error;
-        return { matched: (error as MongoBulkWriteError).matchedCount, duplicates };
-      }
-    });
-
-    // Counts are exact on MongoDB; FerretDB may report a replace as matched that another writer overwrote.
-    const replacesCertain = this.atomic && outcome.matched === replaceCount;
-    if (outcome.duplicates.size === 0 && (replacesCertain || replaceCount === 0)) return [];
-    const uncertain: number[] = [];
-    for (let i = 0; i < writes.length; i++) {
-      if (writes[i].expectedVersion === null ? outcome.duplicates.has(i) : !replacesCertain) uncertain.push(i);
-    }
-    if (uncertain.length === 0) return [];
-    const uncertainIds = uncertain.map((i) => writes[i].doc.id);
-    const stored = await this.retrying('write (reading back tokens)', () =>
-      this.collection.find({ _id: { $in: uncertainIds } }, { projection: { '_runnel.w': 1 }, batchSize: uncertainIds.length }).toArray(),
+    const conflicts = new Set<string>();
+    const before = await this.observe(
+      writes.map((w) => w.doc.id),
+      VERSION_PROJECTION,
     );
-    const tokens = new Map(stored.map((d) => [d._id, d._runnel?.w]));
-    return uncertain.filter((i) => tokens.get(writes[i].doc.id) !== tokenOf(i)).map((i) => writes[i].doc.id);
+    const claimed = writes.filter((w) => {
+      const current = stateVersion(before.get(w.doc.id)!) === (w.expectedVersion ?? 0);
+      if (!current) conflicts.add(w.doc.id);
+      return current;
+    });
+    const tokenPrefix = randomBytes(12).toString('base64url');
+    const claims: ClaimDoc[] = claimed.map(({ doc }, i) => ({ _id: claimId(doc.id, doc.version), d: doc.id, v: doc.version, doc: this.toStoredFields(doc, `${tokenPrefix}:${i}`) }));
+    const duplicates = await this.retrying('write (claims)', () =>
+      this.bulkWrite(
+        this.claims,
+        claims.map((document) => ({ insertOne: { document } })),
+        (i) => claims[i].d,
+      ),
+    );
+    if (duplicates.size > 0) {
+      // A retry after a transient error meets the claims its first attempt made: the token tells them apart.
+      const ids = [...duplicates].map((i) => claims[i]._id);
+      const found = await this.retrying('write (reading back claims)', () =>
+        this.claims.find({ _id: { $in: ids } }, { projection: { 'doc._runnel.w': 1 }, batchSize: ids.length }).toArray(),
+      );
+      const tokenOf = (claim: ClaimDoc) => (claim.doc?._runnel as RunnelFields | undefined)?.w;
+      const tokens = new Map(found.map((c) => [c._id, tokenOf(c as ClaimDoc)]));
+      for (const i of duplicates) if (tokens.get(claims[i]._id) !== tokenOf(claims[i])) conflicts.add(claims[i].d);
+    }
+    const won = claimed.filter((w) => !conflicts.has(w.doc.id));
+    if (won.length > 0) {
+      const settled = await this.settle(won.map((w) => w.doc.id));
+      for (const { doc } of won) {
+        const held = decodeOffsets(settled.get(doc.id)!.stored?._runnel?.offsets);
+        if (!Object.entries(doc.offsets).every(([partition, offset]) => (held[partition] ?? -1) >= offset)) conflicts.add(doc.id);
+      }
+    }
+    return writes.filter((w) => conflicts.has(w.doc.id)).map((w) => w.doc.id);
   }
 
   /**
-   * The indexes of inserts that failed on a duplicate key, when those are the only failures of a
-   * bulkWrite; undefined when the error is something else. A failure that is neither transient
-   * nor a duplicate insert throws a RunnelError naming the document.
+   * Brings each document up to its highest claim, reading again after every replace until none
+   * is behind, then deletes the claims below the highest. Returns the last observation.
    */
-  private duplicateInserts(error: unknown, writes: readonly ConditionalWrite[]): Set<number> | undefined {
-    if (!(error instanceof MongoBulkWriteError) || error.err !== undefined) return undefined;
-    const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-    const duplicates = new Set<number>();
-    for (const e of writeErrors) {
-      if (e.code === DUPLICATE_KEY && writes[e.index]?.expectedVersion === null) duplicates.add(e.index);
-      else if (TRANSIENT_CODES.has(e.code)) return undefined;
-      else {
-        const id = writes[e.index]?.doc.id ?? '?';
-        throw new RunnelError(
-          `MongoDB write to ${this.retryOptions.where} failed for document ${JSON.stringify(id)}: ${redactUrlCredentials(e.errmsg ?? '')} (code ${e.code})` +
-            (writeErrors.length > 1 ? ` and ${writeErrors.length - 1} more write errors` : ''),
-        );
+  private async settle(ids: readonly string[]): Promise<Map<string, Observed>> {
+    for (let round = 1; ; round++) {
+      const seen = await this.observe(ids, VERSION_PROJECTION);
+      const behind = ids.filter((id) => topClaim(seen.get(id)!) > docVersion(seen.get(id)!));
+      if (behind.length === 0) {
+        await this.collectClaims(seen);
+        return seen;
+      }
+      if (round > MAX_SETTLE_ROUNDS) {
+        throw new RunnelError(`MongoDB ${this.retryOptions.where}: ${behind.length} documents still behind their claims after ${MAX_SETTLE_ROUNDS} rounds (first: ${JSON.stringify(behind[0])})`);
+      }
+      const wanted = behind.map((id) => claimId(id, topClaim(seen.get(id)!)));
+      const claims = await this.retrying('settle (reading claims)', () => this.claims.find({ _id: { $in: wanted } }, { batchSize: wanted.length }).toArray());
+      for (let i = 0; i < claims.length; i += this.updateBatchSize) {
+        const ops: AnyBulkWriteOperation<StoredDoc>[] = claims.slice(i, i + this.updateBatchSize).map((claim) => ({
+          replaceOne: { filter: this.filterOnIdOnly ? { _id: claim.d } : { _id: claim.d, '_runnel.v': { $lt: claim.v } }, replacement: claim.doc, upsert: true },
+        }));
+        // a duplicate key is an upsert that found the document at or past the claim: nothing to do
+        await this.retrying('settle', () => this.bulkWrite(this.collection, ops, (j) => claims[i + j].d));
       }
     }
-    return duplicates;
+  }
+
+  /** Deletes every claim below the highest of its document: the highest one is never deleted. */
+  private async collectClaims(seen: Map<string, Observed>): Promise<void> {
+    const old: string[] = [];
+    for (const [id, observed] of seen) for (const v of observed.claims.slice(0, -1)) old.push(claimId(id, v));
+    if (old.length === 0) return;
+    await this.retrying('collect claims', () => this.claims.deleteMany({ _id: { $in: old } }));
+  }
+
+  /** The documents (projected) and the versions of their claims. */
+  private async observe(ids: readonly string[], projection: Document): Promise<Map<string, Observed>> {
+    const seen = new Map<string, Observed>(ids.map((id) => [id, { claims: [] }]));
+    for (let i = 0; i < ids.length; i += READ_CHUNK) {
+      const chunk = (ids.length <= READ_CHUNK ? ids : ids.slice(i, i + READ_CHUNK)) as string[];
+      const [docs, claims] = await Promise.all([
+        this.retrying('read', () => this.collection.find({ _id: { $in: chunk } }, { projection, batchSize: chunk.length, promoteBuffers: true }).toArray()),
+        this.retrying('read (claims)', () => this.claims.find({ d: { $in: chunk } }, { projection: { d: 1, v: 1 }, batchSize: 10_000 }).toArray()),
+      ]);
+      for (const stored of docs) seen.get(stored._id)!.stored = stored;
+      for (const claim of claims) seen.get(claim.d)?.claims.push(claim.v);
+    }
+    for (const observed of seen.values()) if (observed.claims.length > 1) observed.claims.sort((a, b) => a - b);
+    return seen;
+  }
+
+  /**
+   * One unordered bulkWrite; returns the indexes of operations that failed on a duplicate key.
+   * Transient failures throw as they are (for retrying); any other failure throws a RunnelError
+   * naming the document.
+   */
+  private async bulkWrite<T extends Document>(collection: Collection<T>, ops: AnyBulkWriteOperation<T>[], idOf: (index: number) => string): Promise<Set<number>> {
+    const duplicates = new Set<number>();
+    if (ops.length === 0) return duplicates;
+    try {
+      await collection.bulkWrite(ops, { ordered: false });
+      return duplicates;
+    } catch (error) {
+      if (!(error instanceof MongoBulkWriteError) || error.err !== undefined) throw error;
+      const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      for (const e of writeErrors) {
+        if (e.code === DUPLICATE_KEY) duplicates.add(e.index);
+        else if (TRANSIENT_CODES.has(e.code)) throw error;
+        else {
+          throw new RunnelError(
+            `MongoDB write to ${this.retryOptions.where} failed for document ${JSON.stringify(idOf(e.index))}: ${redactUrlCredentials(e.errmsg ?? '')} (code ${e.code})` +
+              (writeErrors.length > 1 ? ` and ${writeErrors.length - 1} more write errors` : ''),
+          );
+        }
+      }
+      return duplicates;
+    }
   }
 
   async readFence(partition: string): Promise<number> {
-    const fence = await this.retrying('readFence', () => this.fences.findOne({ _id: partition }));
-    return fence ? Number(fence.offset) : -1;
+    const mark = await this.retrying('readFence', () => this.fences.findOne({ p: partition }, { sort: { o: -1 }, projection: { o: 1 } }));
+    return mark ? Number(mark.o) : -1;
   }
 
   async raiseFence(partition: string, offset: number): Promise<void> {
-    const raise = () => this.fences.updateOne({ _id: partition }, { $max: { offset } }, { upsert: true });
-    await this.serialized(() =>
-      this.retrying('raiseFence', async () => {
-        try {
-          await raise();
-        } catch (error) {
-          // Two concurrent upserts of a new fence: one inserts, the other fails; its update now matches.
-          if (!isDuplicateKey(error)) throw error;
-          await raise();
-        }
-      }),
-    );
+    const mark = { _id: `${partition}@${offset}`, p: partition, o: offset };
+    await this.retrying('raiseFence', async () => {
+      try {
+        await this.fences.insertOne(mark);
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error; // raised to this offset before
+      }
+    });
+    await this.retrying('raiseFence (collecting)', () => this.fences.deleteMany({ p: partition, o: { $lt: offset } }));
   }
 
   private toStoredFields(doc: StateDoc, token: string): Omit<StoredDoc, '_id'> {
@@ -438,7 +546,8 @@ export interface RetryOptions {
 
 /**
  * Runs op, retrying transient errors with exponential backoff and jitter (initialMs doubling up
- * to maxMs), logging a warning each time, until it succeeds, `signal` aborts or `deadline` (epoch
+ * to maxMs), logging a warning each time, until it succeeds, `signal` aborts (op is still tried
+ * once after that, never retried) or `deadline` (epoch
  * ms) would pass. Permanent errors become a RunnelError naming what failed, without credentials.
  */
 export async function retryTransient<T>(op: () => Promise<T>, options: RetryOptions & { what: string; deadline?: number }): Promise<T> {
@@ -450,11 +559,11 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
       return await op();
     } catch (error) {
       if (error instanceof RunnelError) throw error;
-      // a stopping run still makes each attempt once: its last batch is being stored
-      if (signal?.aborted) throw new RunnelError(`MongoDB ${what} on ${where} was stopped: ${errorText(error)}`);
       if (!isTransientMongoError(error)) {
         throw new RunnelError(`MongoDB ${what} on ${where} failed: ${errorText(error)}${hintFor(error)}`);
       }
+      // a stop still lets every operation be tried (SIGTERM stores the batch in hand), only not retried
+      if (signal?.aborted) throw new RunnelError(`MongoDB ${what} on ${where} was stopped: ${errorText(error)}`);
       const wait = Math.round(delay / 2 + (Math.random() * delay) / 2);
       if (deadline !== undefined && Date.now() + wait >= deadline) {
         throw new RunnelError(`MongoDB ${where} is not reachable (${what} gave up after ${attempt} attempt(s)): ${errorText(error)}; is the server running and the address right?`);

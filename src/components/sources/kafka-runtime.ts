@@ -18,6 +18,10 @@ function parsePartitionId(id: string): { topic: string; partition: number } {
 
 const STARTUP_TIMEOUT_MS = 30_000;
 const BACKPRESSURE_POLL_MS = 500;
+/** Consumer restarts after final errors, 2 s more apart each time: about a minute in all. */
+const MAX_RESTARTS = 7;
+const RESTART_PAUSE_MS = 2000;
+const COMMIT_TIMEOUT_MS = 15_000;
 
 /**
  * Adapts kafkajs's push-based consumer to the engine's pull: eachBatch queues messages and
@@ -36,6 +40,8 @@ export class KafkaRuntime implements SourceRuntime {
   /** Resumes a fetch waiting for the engine to take records. */
   private room: (() => void) | undefined;
   private failure: Error | undefined;
+  /** Restarts of the consumer since it last joined the group. */
+  private restarts = 0;
 
   private constructor(
     private readonly kafka: Kafka,
@@ -86,17 +92,42 @@ export class KafkaRuntime implements SourceRuntime {
     );
     consumer.on(consumer.events.CRASH, (event) => {
       const error = event.payload.error;
-      if (!event.payload.restart) runtime.fail(new RunnelError(`Kafka consumer stopped: ${error.message}`));
+      if (!event.payload.restart) void runtime.restart(error);
       else logger.warn({ err: error.message }, 'Kafka consumer restarting after an error');
     });
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      runtime.restarts = 0;
       logger.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
     });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => runtime.take(payload) });
+    await runtime.run();
     return runtime;
   }
 
+  private run(): Promise<void> {
+    return this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.take(payload) });
+  }
+
+  /**
+   * kafkajs gives up on errors it deems final, among them a broker that stays away through its
+   * retries ("Failed to find group coordinator" while it restarts): start the consumer again,
+   * with growing pauses, and fail the run only when that keeps failing for about a minute.
+   */
+  private async restart(error: Error): Promise<void> {
+    if (this.signal.aborted) return;
+    if (++this.restarts > MAX_RESTARTS) {
+      this.fail(new RunnelError(`Kafka consumer stopped: ${error.message}`));
+      return;
+    }
+    this.logger.warn({ err: error.message, attempt: this.restarts }, 'Kafka consumer stopped; starting it again');
+    await sleep(RESTART_PAUSE_MS * this.restarts, this.signal);
+    if (this.signal.aborted) return;
+    // a restart that crashes again comes back here through the CRASH event
+    await this.run().catch((err: Error) => this.restart(err));
+  }
+
   private async take({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    // fetched before a rewind's seek: the fetch from the seek position follows
+    if (isStale()) return;
     const partition = partitionId(batch.topic, batch.partition);
     const seen = this.delivered.get(partition) ?? -1;
     const chunk = toChunk(partition, batch.messages, seen);
@@ -161,19 +192,25 @@ export class KafkaRuntime implements SourceRuntime {
   async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
     const entries = [...offsets].map(([id, offset]) => ({ ...parsePartitionId(id), offset: String(offset + 1) }));
     try {
-      await this.consumer.commitOffsets(entries);
+      // kafkajs can wait without end for a coordinator while the broker restarts
+      await withTimeout(this.consumer.commitOffsets(entries), COMMIT_TIMEOUT_MS, 'Kafka offset commit');
       for (const [id, offset] of offsets) this.committed.set(id, offset);
     } catch (err) {
       // After a rebalance the partition belongs to another runner, which replays from the last
-      // commit; the stored offsets in each document keep that replay from counting twice.
-      this.logger.warn({ err: (err as Error).message, offsets: Object.fromEntries(offsets) }, 'offset commit refused (rebalance?); the new owner replays these records');
+      // commit; the stored offsets in each document keep that replay from counting twice. If it
+      // stays (or comes back) here, or the broker was away, the consumer may fetch again from the
+      // last commit: those records must reach the engine again, or nothing would ever commit them.
+      for (const id of offsets.keys()) this.delivered.set(id, Math.min(this.delivered.get(id) ?? -1, this.committed.get(id) ?? -1));
+      this.logger.warn({ err: (err as Error).message, offsets: Object.fromEntries(offsets) }, 'offset commit refused (rebalance or broker away); these records are replayed');
     }
   }
 
   async rewind(): Promise<void> {
+    const groupCommitted = await this.fetchGroupOffsets();
+    // only now: chunks queued while the offsets were fetched must go too, or they would come
+    // before the re-read records, out of offset order
     this.queue.length = 0;
     this.queued = 0;
-    const groupCommitted = await this.fetchGroupOffsets();
     for (const id of this.delivered.keys()) {
       const offset = this.committed.get(id) ?? groupCommitted.get(id) ?? -1;
       this.delivered.set(id, offset);

@@ -1,0 +1,233 @@
+/**
+ * End-to-end runs of the canonical pipeline against the local stack: generated impressions
+ * produced to a Kafka topic by `runner produce`, runners started as separate processes, and every
+ * stored MongoDB document compared with a reference computed here from the same records.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Db, Document } from 'mongodb';
+import { getAggregationKind } from '../../src/components/aggregations/index.js';
+import { ImpressionGenerator, impressionDefaults, type Impression } from '../../src/components/sources/impressions.js';
+import { groupBy } from './reference.js';
+import { kafkaBrokers, mongoUri } from './stack.js';
+
+export const root = fileURLToPath(new URL('../../../', import.meta.url));
+const cli = join(root, 'dist/src/cli/main.js');
+const MINUTE = 60_000;
+
+/** What `runner produce` generates: the same seed gives the same records here. */
+export interface DataSet {
+  records: number;
+  seed: number;
+  start: string;
+  eventsPerSecond: number;
+  partitions: number;
+}
+
+/** One topic and one database of its own, so tests never see each other's data. */
+export class E2eRun {
+  readonly topic: string;
+  readonly database: string;
+  private readonly workDir = mkdtempSync(join(tmpdir(), 'runnel-e2e-'));
+  /** Every process started, so that a failed test leaves none behind (see killAll). */
+  private readonly children: ChildProcess[] = [];
+
+  constructor(
+    name: string,
+    readonly data: DataSet,
+  ) {
+    const run = `${name}-${process.pid}-${Date.now().toString(36)}`;
+    this.topic = `runnel-${run}`;
+    this.database = `runnel_${run.replace(/-/g, '_')}`;
+  }
+
+  env(group: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      KAFKA_TOPIC: this.topic,
+      KAFKA_GROUP: group,
+      MONGODB_URI: mongoUri(),
+      MONGODB_DATABASE: this.database,
+      DEAD_LETTER_FILE: join(this.workDir, `${group}.dead.jsonl`),
+      RUNNEL_LOG_LEVEL: 'warn',
+      // small batches, so that a fault lands in the middle of the run
+      BATCH_MAX_RECORDS: '2000',
+      ...extra,
+    };
+  }
+
+  private produceArgs(rate?: number): string[] {
+    const { records, seed, start, eventsPerSecond, partitions } = this.data;
+    const args = [cli, 'produce', '--topic', this.topic, '--count', String(records), '--partitions', String(partitions)];
+    args.push('--seed', String(seed), '--start-time', start, '--events-per-second', String(eventsPerSecond), '--jitter', '2s');
+    if (rate !== undefined) args.push('--rate', String(rate), '--batch-size', String(Math.max(1, Math.round(rate / 10))));
+    return args;
+  }
+
+  /** Produces all the records at once, creating the topic. */
+  produceAll(): void {
+    const produced = spawnSync(process.execPath, this.produceArgs(), { cwd: root, env: this.env('producer'), encoding: 'utf8' });
+    assert.equal(produced.status, 0, produced.stderr);
+    assert.match(produced.stdout, new RegExp(`produced ${this.data.records} records to ${this.topic}`));
+  }
+
+  /** Produces all the records at `rate` per second in the background, creating the topic; resolves when done. */
+  produceAtRate(rate: number): Promise<void> {
+    const child = spawn(process.execPath, this.produceArgs(rate), { cwd: root, env: this.env('producer'), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.push(child);
+    let output = '';
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
+    return new Promise((resolve, reject) => {
+      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`runner produce exited with ${code}: ${output.slice(-2000)}`))));
+    });
+  }
+
+  /** The records produced, in the order the generator makes them. */
+  records(): Impression[] {
+    const { seed, start, eventsPerSecond, records } = this.data;
+    const generator = new ImpressionGenerator({ ...impressionDefaults, seed, startTime: Date.parse(start), eventsPerSecond, jitterMs: 2000 });
+    return Array.from({ length: records }, () => generator.next());
+  }
+
+  startRunner(group: string, extra: NodeJS.ProcessEnv = {}): Runner {
+    const child = spawn(process.execPath, [cli, 'run', 'pipelines/impressions.yaml'], { cwd: root, env: this.env(group, extra), stdio: ['ignore', 'ignore', 'pipe'] });
+    this.children.push(child);
+    const logFile = join(this.workDir, `runner-${this.children.length}-${child.pid}.log`);
+    child.stderr!.pipe(createWriteStream(logFile));
+    return new Runner(child, group, logFile);
+  }
+
+  /** Kills every process of this run that is still running (also a stopped one). */
+  killAll(): void {
+    for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+/** A runner process; its log lines are kept, its errors are echoed to the test's stderr. */
+export class Runner {
+  readonly lines: string[] = [];
+  private readonly exit: Promise<number | null>;
+
+  constructor(
+    readonly child: ChildProcess,
+    readonly name: string,
+    /** Everything the runner logged, for a failed test. */
+    readonly logFile: string,
+  ) {
+    this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    let partial = '';
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        this.lines.push(line);
+        // the runner's own errors; kafkajs logs every refused heartbeat of a rebalance as an error
+        if ((/"level":(50|60)/.test(line) && !line.includes('"logger":"kafkajs"')) || !line.startsWith('{')) process.stderr.write(`[runner ${name}] ${line}\n`);
+      }
+    });
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  exited(): Promise<number | null> {
+    return this.exit;
+  }
+
+  /** Stops the runner gracefully and asserts that it exits 0. */
+  async stop(): Promise<void> {
+    this.child.kill('SIGTERM');
+    assert.equal(await this.exited(), 0, `runner ${this.name} stops cleanly on SIGTERM (log: ${this.logFile})`);
+  }
+
+  /** Log lines at or after index `from` whose message matches. */
+  logged(message: RegExp, from = 0): string[] {
+    return this.lines.slice(from).filter((line) => message.test(line));
+  }
+}
+
+/** The impressions counted in the stored documents. */
+export async function storedImpressions(db: Db): Promise<number> {
+  const docs = await db.collection('impsPerPubGeo').find({}, { projection: { imps: 1 } }).toArray();
+  return docs.reduce((sum, d) => sum + ((d.imps as number) ?? 0), 0);
+}
+
+/** Polls until at least `count` impressions are stored. */
+export async function waitForStored(db: Db, count: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stored = await storedImpressions(db);
+    if (stored >= count) return stored;
+    if (Date.now() > deadline) throw new Error(`only ${stored} of ${count} impressions stored after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Every way the stored documents differ from the reference, one line each (none when they are
+ * equal): a document missing or extra, imps not exactly the count, uniques not exactly what an
+ * HLL built directly from the same cookies says, avgBid off by more than 1e-9.
+ */
+export async function referenceDifferences(db: Db, records: readonly Impression[]): Promise<string[]> {
+  return differencesOf(await storedDocuments(db), records);
+}
+
+export function storedDocuments(db: Db): Promise<Document[]> {
+  return db.collection('impsPerPubGeo').find().toArray();
+}
+
+/** referenceDifferences of documents read before. */
+export function differencesOf(docs: readonly Document[], records: readonly Impression[]): string[] {
+  const kept = records.filter((r) => r.geo !== 'unknown');
+  const expected = groupBy(kept, (r) => `${Math.floor(r.timestamp / MINUTE) * MINUTE}|${r.publisher}|${r.geo}`);
+  const hll = getAggregationKind('approxDistinct')!;
+  const differences: string[] = [];
+  const seen = new Set<string>();
+  for (const doc of docs) {
+    const id = `${(doc.date as Date).getTime()}|${doc.publisher}|${doc.geo}`;
+    seen.add(id);
+    const group = expected.get(id);
+    if (!group) {
+      differences.push(`unexpected document ${id}`);
+      continue;
+    }
+    if (doc.imps !== group.length) differences.push(`${id}: imps ${doc.imps}, expected ${group.length}`);
+    const avg = group.reduce((s, r) => s + r.bid, 0) / group.length;
+    if (!(Math.abs((doc.avgBid as number) - avg) <= 1e-9)) differences.push(`${id}: avgBid ${doc.avgBid}, expected ${avg}`);
+    const direct = hll.create({});
+    for (const r of group) direct.add(r.cookie, r.timestamp);
+    if (doc.uniques !== direct.result()) differences.push(`${id}: uniques ${doc.uniques}, expected ${direct.result()}`);
+  }
+  for (const id of expected.keys()) if (!seen.has(id)) differences.push(`missing document ${id}`);
+  return differences;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs scripts/stack on the stack the tests use (its ports taken from KAFKA_BROKERS and MONGODB_URI). */
+export async function stack(...args: string[]): Promise<void> {
+  const kafkaPort = kafkaBrokers()[0]?.split(':').pop() ?? '9092';
+  const mongoPort = new URL(mongoUri()).port || '27017';
+  await execFileAsync(join(root, 'scripts/stack'), args, {
+    env: { ...process.env, RUNNEL_KAFKA_PORT: kafkaPort, RUNNEL_MONGO_PORT: mongoPort },
+    timeout: 180_000,
+  });
+}
+
+/** Whether scripts/stack manages the servers the tests use, so that a test may stop and start them. */
+export async function stackManaged(): Promise<boolean> {
+  try {
+    await stack('status');
+    return true;
+  } catch {
+    return false;
+  }
+}

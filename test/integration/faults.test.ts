@@ -1,0 +1,261 @@
+/**
+ * Fault injection against the real local stack: the canonical pipeline runs as separate runner
+ * processes while records are produced; each test injects one kind of fault (kill -9, scale-out
+ * and scale-in, a stale runner, a database outage, SIGTERM mid-batch), lets the
+ * runners catch up, and compares every MongoDB document with the reference computed from the
+ * produced records. The difference must be exactly zero.
+ *
+ * The database-outage test stops and starts the database through scripts/stack, on
+ * the stack the other tests use; `npm test` runs test files one at a time, so no other test sees it.
+ */
+import { describe, test, before, after, afterEach, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoClient, type Db, type Document } from 'mongodb';
+import type { Admin } from 'kafkajs';
+import type { Impression } from '../../src/components/sources/impressions.js';
+import { mongoUri, requireStack, START_HINT } from '../helpers/stack.js';
+import { testKafka, waitForCaughtUp, waitForMember } from '../helpers/kafka.js';
+import { seededRandom } from '../helpers/reference.js';
+import { differencesOf, E2eRun, referenceDifferences, stack, stackManaged, storedDocuments, type DataSet, type Runner } from '../helpers/e2e.js';
+
+const START = '2026-03-02T00:00:00Z';
+/** 400 records per second of event time: a data set spans a minute or two, so runners share every document. */
+const data = (records: number, partitions: number, seed: number): DataSet => ({ records, seed, start: START, eventsPerSecond: 400, partitions });
+const CATCH_UP_MS = 180_000;
+
+const available = await requireStack('kafka', 'mongodb');
+const managed = available.skip === false && (await stackManaged());
+// Stopping servers needs the stack started by scripts/stack; under CI=true it always is (.ci/run).
+const serverFaults = managed || process.env.CI === 'true' ? available : { skip: `the servers are not managed by scripts/stack; ${START_HINT}` };
+
+let mongo: MongoClient;
+let admin: Admin;
+const runs: E2eRun[] = [];
+
+function newRun(name: string, dataSet: DataSet): { run: E2eRun; db: Db } {
+  const run = new E2eRun(name, dataSet);
+  runs.push(run);
+  return { run, db: mongo.db(run.database) };
+}
+
+const start = (run: E2eRun, group: string, extra: NodeJS.ProcessEnv = {}): Runner => run.startRunner(group, extra);
+
+/** Starts producing at `rate` records per second and waits until the topic exists. */
+async function produceAtRate(run: E2eRun, rate: number): Promise<{ done: Promise<void> }> {
+  const done = run.produceAtRate(rate);
+  done.catch(() => undefined); // awaited by the test; a failure before that must not go unhandled
+  await waitUntil(`topic ${run.topic} created`, 30_000, async () => {
+    try {
+      return (await admin.fetchTopicOffsets(run.topic)).length === run.data.partitions;
+    } catch {
+      return false;
+    }
+  });
+  return { done };
+}
+
+/** The sum over partitions of the group's committed offsets: how many records it has stored and committed. */
+async function committed(group: string, topic: string): Promise<number> {
+  const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+}
+
+async function committedByPartition(group: string, topic: string): Promise<Map<number, number>> {
+  const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Math.max(0, Number(p.offset))]));
+}
+
+async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
+
+const waitForCommitted = (group: string, topic: string, atLeast: number, timeoutMs = 90_000) =>
+  waitUntil(`group ${group} committing ${atLeast} records`, timeoutMs, async () => (await committed(group, topic)) >= atLeast);
+
+const waitForMembers = (group: string, count: number, timeoutMs = 60_000) =>
+  waitUntil(`group ${group} stable with ${count} members`, timeoutMs, async () => {
+    const [described] = (await admin.describeGroups([group])).groups;
+    return described?.state === 'Stable' && described.members.length === count;
+  });
+
+/** Lets the runners finish the topic, stops them with SIGTERM and compares every document with the reference. */
+async function finish(t: TestContext, run: E2eRun, db: Db, group: string, active: Runner[], fault: string, injections: number): Promise<void> {
+  await waitForCaughtUp(admin, group, run.topic, CATCH_UP_MS).catch((error: Error) => {
+    throw new Error(`${error.message} (runner logs: ${active.map((r) => r.logFile).join(', ')})`);
+  });
+  for (const runner of active) await runner.stop();
+  const differences = await referenceDifferences(db, run.records());
+  t.diagnostic(`fault: ${fault}; injected ${injections}x; records produced ${run.data.records}; difference ${differences.length}`);
+  assert.deepEqual(differences, [], `${differences.length} documents differ from the reference`);
+}
+
+describe('fault injection: every document equals the reference after', available, () => {
+  before(async () => {
+    mongo = await new MongoClient(mongoUri()).connect();
+    admin = testKafka().admin();
+    await admin.connect();
+  });
+
+  // a failed test leaves no process behind to slow down the next ones
+  afterEach(() => runs.at(-1)?.killAll());
+
+  after(async () => {
+    if (managed) await stack('start', 'ferretdb').catch(() => undefined); // left running, whatever happened
+    for (const run of runs) {
+      await mongo?.db(run.database).dropDatabase().catch(() => undefined);
+      await admin?.deleteTopics({ topics: [run.topic] }).catch(() => undefined);
+    }
+    await admin?.disconnect();
+    await mongo?.close();
+  });
+
+  test('kill -9 at random moments, ten times, while records keep arriving', async (t) => {
+    const { run, db } = newRun('crash', data(20_000, 3, 21));
+    const group = `crash-${run.topic}`;
+    const random = seededRandom(5);
+    // a kill costs the group its 10 s session timeout: the records arrive over the ten kills
+    const producing = await produceAtRate(run, 150);
+    let runner = start(run, group, { BATCH_MAX_RECORDS: '1000' });
+    const KILLS = 10;
+    for (let kill = 1; kill <= KILLS; kill++) {
+      // somewhere in the batch after the next commit: reading, merging, claiming, settling or committing
+      const before = await committed(group, run.topic);
+      assert.ok(before < run.data.records, `kill ${kill} would come after everything was stored`);
+      await waitForCommitted(group, run.topic, before + 1);
+      await sleep(random() * 2500);
+      runner.signal('SIGKILL');
+      await runner.exited();
+      runner = start(run, group, { BATCH_MAX_RECORDS: '1000' });
+    }
+    await producing.done;
+    const stored = await committed(group, run.topic);
+    assert.ok(stored < run.data.records, 'the last kill came before everything was committed');
+    await waitForMember(admin, group, 60_000);
+    await finish(t, run, db, group, [runner], 'kill -9 and restart', KILLS);
+  });
+
+  test('scale-out: three runners on six partitions, one killed, a fourth started, all mid-run', async (t) => {
+    const { run, db } = newRun('scale', data(24_000, 6, 22));
+    const group = `scale-${run.topic}`;
+    const producing = await produceAtRate(run, 400);
+    const active = [0, 1, 2].map(() => start(run, group));
+    await waitForMembers(group, 3);
+    await waitForCommitted(group, run.topic, 4000);
+    const killed = active.shift()!;
+    killed.signal('SIGKILL');
+    await killed.exited();
+    // its partitions move to the other two once its session expires
+    await waitForMembers(group, 2);
+    const afterKill = await committed(group, run.topic);
+    await waitForCommitted(group, run.topic, afterKill + 2000);
+    active.push(start(run, group));
+    await waitForMembers(group, 3);
+    await producing.done;
+    await finish(t, run, db, group, active, 'scale-out (kill one of three, start a fourth)', 2);
+  });
+
+  test('a stale runner: stopped until the group moves its partitions, then continued', async (t) => {
+    const { run, db } = newRun('stale', data(24_000, 6, 23));
+    const group = `stale-${run.topic}`;
+    const producing = await produceAtRate(run, 400);
+    const active = [0, 1, 2].map(() => start(run, group, { RUNNEL_LOG_LEVEL: 'info' }));
+    await waitForMembers(group, 3);
+    await waitForCommitted(group, run.topic, 4000);
+    const [stale] = active;
+    // in the middle of a batch: records arrive all the time and batches last up to 2 s
+    await sleep(700);
+    stale.signal('SIGSTOP');
+    const from = stale.lines.length;
+    await waitForMembers(group, 2);
+    // the others write what it had in hand meanwhile
+    const moved = await committed(group, run.topic);
+    await waitForCommitted(group, run.topic, moved + 2000);
+    stale.signal('SIGCONT');
+    await waitForMembers(group, 3);
+    await producing.done;
+    const evidence = stale.logged(/offset commit refused|another writer stored|joined the consumer group/, from).length;
+    t.diagnostic(`the stale runner logged ${evidence} commit refusals, overlaps or rejoins after SIGCONT`);
+    await finish(t, run, db, group, active, 'stale runner (SIGSTOP until its partitions moved, SIGCONT)', 1);
+  });
+
+  test('graceful stop: SIGTERM mid-batch stores and commits exactly what it read, three times', async (t) => {
+    const { run, db } = newRun('sigterm', data(16_000, 3, 24));
+    const group = `sigterm-${run.topic}`;
+    const producing = await produceAtRate(run, 400);
+    const random = seededRandom(6);
+    const STOPS = 3;
+    const snapshots: { offsets: Map<number, number>; docs: Document[] }[] = [];
+    let runner = start(run, group, { BATCH_MAX_RECORDS: '1000' });
+    for (let stop = 1; stop <= STOPS; stop++) {
+      const before = await committed(group, run.topic);
+      assert.ok(before < run.data.records, `SIGTERM ${stop} would come after everything was stored`);
+      await waitForCommitted(group, run.topic, before + 1);
+      await sleep(random() * 1500);
+      await runner.stop();
+      snapshots.push({ offsets: await committedByPartition(group, run.topic), docs: await storedDocuments(db) });
+      runner = start(run, group, { BATCH_MAX_RECORDS: '1000' });
+    }
+    await producing.done;
+    // after each stop the documents held exactly the records below the committed offsets:
+    // nothing read before SIGTERM was lost, nothing past the commit was stored
+    const records = run.records();
+    const byPosition = await positions(run.topic, records);
+    for (const [i, { offsets, docs }] of snapshots.entries()) {
+      const upTo = records.filter((r) => byPosition.get(r)!.offset < (offsets.get(byPosition.get(r)!.partition) ?? 0));
+      assert.deepEqual(differencesOf(docs, upTo), [], `after SIGTERM ${i + 1}, the documents hold exactly the committed records`);
+    }
+    await finish(t, run, db, group, [runner], 'SIGTERM mid-batch and restart', STOPS);
+  });
+
+  test('a database outage of 20 s mid-run: retries, commits nothing unwritten, catches up', serverFaults, async (t) => {
+    const { run, db } = newRun('dbdown', data(16_000, 3, 25));
+    const group = `dbdown-${run.topic}`;
+    const producing = await produceAtRate(run, 400);
+    const runner = start(run, group);
+    await waitForCommitted(group, run.topic, 3000);
+    await stack('stop', 'ferretdb');
+    try {
+      await sleep(3000); // a batch written just before the stop may still commit
+      const during = await committed(group, run.topic);
+      await sleep(17_000);
+      assert.equal(await committed(group, run.topic), during, 'no offsets committed while the database is down');
+    } finally {
+      await stack('start', 'ferretdb');
+    }
+    assert.ok(runner.logged(/transient error; retrying/).length > 0, 'the runner retried');
+    await producing.done;
+    await finish(t, run, db, group, [runner], 'database stopped for 20 s', 1);
+  });
+});
+
+/** Where each record landed in the topic, read back with a consumer of its own. */
+async function positions(topic: string, records: readonly Impression[]): Promise<Map<Impression, { partition: number; offset: number }>> {
+  const byText = new Map(records.map((r) => [JSON.stringify(r), r]));
+  const found = new Map<Impression, { partition: number; offset: number }>();
+  const consumer = testKafka().consumer({ groupId: `positions-${topic}` });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  const done = new Promise<void>((resolve, reject) => {
+    consumer
+      .run({
+        eachBatch: async ({ batch }) => {
+          for (const message of batch.messages) {
+            const record = byText.get(message.value!.toString('utf8'));
+            assert.ok(record, 'every message is one of the produced records');
+            found.set(record, { partition: batch.partition, offset: Number(message.offset) });
+          }
+          if (found.size === records.length) resolve();
+        },
+      })
+      .catch(reject);
+  });
+  await Promise.race([done, sleep(60_000, undefined, { ref: false }).then(() => Promise.reject(new Error(`read back ${found.size} of ${records.length} records`)))]);
+  await consumer.disconnect();
+  await admin.deleteGroups([`positions-${topic}`]).catch(() => undefined);
+  return found;
+}
