@@ -2,6 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kaf
 import type { Logger } from 'pino';
 import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
+import { sleep } from '../../engine/pacing.js';
 import { RunnelError } from '../../errors.js';
 import type { KafkaSourceConfig } from './kafka.js';
 import type { ConnectionLog } from '../kafka/client.js';
