@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Plan } from '../compiler/plan.js';
 import { BatchState } from './batch-state.js';
 import { mergeBatch, StraddleError } from './merge.js';
+import { rollupBatch } from './rollups.js';
+import { metrics } from '../metrics.js';
 import { RecordProcessor } from './processor.js';
 import type { DeadLetterReason } from './records.js';
 import type { DeadLetterRuntime, SinkRuntime, SourceRuntime } from './runtime.js';
@@ -16,6 +18,10 @@ export interface RunStats {
   startedAt: number;
   /** Wall-clock duration of the last batch's flush, in ms. */
   lastFlushMs: number;
+  /** Wall-clock time (epoch ms) the last non-empty batch was stored; absent before the first. */
+  lastBatchAt?: number;
+  /** Records per source partition beyond the committed offsets (Kafka), as of the last batch. */
+  lag: Record<string, number>;
   /** How the run ended, once it has. */
   ended?: 'drained' | 'stopped';
 }
@@ -43,11 +49,12 @@ export class PipelineRun {
     private readonly signal: AbortSignal,
     private readonly onBatch: (stats: RunStats) => void = () => {},
   ) {
-    this.stats = { records: 0, batches: 0, deadLetters: {}, watermark: -Infinity, startedAt: Date.now(), lastFlushMs: 0 };
+    this.stats = { records: 0, batches: 0, deadLetters: {}, watermark: -Infinity, startedAt: Date.now(), lastFlushMs: 0, lag: {} };
     this.watermarks = new Watermarks(plan.time?.maxOutOfOrderMs ?? 0);
     this.processor = new RecordProcessor(plan, this.watermarks, (deadLetter) => {
       parts.deadLetters.add(deadLetter);
       this.stats.deadLetters[deadLetter.reason] = (this.stats.deadLetters[deadLetter.reason] ?? 0) + 1;
+      metrics.deadLetters.inc({ pipeline: plan.name, reason: deadLetter.reason });
     });
   }
 
@@ -84,7 +91,18 @@ export class PipelineRun {
     await this.parts.deadLetters.flush();
     let written;
     try {
+      const baseStarted = Date.now();
       written = batch.isEmpty ? [] : await mergeBatch(this.parts.sink.store, batch, this.plan.aggregates);
+      if (!batch.isEmpty) metrics.sinkWriteSeconds.observe({ pipeline: this.plan.name, level: 'base' }, (Date.now() - baseStarted) / 1000);
+      // The base store's fence was raised first, so a crash between levels replays record by record.
+      if (!batch.isEmpty) {
+        for (const level of this.parts.sink.rollups ?? []) {
+          const levelStarted = Date.now();
+          const levelWritten = await mergeBatch(level.store, rollupBatch(batch, level.sizeMs, this.plan.aggregates, this.processor.fences), this.plan.aggregates);
+          metrics.sinkWriteSeconds.observe({ pipeline: this.plan.name, level: level.label }, (Date.now() - levelStarted) / 1000);
+          metrics.sinkDocuments.inc({ pipeline: this.plan.name, sink: this.plan.sink.name, level: level.label }, levelWritten.length);
+        }
+      }
     } catch (err) {
       if (!(err instanceof StraddleError) || !this.parts.source.rewind) throw err;
       // Another runner wrote some of these offsets meanwhile (a rebalance): read them again from
@@ -102,6 +120,20 @@ export class PipelineRun {
     stats.batches += batch.isEmpty ? 0 : 1;
     stats.watermark = watermark;
     stats.lastFlushMs = Date.now() - started;
+    const pipeline = this.plan.name;
+    if (Number.isFinite(watermark)) metrics.watermark.set({ pipeline }, watermark / 1000);
+    for (const [partition, lag] of this.parts.source.lag?.() ?? []) {
+      stats.lag[partition] = lag;
+      metrics.consumerLag.set({ pipeline, partition }, lag);
+    }
+    if (!batch.isEmpty) {
+      stats.lastBatchAt = Date.now();
+      metrics.recordsIn.inc({ pipeline }, batch.records);
+      metrics.sinkRecords.inc({ pipeline, sink: this.plan.sink.name }, batch.records);
+      metrics.sinkDocuments.inc({ pipeline, sink: this.plan.sink.name, level: 'base' }, written.length);
+      metrics.batches.inc({ pipeline });
+      metrics.batchSeconds.observe({ pipeline }, stats.lastFlushMs / 1000);
+    }
     if (!batch.isEmpty) {
       this.logger.debug({ records: batch.records, documents: written.length, flushMs: stats.lastFlushMs }, 'batch stored');
     }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Plan } from '../compiler/plan.js';
 import type { Chunk, DeadLetter } from './records.js';
 import type { StateDoc, StateStore } from './store.js';
+import type { RollupLevel } from './rollups.js';
 
 /** What a running source offers the engine. */
 export interface SourceRuntime {
@@ -17,12 +18,19 @@ export interface SourceRuntime {
    * sources only. The engine calls it when a batch cannot be merged exactly once as it was cut.
    */
   rewind?(): Promise<void>;
+  /** Records per partition that the source holds beyond what is committed (Kafka consumer lag). */
+  lag?(): ReadonlyMap<string, number>;
   close(): Promise<void>;
 }
 
 /** What a running sink offers: the store that batches merge into, and delivery of finished rows. */
 export interface SinkRuntime {
   readonly store: StateStore;
+  /**
+   * One store per declared rollup level (plan.window.rollups, same order), when the sink keeps
+   * them; each batch is merged into every level after the base store. Local sinks keep none.
+   */
+  readonly rollups?: readonly RollupLevel[];
   /**
    * After each batch: the documents it wrote, and the time up to which windows are final (every
    * window ending at or before it may be emitted and forgotten; +Infinity when the source is drained).

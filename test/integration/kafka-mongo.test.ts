@@ -17,6 +17,7 @@ import { ImpressionGenerator, impressionDefaults, type Impression } from '../../
 import { kafkaBrokers, mongoUri, requireStack } from '../helpers/stack.js';
 import { testKafka, waitForCaughtUp, waitForMember } from '../helpers/kafka.js';
 import { groupBy } from '../helpers/reference.js';
+import { decodeValue } from '../../src/components/sinks/mongodb-encoding.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
@@ -26,6 +27,8 @@ const SEED = 11;
 const START = '2026-03-01T00:00:00Z';
 const EVENTS_PER_SECOND = 100; // 300 s of event time: 6 one-minute windows
 const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 const run = `${process.pid}-${Date.now().toString(36)}`;
 const topic = `runnel-e2e-${run}`;
@@ -79,6 +82,25 @@ async function assertMatchesReference(db: Db, records: Impression[]): Promise<vo
     const direct = hll.create({});
     for (const r of group) direct.add(r.cookie, r.timestamp);
     assert.equal(doc.uniques, direct.result(), id);
+  }
+  // the rollup levels: unique cookies per hour and day are HLL merges, equal to an HLL of the whole period
+  for (const [collection, size] of [['impsPerPubGeo_1h', HOUR], ['impsPerPubGeo_1d', DAY]] as const) {
+    const periods = groupBy(kept, (r) => `${Math.floor(r.timestamp / size) * size}|${r.publisher}|${r.geo}`);
+    const rolled = await db.collection(collection).find().toArray();
+    assert.equal(rolled.length, periods.size, `${collection}: one document per period, publisher and geo`);
+    for (const doc of rolled) {
+      const id = `${(doc.date as Date).getTime()}|${doc.publisher}|${doc.geo}`;
+      const group = periods.get(id);
+      assert.ok(group, `${collection}: unexpected document ${id}`);
+      assert.equal(doc.imps, group.length, `${collection} ${id}`);
+      const avg = group.reduce((s, r) => s + r.bid, 0) / group.length;
+      assert.ok(Math.abs((doc.avgBid as number) - avg) <= 1e-9, `${collection} ${id}: avgBid ${doc.avgBid} vs ${avg}`);
+      const direct = hll.create({});
+      for (const r of group) direct.add(r.cookie, r.timestamp);
+      assert.equal(doc.uniques, direct.result(), `${collection} ${id}`);
+      const stored = hll.deserialize(decodeValue(doc._runnel.states.uniques) as Uint8Array, {});
+      assert.deepEqual(stored.serialize(), direct.serialize(), `${collection} ${id}: stored registers equal an HLL of the whole period`);
+    }
   }
 }
 

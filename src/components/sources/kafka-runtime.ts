@@ -32,6 +32,8 @@ export class KafkaRuntime implements SourceRuntime {
   private readonly delivered = new Map<string, number>();
   /** Last offset committed per partition by this runner. */
   private readonly committed = new Map<string, number>();
+  /** The partition's high watermark (offset of the next record) as of its last fetch: for lag. */
+  private readonly highWatermarks = new Map<string, number>();
   private wake: (() => void) | undefined;
   private failure: Error | undefined;
 
@@ -88,6 +90,7 @@ export class KafkaRuntime implements SourceRuntime {
   private async take({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const partition = partitionId(batch.topic, batch.partition);
     const seen = this.delivered.get(partition) ?? -1;
+    this.highWatermarks.set(partition, Number(batch.highWatermark));
     const chunk: Chunk = { partition, offsets: [], payloads: [] };
     for (const message of batch.messages) {
       const offset = Number(message.offset);
@@ -150,6 +153,13 @@ export class KafkaRuntime implements SourceRuntime {
       // commit; the stored offsets in each document keep that replay from counting twice.
       this.logger.warn({ err: (err as Error).message, offsets: Object.fromEntries(offsets) }, 'offset commit refused (rebalance?); the new owner replays these records');
     }
+  }
+
+  /** Records per partition not yet committed: high watermark minus the next offset to commit. */
+  lag(): Map<string, number> {
+    const lag = new Map<string, number>();
+    for (const [partition, high] of this.highWatermarks) lag.set(partition, Math.max(0, high - ((this.committed.get(partition) ?? this.delivered.get(partition) ?? -1) + 1)));
+    return lag;
   }
 
   async rewind(): Promise<void> {
