@@ -6,7 +6,7 @@ import { rollupBatch } from './rollups.js';
 import { metrics } from '../metrics.js';
 import { RecordProcessor } from './processor.js';
 import type { DeadLetterReason } from './records.js';
-import type { DeadLetterRuntime, SinkRuntime, SourceRuntime } from './runtime.js';
+import type { DeadLetterRuntime, RunStatus, SinkRuntime, SourceRuntime } from './runtime.js';
 import { Watermarks } from './watermark.js';
 
 export interface RunStats {
@@ -83,6 +83,7 @@ export class PipelineRun {
       await this.flush(batch, drained || this.signal.aborted);
     }
     this.stats.ended = drained ? 'drained' : 'stopped';
+    await this.publishStatus();
     return this.stats;
   }
 
@@ -137,6 +138,34 @@ export class PipelineRun {
     if (!batch.isEmpty) {
       this.logger.debug({ records: batch.records, documents: written.length, flushMs: stats.lastFlushMs }, 'batch stored');
     }
+    if (!batch.isEmpty) await this.publishStatus();
     this.onBatch(stats);
+  }
+
+  /** The run's live status, for the serving layer. */
+  status(): RunStatus {
+    const s = this.stats;
+    return {
+      pipeline: this.plan.name,
+      state: s.ended ?? 'running',
+      records: s.records,
+      batches: s.batches,
+      deadLetters: { ...s.deadLetters },
+      watermark: Number.isFinite(s.watermark) ? s.watermark : null,
+      lastBatchAt: s.lastBatchAt ?? null,
+      lastFlushMs: s.lastFlushMs,
+      lag: { ...s.lag },
+      startedAt: s.startedAt,
+      updatedAt: Date.now(),
+    };
+  }
+
+  private async publishStatus(): Promise<void> {
+    if (!this.parts.sink.reportStatus) return;
+    try {
+      await this.parts.sink.reportStatus(this.status());
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'could not publish the run status');
+    }
   }
 }

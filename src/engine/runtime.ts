@@ -36,7 +36,28 @@ export interface SinkRuntime {
    * window ending at or before it may be emitted and forgotten; +Infinity when the source is drained).
    */
   afterBatch(written: readonly StateDoc[], finalUpTo: number): Promise<void>;
+  /**
+   * Publishes the run's live status (last batch, watermark, lag) where a separate `runner serve`
+   * can read it; best effort, called after each stored batch. Sinks without shared storage omit it.
+   */
+  reportStatus?(status: RunStatus): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The live status of a run, as the serving layer shows it. */
+export interface RunStatus {
+  pipeline: string;
+  state: 'running' | 'drained' | 'stopped';
+  records: number;
+  batches: number;
+  deadLetters: Record<string, number>;
+  /** Epoch ms; null before the first record. */
+  watermark: number | null;
+  lastBatchAt: number | null;
+  lastFlushMs: number;
+  lag: Record<string, number>;
+  startedAt: number;
+  updatedAt: number;
 }
 
 export interface DeadLetterRuntime {

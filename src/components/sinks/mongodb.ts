@@ -69,6 +69,13 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
       rollups,
       // every batch is merged into its documents as it is written: nothing is left to emit
       afterBatch: async () => {},
+      // for `runner serve` in another process: one small document per pipeline in <collection>.runnel_status
+      reportStatus: async (status) => {
+        await store.client
+          .db(config.database)
+          .collection<{ _id: string }>(statusCollection(config.collection))
+          .replaceOne({ _id: status.pipeline }, { ...status }, { upsert: true });
+      },
       close: async () => {
         for (const levelStore of levelStores) await levelStore.close();
         await store.close();
@@ -76,6 +83,11 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
     };
   },
 };
+
+/** Where a run publishes its live status (one document per pipeline name). */
+export function statusCollection(collection: string): string {
+  return `${collection}.runnel_status`;
+}
 
 /** The collection holding rollup level `sizeMs` of base collection `collection`: `impsPerPubGeo_1h`. */
 export function rollupCollection(collection: string, sizeMs: number): string {
