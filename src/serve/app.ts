@@ -45,7 +45,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     logger: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
     schemaErrorFormatter(errors, dataVar) {
-      const known = ['from', 'to', 'granularity', 'fields', 'format', 'field', 'by', 'limit'];
+      const known = [...new Set(['from', 'to', 'granularity', 'fields', 'format', 'field', 'by', 'limit', ...options.pipelines.flatMap((p) => p.plan.groupBy.map((k) => k.name))])];
       const message = errors.length > 0 ? describeValidation(errors[0] as never, known) : `${dataVar} is invalid`;
       return new BadRequest((errors[0]?.instancePath ?? '').replace(/^\//, '') || String(errors[0]?.params?.additionalProperty ?? errors[0]?.params?.missingProperty ?? dataVar), message);
     },
