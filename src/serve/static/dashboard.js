@@ -2,7 +2,7 @@
 // /api/pipelines/<name>/series and refreshes while the pipeline runs. Plain DOM and uPlot.
 'use strict';
 const $ = (id) => document.getElementById(id);
-const state = { pipelines: [], pipeline: null, chart: null, timer: null, series: null, refreshes: 0 };
+const state = { pipelines: [], pipeline: null, chart: null, timer: null, series: null, refreshes: 0, requests: 0 };
 window.dashboard = state;
 
 async function getJson(url) {
@@ -117,10 +117,13 @@ function draw(series) {
 async function refresh() {
   const p = state.pipeline;
   clearTimeout(state.timer);
+  // a later refresh (a changed control, a live tick) supersedes any answer still on its way
+  const token = ++state.requests;
   if (!p) return;
   try {
     if (!p.queryable) throw new Error(p.notQueryable);
     const series = await getJson(seriesUrl(p));
+    if (token !== state.requests) return;
     state.series = series;
     state.refreshes++;
     draw(series);
@@ -128,6 +131,7 @@ async function refresh() {
     $('summary').textContent = `${series.points.length} points of ${series.granularity} (read from the ${series.level} level, ${series.documents} documents), ${series.from} to ${series.to}; sum of points ${total.toLocaleString()}`;
     $('error').textContent = '';
   } catch (err) {
+    if (token !== state.requests) return;
     $('error').textContent = err.message;
   }
   const every = Number($('live').value);
