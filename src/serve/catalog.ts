@@ -5,6 +5,7 @@ import { compilePipelineFile } from '../compiler/compile.js';
 import type { Compilation } from '../compiler/compile.js';
 import type { RunStatus } from '../engine/runtime.js';
 import { RunnelError } from '../errors.js';
+import { CachedReader, type CacheOptions } from './cache.js';
 import { MongoReader, planLevels, type Level, type PipelineReader } from './reader.js';
 
 /** A pipeline the API serves: its plan, how to read its stored windows, and where its live status comes from. */
@@ -20,9 +21,10 @@ export interface ServedPipeline {
 }
 
 /** How a plan's stored windows are read: MongoDB sinks only; local sinks keep rows in the running process. */
-export function servePipeline(plan: Plan, liveStatus?: () => RunStatus): ServedPipeline {
+export function servePipeline(plan: Plan, liveStatus?: () => RunStatus, cache: CacheOptions = {}): ServedPipeline {
   if (plan.sink.name === 'mongodb') {
-    const reader = MongoReader.create(plan, plan.sink.config);
+    const reader = new CachedReader(MongoReader.create(plan, plan.sink.config), plan, cache, liveStatus);
+    reader.start();
     return { plan, levels: reader.levels, reader, liveStatus };
   }
   return {

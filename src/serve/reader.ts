@@ -1,7 +1,7 @@
 import { MongoClient, type Collection, type Document } from 'mongodb';
 import type { AggregateUse, Plan } from '../compiler/plan.js';
 import { redactUrlCredentials } from '../compiler/redact.js';
-import type { AggregationState } from '../components/aggregations/types.js';
+import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
 import { decodeValue } from '../components/sinks/mongodb-encoding.js';
 import { rollupCollection, statusCollection, type MongoSinkConfig } from '../components/sinks/mongodb.js';
 import { levelLabel } from '../engine/rollups.js';
@@ -22,6 +22,13 @@ export interface LevelDoc {
   key: unknown[];
   /** In the order of the aggregates asked for. */
   states: AggregationState[];
+}
+
+/** A stored document with its states as stored (not deserialized). */
+export interface StoredLevelDoc {
+  windowStart: number;
+  key: unknown[];
+  states: Record<string, StoredValue>;
 }
 
 /** Equality filters on group keys, by the key's index in plan.groupBy. */
@@ -88,6 +95,16 @@ export class MongoReader implements PipelineReader {
   }
 
   async find(level: Level, from: number, to: number, filters: KeyFilters, aggregates: readonly AggregateUse[]): Promise<LevelDoc[]> {
+    const docs = await this.findStored(level, from, to, filters, aggregates.map((a) => a.name));
+    return docs.map((doc) => ({
+      windowStart: doc.windowStart,
+      key: doc.key,
+      states: aggregates.map((a) => a.kind.deserialize(doc.states[a.name], a.options)),
+    }));
+  }
+
+  /** Like find, with the states as stored (decoded BSON, not yet deserialized); `names` limits the states read. */
+  async findStored(level: Level, from: number, to: number, filters: KeyFilters, names?: readonly string[]): Promise<StoredLevelDoc[]> {
     const collection = this.collections.get(level.sizeMs);
     if (!collection) throw new Error(`no level ${level.label}`);
     const query: Document = { [this.startField]: { $gte: new Date(from), $lt: new Date(to) } };
@@ -96,15 +113,15 @@ export class MongoReader implements PipelineReader {
       query[this.keyFields[index]] = value.trim() !== '' && Number.isFinite(asNumber) ? { $in: [value, asNumber] } : value;
     }
     const projection: Document = { _id: 0, '_runnel.start': 1, '_runnel.key': 1 };
-    for (const a of aggregates) projection[`_runnel.states.${a.name}`] = 1;
+    if (names) for (const name of names) projection[`_runnel.states.${name}`] = 1;
+    else projection['_runnel.states'] = 1;
     const docs = await collection.find(query, { projection, promoteBuffers: true }).toArray();
     return docs.map((doc) => {
       const r = doc._runnel as { start: Date; key: unknown; states: Record<string, unknown> };
-      const states = decodeValue(r.states) as Record<string, never>;
       return {
         windowStart: r.start.getTime(),
         key: decodeValue(r.key) as unknown[],
-        states: aggregates.map((a) => a.kind.deserialize(states[a.name], a.options)),
+        states: decodeValue(r.states) as Record<string, StoredValue>,
       };
     });
   }
