@@ -140,9 +140,11 @@ export class MongoReader implements PipelineReader {
   async publishedStatus(): Promise<RunStatus | null> {
     const doc = await this.client
       .db(this.config.database)
-      .collection<{ _id: string }>(statusCollection(this.config.collection))
+      .collection<{ _id: string; lag?: unknown }>(statusCollection(this.config.collection))
       .findOne({ _id: this.plan.name }, { projection: { _id: 0 } });
-    return (doc as unknown as RunStatus | null) ?? null;
+    if (!doc) return null;
+    const lag = Array.isArray(doc.lag) ? Object.fromEntries((doc.lag as { partition: string; lag: number }[]).map((e) => [e.partition, e.lag])) : {};
+    return { ...(doc as unknown as RunStatus), lag };
   }
 
   async ping(): Promise<void> {

@@ -74,7 +74,8 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
         await store.client
           .db(config.database)
           .collection<{ _id: string }>(statusCollection(config.collection))
-          .replaceOne({ _id: status.pipeline }, { ...status }, { upsert: true });
+          // lag as a list: partition names (topic/partition) may hold characters field names cannot
+          .replaceOne({ _id: status.pipeline }, { ...status, lag: Object.entries(status.lag).map(([partition, lag]) => ({ partition, lag })) }, { upsert: true });
       },
       close: async () => {
         for (const levelStore of levelStores) await levelStore.close();
