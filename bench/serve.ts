@@ -219,4 +219,9 @@ try {
   log(`  (b) daily top-5:   p50 ${top.p50} ms, p99 ${top.p99} ms, ${top.rps} req/s: ${ok(top)}`);
 } finally {
   server.kill('SIGTERM');
+  const exited = await Promise.race([
+    new Promise<boolean>((resolve) => (server.exitCode !== null ? resolve(true) : server.once('exit', () => resolve(true)))),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000).unref()),
+  ]);
+  if (!exited) server.kill('SIGKILL');
 }

@@ -39,10 +39,10 @@ export async function serveCommand(target: string, options: ServeOptions): Promi
     pipelines = plans.map((plan) => servePipeline(plan, undefined, { onError: (err) => logger.warn({ pipeline: plan.name, err: err.message }, 'refreshing the cached rollups failed; retrying') }));
     const app = await startServer(pipelines, options, logger);
     await new Promise<void>((resolve) => {
+      let signals = 0;
       const stop = (signal: NodeJS.Signals) => {
-        logger.info({ signal }, 'stopping the server');
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+        if (++signals > 1) process.exit(130);
+        logger.info({ signal }, 'stopping the server (signal again to exit at once)');
         resolve();
       };
       process.on('SIGINT', stop);

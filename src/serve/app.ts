@@ -43,6 +43,8 @@ function describeValidation(error: { instancePath: string; keyword: string; mess
 export async function buildServer(options: ServeOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
+    // a stop closes idle keep-alive connections instead of waiting for clients to hang up
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
     schemaErrorFormatter(errors, dataVar) {
       const known = [...new Set(['from', 'to', 'granularity', 'fields', 'format', 'field', 'by', 'limit', ...options.pipelines.flatMap((p) => p.plan.groupBy.map((k) => k.name))])];
