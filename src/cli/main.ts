@@ -5,6 +5,7 @@ import { validateCommand } from './validate.js';
 import { explainCommand } from './explain.js';
 import { schemaCommand } from './schema.js';
 import { runCommand } from './run.js';
+import { serveCommand } from './serve.js';
 import { RunnelError } from '../errors.js';
 import { scrubSecrets } from '../log.js';
 import { testCommand } from './test.js';
@@ -23,6 +24,12 @@ function positiveInteger(text: string): number {
   return value;
 }
 
+function port(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new InvalidArgumentError('expected a port number (0-65535)');
+  return value;
+}
+
 /** Commander does the parsing and help; each command lives in its own module and returns an exit code. */
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('runner')
@@ -35,7 +42,19 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('run', { isDefault: true })
     .description('run a pipeline (also: `runner FILE`)')
     .argument('<file>', 'pipeline YAML file')
-    .action(async (file: string) => setExitCode(await runCommand(file)));
+    .option('--serve <port>', 'also serve the query API, /metrics and the dashboard for this run on PORT', port)
+    .option('--host <address>', 'address the server binds with --serve', '127.0.0.1')
+    .action(async (file: string, options: { serve?: number; host: string }) =>
+      setExitCode(await runCommand(file, options.serve === undefined ? undefined : { port: options.serve, host: options.host })),
+    );
+
+  program
+    .command('serve')
+    .description('serve the query API, /metrics and the dashboard over the stored windows of pipelines')
+    .argument('[target]', 'a pipeline file, or a folder of them', 'pipelines')
+    .option('-p, --port <port>', 'port to listen on (0: any free port)', port, 8080)
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .action(async (target: string, options: { port: number; host: string }) => setExitCode(await serveCommand(target, options)));
 
   program
     .command('validate')

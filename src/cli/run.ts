@@ -8,12 +8,15 @@ import { secretValues } from '../compiler/redact.js';
 import type { Plan } from '../compiler/plan.js';
 import { Progress } from './progress.js';
 import { printDiagnostics } from './report.js';
+import type { FastifyInstance } from 'fastify';
+import type { ServedPipeline } from '../serve/catalog.js';
+import type { ServeOptions } from './serve.js';
 
 /**
  * `runner run FILE`: compile, assemble the components, run the batch loop. The first SIGINT or
  * SIGTERM finishes the current batch, stores it and exits 0; a second one exits at once.
  */
-export async function runCommand(file: string): Promise<number> {
+export async function runCommand(file: string, serve?: ServeOptions): Promise<number> {
   // Signals first: a stop asked for during start-up is honoured once the run begins, never fatal.
   const controller = new AbortController();
   let signals = 0;
@@ -38,10 +41,20 @@ export async function runCommand(file: string): Promise<number> {
     const parts = await assemble(plan, logger, controller.signal);
     const progress = new Progress(process.stderr, logger);
     const run = new PipelineRun(plan, parts, logger, controller.signal, (stats) => progress.update(stats));
+    let served: { app: FastifyInstance; pipeline: ServedPipeline } | undefined;
     try {
+      if (serve) {
+        // loaded only with --serve: a plain run loads neither Fastify nor the reader
+        const { servePipeline } = await import('../serve/catalog.js');
+        const { startServer } = await import('./serve.js');
+        const pipeline = servePipeline(plan, () => run.status(), { onError: (err) => logger.warn({ err: err.message }, 'refreshing the cached rollups failed; retrying') });
+        served = { pipeline, app: await startServer([pipeline], serve, logger) };
+      }
       const stats = await run.run();
       progress.done(stats);
     } finally {
+      await served?.app.close();
+      await served?.pipeline.reader?.close().catch(() => undefined);
       await closeParts(parts);
     }
     return 0;

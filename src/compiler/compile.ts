@@ -6,7 +6,7 @@ import { getAggregationKind } from '../components/aggregations/index.js';
 import { AggregationError } from '../components/aggregations/types.js';
 import { compileExpression, forbiddenFunction, referencedFields } from '../expr/index.js';
 import { ExpressionSyntaxError, type CompiledExpression } from '../expr/types.js';
-import { parseDuration } from '../config/duration.js';
+import { formatDuration, parseDuration } from '../config/duration.js';
 import { loadPipelineFile, type LoadedPipeline } from '../config/load.js';
 import type { Environment } from '../config/interpolate.js';
 import { locatePath, rangeOf, type Path } from '../config/positions.js';
@@ -44,6 +44,11 @@ export function compileLoaded(loaded: LoadedPipeline): Compilation {
   return { loaded, plan: hasErrors(diagnostics) ? undefined : plan, diagnostics };
 }
 
+export /** The smallest whole multiple of `base` that is larger than both base and `wanted`. */
+function nextMultiple(base: number, wanted: number): number {
+  return Math.max(2, Math.ceil(wanted / base) + 1) * base;
+}
+
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');
 }
@@ -59,7 +64,7 @@ interface PipelineValue {
   missingKeys?: 'null' | 'deadLetter' | null;
   filter?: string;
   fields?: Record<string, string>;
-  window: { tumbling?: string; sliding?: { size: string; every: string } };
+  window: { tumbling?: string; sliding?: { size: string; every: string }; rollups?: string[] };
   groupBy?: (string | Record<string, string>)[];
   aggregate: Record<string, string | Record<string, unknown>>;
   sink: Record<string, unknown> & { document?: Record<string, string> };
@@ -164,16 +169,49 @@ class PlanBuilder {
   private window(): Plan['window'] {
     const w = this.value.window;
     const kind = w.tumbling !== undefined ? 'tumbling' : 'sliding';
-    this.component('window', w as Record<string, unknown>);
+    this.component('window', w as Record<string, unknown>, ['rollups']);
     if (kind === 'tumbling') {
       const size = this.positiveDuration(['window', 'tumbling'], w.tumbling!);
-      return { kind, sizeMs: size, everyMs: size };
+      return { kind, sizeMs: size, everyMs: size, rollups: this.rollups(size) };
+    }
+    if (w.rollups !== undefined) {
+      this.error(['window', 'rollups'], 'conflict', 'rollups need a tumbling window', `use \`tumbling: ${w.sliding!.every}\` as the base window, or remove \`rollups\``, 'key');
     }
     return {
       kind,
       sizeMs: this.positiveDuration(['window', 'sliding', 'size'], w.sliding!.size),
       everyMs: this.positiveDuration(['window', 'sliding', 'every'], w.sliding!.every),
+      rollups: [],
     };
+  }
+
+  /** Rollup levels: each strictly coarser than, and a whole multiple of, the level before it. */
+  private rollups(baseMs: number): number[] {
+    const levels: number[] = [];
+    let previous = baseMs;
+    (this.value.window.rollups ?? []).forEach((text, i) => {
+      const size = parseDuration(text);
+      const path = ['window', 'rollups', i];
+      const before = i === 0 ? `the window (${formatDuration(previous)})` : `the previous rollup (${formatDuration(previous)})`;
+      if (size <= previous) {
+        this.error(path, 'invalid-value', `rollup ${text} is not coarser than ${before}`, `list rollups from fine to coarse, each larger than the one before, e.g. ${formatDuration(nextMultiple(previous, size))}`);
+        return;
+      }
+      if (size % previous !== 0) {
+        const lower = Math.floor(size / previous) * previous;
+        const upper = lower + previous;
+        this.error(
+          path,
+          'invalid-value',
+          `rollup ${text} is not a whole multiple of ${before}`,
+          `a level must be made of whole ${formatDuration(previous)} windows: use ${lower > previous ? `${formatDuration(lower)} or ` : ''}${formatDuration(upper)}`,
+        );
+        return;
+      }
+      levels.push(size);
+      previous = size;
+    });
+    return levels;
   }
 
   /** Compiles an expression now, so a syntax error points at its line and the column inside it. */

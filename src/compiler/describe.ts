@@ -60,7 +60,8 @@ export function describePlan(plan: Plan): Stage[] {
       stage: 'window',
       summary:
         w.kind === 'tumbling'
-          ? `tumbling ${formatDuration(w.sizeMs)}`
+          ? `tumbling ${formatDuration(w.sizeMs)}` +
+            (w.rollups.length > 0 ? `, rolled up into ${w.rollups.map(formatDuration).join(', ')} (states merged at each flush)` : '')
           : `sliding ${formatDuration(w.sizeMs)} every ${formatDuration(w.everyMs)} (each record in ${w.sizeMs / w.everyMs} windows)`,
       details: { ...w },
     },

@@ -24,7 +24,11 @@ export interface Plan {
   };
   filter?: CompiledExpression;
   fields: { name: string; expression: CompiledExpression }[];
-  window: { kind: 'tumbling' | 'sliding'; sizeMs: number; everyMs: number };
+  /**
+   * `rollups`: sizes (ms) of the coarser levels kept next to the base windows, ascending, each a
+   * whole multiple of the one before (tumbling windows only); empty when none are declared.
+   */
+  window: { kind: 'tumbling' | 'sliding'; sizeMs: number; everyMs: number; rollups: number[] };
   groupBy: GroupKey[];
   /** A group key that is absent or null: `null` groups such records under null, `deadLetter` rejects them (`missing-key`). */
   missingKeys: 'null' | 'deadLetter';

@@ -1,6 +1,7 @@
 import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
 import type { AggregateUse } from '../compiler/plan.js';
-import type { BatchState, Partial } from './batch-state.js';
+import type { Partial } from './batch-state.js';
+import type { PartialBatch } from './rollups.js';
 import { stateDocId, type ConditionalWrite, type StateDoc, type StateStore } from './store.js';
 
 /**
@@ -35,7 +36,7 @@ const MAX_ATTEMPTS = 8;
  * one conditional write; documents whose version changed meanwhile are read and merged again.
  * A partial is skipped for a document that already holds its partition past the partial's offsets.
  */
-export async function mergeBatch(store: StateStore, batch: BatchState, aggregates: readonly AggregateUse[]): Promise<StateDoc[]> {
+export async function mergeBatch(store: StateStore, batch: PartialBatch, aggregates: readonly AggregateUse[]): Promise<StateDoc[]> {
   const byDoc = new Map<string, Partial[]>();
   for (const partial of batch.partials) {
     const id = stateDocId(partial.windowStart, partial.key);

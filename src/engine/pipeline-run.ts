@@ -2,9 +2,11 @@ import type { Logger } from 'pino';
 import type { Plan } from '../compiler/plan.js';
 import { BatchState } from './batch-state.js';
 import { mergeBatch, StraddleError } from './merge.js';
+import { rollupBatch } from './rollups.js';
+import { metrics } from '../metrics.js';
 import { RecordProcessor } from './processor.js';
 import type { DeadLetterReason } from './records.js';
-import type { DeadLetterRuntime, SinkRuntime, SourceRuntime } from './runtime.js';
+import type { DeadLetterRuntime, RunStatus, SinkRuntime, SourceRuntime } from './runtime.js';
 import { Watermarks } from './watermark.js';
 
 export interface RunStats {
@@ -16,6 +18,10 @@ export interface RunStats {
   startedAt: number;
   /** Wall-clock duration of the last batch's flush, in ms. */
   lastFlushMs: number;
+  /** Wall-clock time (epoch ms) the last non-empty batch was stored; absent before the first. */
+  lastBatchAt?: number;
+  /** Records per source partition beyond the committed offsets (Kafka), as of the last batch. */
+  lag: Record<string, number>;
   /** How the run ended, once it has. */
   ended?: 'drained' | 'stopped';
 }
@@ -63,7 +69,7 @@ export class PipelineRun {
     private readonly signal: AbortSignal,
     private readonly onBatch: (stats: RunStats) => void = () => {},
   ) {
-    this.stats = { records: 0, batches: 0, deadLetters: {}, watermark: -Infinity, startedAt: Date.now(), lastFlushMs: 0 };
+    this.stats = { records: 0, batches: 0, deadLetters: {}, watermark: -Infinity, startedAt: Date.now(), lastFlushMs: 0, lag: {} };
     this.watermarks = new Watermarks(plan.time?.maxOutOfOrderMs ?? 0);
     this.processor = new RecordProcessor(plan, this.watermarks, (deadLetter) => {
       parts.deadLetters.add(deadLetter);
@@ -74,6 +80,7 @@ export class PipelineRun {
         const { reason, detail, partition, offset } = deadLetter;
         this.logger.warn({ reason, detail, partition, offset }, `first dead letter of reason ${reason}`);
       }
+      metrics.deadLetters.inc({ pipeline: plan.name, reason: deadLetter.reason });
     });
   }
 
@@ -121,6 +128,7 @@ export class PipelineRun {
     // Stopped with the last batch rewound: nothing after the last commit is kept, nothing is lost.
     await storing;
     this.stats.ended = drained ? 'drained' : 'stopped';
+    await this.publishStatus();
     return this.stats;
   }
 
@@ -136,7 +144,18 @@ export class PipelineRun {
     await this.parts.deadLetters.flush();
     let written;
     try {
+      const baseStarted = Date.now();
       written = batch.isEmpty ? [] : await mergeBatch(this.parts.sink.store, batch, this.plan.aggregates);
+      if (!batch.isEmpty) metrics.sinkWriteSeconds.observe({ pipeline: this.plan.name, level: 'base' }, (Date.now() - baseStarted) / 1000);
+      // The base store's fence was raised first, so a crash between levels replays record by record.
+      if (!batch.isEmpty) {
+        for (const level of this.parts.sink.rollups ?? []) {
+          const levelStarted = Date.now();
+          const levelWritten = await mergeBatch(level.store, rollupBatch(batch, level.sizeMs, this.plan.aggregates, this.processor.fences), this.plan.aggregates);
+          metrics.sinkWriteSeconds.observe({ pipeline: this.plan.name, level: level.label }, (Date.now() - levelStarted) / 1000);
+          metrics.sinkDocuments.inc({ pipeline: this.plan.name, sink: this.plan.sink.name, level: level.label }, levelWritten.length);
+        }
+      }
     } catch (err) {
       if (!(err instanceof StraddleError) || !this.parts.source.rewind) throw err;
       // Another runner wrote some of these offsets meanwhile (a rebalance).
@@ -151,11 +170,53 @@ export class PipelineRun {
     stats.batches += batch.isEmpty ? 0 : 1;
     stats.watermark = watermark;
     stats.lastFlushMs = Date.now() - started;
+    const pipeline = this.plan.name;
+    if (Number.isFinite(watermark)) metrics.watermark.set({ pipeline }, watermark / 1000);
+    for (const [partition, lag] of this.parts.source.lag?.() ?? []) {
+      stats.lag[partition] = lag;
+      metrics.consumerLag.set({ pipeline, partition }, lag);
+    }
+    if (!batch.isEmpty) {
+      stats.lastBatchAt = Date.now();
+      metrics.recordsIn.inc({ pipeline }, batch.records);
+      metrics.sinkRecords.inc({ pipeline, sink: this.plan.sink.name }, batch.records);
+      metrics.sinkDocuments.inc({ pipeline, sink: this.plan.sink.name, level: 'base' }, written.length);
+      metrics.batches.inc({ pipeline });
+      metrics.batchSeconds.observe({ pipeline }, stats.lastFlushMs / 1000);
+    }
     if (!batch.isEmpty) {
       this.logger.debug({ records: batch.records, documents: written.length, flushMs: stats.lastFlushMs }, 'batch stored');
     }
+    if (!batch.isEmpty) await this.publishStatus();
     this.onBatch(stats);
     return 'stored';
+  }
+
+  /** The run's live status, for the serving layer. */
+  status(): RunStatus {
+    const s = this.stats;
+    return {
+      pipeline: this.plan.name,
+      state: s.ended ?? 'running',
+      records: s.records,
+      batches: s.batches,
+      deadLetters: { ...s.deadLetters },
+      watermark: Number.isFinite(s.watermark) ? s.watermark : null,
+      lastBatchAt: s.lastBatchAt ?? null,
+      lastFlushMs: s.lastFlushMs,
+      lag: { ...s.lag },
+      startedAt: s.startedAt,
+      updatedAt: Date.now(),
+    };
+  }
+
+  private async publishStatus(): Promise<void> {
+    if (!this.parts.sink.reportStatus) return;
+    try {
+      await this.parts.sink.reportStatus(this.status());
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'could not publish the run status');
+    }
   }
 }
 

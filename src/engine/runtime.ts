@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Plan } from '../compiler/plan.js';
 import type { Chunk, DeadLetter } from './records.js';
 import type { StateDoc, StateStore } from './store.js';
+import type { RollupLevel } from './rollups.js';
 
 /** What a running source offers the engine. */
 export interface SourceRuntime {
@@ -17,6 +18,8 @@ export interface SourceRuntime {
    * sources only. The engine calls it when a batch cannot be merged exactly once as it was cut.
    */
   rewind?(): Promise<void>;
+  /** Records per partition that the source holds beyond what is committed (Kafka consumer lag). */
+  lag?(): ReadonlyMap<string, number>;
   close(): Promise<void>;
 }
 
@@ -24,11 +27,37 @@ export interface SourceRuntime {
 export interface SinkRuntime {
   readonly store: StateStore;
   /**
+   * One store per declared rollup level (plan.window.rollups, same order), when the sink keeps
+   * them; each batch is merged into every level after the base store. Local sinks keep none.
+   */
+  readonly rollups?: readonly RollupLevel[];
+  /**
    * After each batch: the documents it wrote, and the time up to which windows are final (every
    * window ending at or before it may be emitted and forgotten; +Infinity when the source is drained).
    */
   afterBatch(written: readonly StateDoc[], finalUpTo: number): Promise<void>;
+  /**
+   * Publishes the run's live status (last batch, watermark, lag) where a separate `runner serve`
+   * can read it; best effort, called after each stored batch. Sinks without shared storage omit it.
+   */
+  reportStatus?(status: RunStatus): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The live status of a run, as the serving layer shows it. */
+export interface RunStatus {
+  pipeline: string;
+  state: 'running' | 'drained' | 'stopped';
+  records: number;
+  batches: number;
+  deadLetters: Record<string, number>;
+  /** Epoch ms; null before the first record. */
+  watermark: number | null;
+  lastBatchAt: number | null;
+  lastFlushMs: number;
+  lag: Record<string, number>;
+  startedAt: number;
+  updatedAt: number;
 }
 
 export interface DeadLetterRuntime {

@@ -2,7 +2,7 @@ import { components } from '../components/registry.js';
 import type { Slot } from '../components/spec.js';
 import { aggregationKinds } from '../components/aggregations/index.js';
 import type { JsonSchema } from './json-schema.js';
-import { duration, expression, integer, strictObject, text } from './fragments.js';
+import { DURATION_PATTERN, duration, expression, integer, strictObject, text } from './fragments.js';
 import { DEFAULT_LIMITS } from '../compiler/plan.js';
 
 export const SCHEMA_ID = 'https://runnel.dev/schemas/pipeline.schema.json';
@@ -124,7 +124,16 @@ export function buildPipelineSchema(): JsonSchema {
         propertyNames: outputName,
         additionalProperties: expression('The new field\'s value', ['bid * 1000']),
       },
-      window: slot('window', 'How records are grouped in event time.'),
+      window: slot('window', 'How records are grouped in event time.', {
+        rollups: {
+          type: 'array',
+          description:
+            'Coarser granularities maintained next to the base windows (tumbling windows only), e.g. `[1h, 1d]`: each a whole multiple of the one before it. Every batch is merged into each level as it is written, by merging states (unique counts are HyperLogLog merges, never sums).',
+          items: { type: 'string', pattern: DURATION_PATTERN, examples: ['1h', '1d'] },
+          minItems: 1,
+          examples: [['1h', '1d']],
+        },
+      }),
       groupBy: {
         type: 'array',
         description: 'Group keys: a field name, or `name: expression` for a computed key.',

@@ -306,3 +306,23 @@ test('YAML alias bombs and errors at the very end of the text are reported, loca
   const cut = problems('name: x\nsource:\n  - {');
   assert.ok(cut.length > 0 && cut.every((d) => d.line !== undefined && d.range![1] <= 'name: x\nsource:\n  - {'.length));
 });
+
+test('rollups: each level a whole multiple of the one before, coarse after fine', () => {
+  assert.deepEqual(problems(VALID.replace('tumbling: 1m', 'tumbling: 1m\n  rollups: [1h, 1d]')), []);
+  expectExactly(VALID.replace('tumbling: 1m', 'tumbling: 1m\n  rollups: [90s, 1h, 1h, 25h]'), [
+    { code: 'invalid-value', line: 10, col: 13, message: /rollup 90s is not a whole multiple of the window \(1m\)/, hint: /use 2m/ },
+    { code: 'invalid-value', line: 10, col: 22, message: /rollup 1h is not coarser than the previous rollup \(1h\)/ },
+  ]);
+  expectExactly(VALID.replace('tumbling: 1m', 'tumbling: 1h\n  rollups: [90m]'), [
+    { code: 'invalid-value', line: 10, col: 13, message: /rollup 90m is not a whole multiple of the window \(1h\)/, hint: /use 1h or 2h|use 2h/ },
+  ]);
+});
+
+test('rollups need a tumbling window, and a misspelt key suggests them', () => {
+  expectExactly(VALID.replace('tumbling: 1m', 'sliding: { size: 10m, every: 1m }\n  rollups: [1h]'), [
+    { code: 'conflict', line: 10, col: 3, message: /rollups need a tumbling window/, hint: /tumbling: 1m/ },
+  ]);
+  expectExactly(VALID.replace('tumbling: 1m', 'tumbling: 1m\n  rolups: [1h]'), [
+    { code: 'unknown-key', line: 10, col: 3, message: /unknown key `rolups` in `window`/, hint: /did you mean `rollups`\?/ },
+  ]);
+});

@@ -145,6 +145,7 @@ test('the status line on a terminal shows the dead letters by reason', () => {
     watermark: T0,
     startedAt: Date.now() - 1000,
     lastFlushMs: 1,
+    lag: {},
   };
   new Progress(stream, silentLogger).update(stats);
   assert.match(shown, /dead-lettered 9 \(late 5, invalid-json 2, expression-timeout 1, too-large 1\)/);

@@ -14,6 +14,7 @@ import type { Db, Document } from 'mongodb';
 import { getAggregationKind } from '../../src/components/aggregations/index.js';
 import { ImpressionGenerator, impressionDefaults, type Impression } from '../../src/components/sources/impressions.js';
 import { groupBy } from './reference.js';
+import { decodeValue } from '../../src/components/sinks/mongodb-encoding.js';
 import { kafkaBrokers, mongoUri } from './stack.js';
 
 export const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -171,23 +172,36 @@ export async function waitForStored(db: Db, count: number, timeoutMs: number): P
   }
 }
 
+/** The canonical pipeline's collections: minutes, and the hour and day rollups merged from them. */
+const LEVELS = [
+  { collection: 'impsPerPubGeo', periodMs: MINUTE },
+  { collection: 'impsPerPubGeo_1h', periodMs: 60 * MINUTE },
+  { collection: 'impsPerPubGeo_1d', periodMs: 24 * 60 * MINUTE },
+] as const;
+
 /**
- * Every way the stored documents differ from the reference, one line each (none when they are
- * equal): a document missing or extra, imps not exactly the count, uniques not exactly what an
- * HLL built directly from the same cookies says, avgBid off by more than 1e-9.
+ * Every way the stored documents of every level differ from the reference, one line each (none
+ * when they are equal): a document missing or extra, imps not exactly the count, uniques not
+ * exactly what an HLL built directly from the same cookies says (and its stored registers not
+ * equal to that HLL's: an hour is the merge of its minutes, never a sum), avgBid off by more than 1e-9.
  */
 export async function referenceDifferences(db: Db, records: readonly Impression[]): Promise<string[]> {
-  return differencesOf(await storedDocuments(db), records);
+  const differences: string[] = [];
+  for (const { collection, periodMs } of LEVELS) {
+    const docs = await db.collection(collection).find().toArray();
+    differences.push(...differencesOf(docs, records, periodMs).map((d) => `${collection} ${d}`));
+  }
+  return differences;
 }
 
 export function storedDocuments(db: Db): Promise<Document[]> {
   return db.collection('impsPerPubGeo').find().toArray();
 }
 
-/** referenceDifferences of documents read before. */
-export function differencesOf(docs: readonly Document[], records: readonly Impression[]): string[] {
+/** How the documents of one level (periods of `periodMs`) differ from the reference; see referenceDifferences. */
+export function differencesOf(docs: readonly Document[], records: readonly Impression[], periodMs = MINUTE): string[] {
   const kept = records.filter((r) => r.geo !== 'unknown');
-  const expected = groupBy(kept, (r) => `${Math.floor(r.timestamp / MINUTE) * MINUTE}|${r.publisher}|${r.geo}`);
+  const expected = groupBy(kept, (r) => `${Math.floor(r.timestamp / periodMs) * periodMs}|${r.publisher}|${r.geo}`);
   const hll = getAggregationKind('approxDistinct')!;
   const differences: string[] = [];
   const seen = new Set<string>();
@@ -205,6 +219,8 @@ export function differencesOf(docs: readonly Document[], records: readonly Impre
     const direct = hll.create({});
     for (const r of group) direct.add(r.cookie, r.timestamp);
     if (doc.uniques !== direct.result()) differences.push(`${id}: uniques ${doc.uniques}, expected ${direct.result()}`);
+    const stored = hll.deserialize(decodeValue(doc._runnel.states.uniques) as Uint8Array, {});
+    if (!Buffer.from(stored.serialize() as Uint8Array).equals(Buffer.from(direct.serialize() as Uint8Array))) differences.push(`${id}: stored HLL registers differ from an HLL of the same cookies`);
   }
   for (const id of expected.keys()) if (!seen.has(id)) differences.push(`missing document ${id}`);
   return differences;

@@ -19,6 +19,7 @@ import type { ConditionalWrite, StateDoc, StateStore } from '../../engine/store.
 import { RunnelError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 import type { StoredValue } from '../aggregations/types.js';
+import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './mongodb-encoding.js';
 
 /**
  * The MongoDB StateStore: one document per (window, group key), holding the user's rendered
@@ -580,95 +581,4 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
       delay = Math.min(delay * 2, maxMs);
     }
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reversible encoding of StoredValues into BSON every server accepts
-
-const NUMBER_MARK = '%n';
-const NESTED_ARRAY_MARK = '%a';
-const NAME_ESCAPE = /[%.$\0]/g;
-const NAME_ESCAPES: Record<string, string> = { '%': '%25', '.': '%2E', $: '%24', '\0': '%00' };
-const NAME_UNESCAPE = /%(25|2E|24|00)/g;
-const NAME_UNESCAPES: Record<string, string> = { '25': '%', '2E': '.', '24': '$', '00': '\0' };
-
-function encodeName(name: string): string {
-  return /[%.$\0]/.test(name) ? name.replace(NAME_ESCAPE, (c) => NAME_ESCAPES[c]) : name;
-}
-
-function decodeName(name: string): string {
-  return name.includes('%') ? name.replace(NAME_UNESCAPE, (_, hex: string) => NAME_UNESCAPES[hex]) : name;
-}
-
-function isPlainObject(value: object): value is Record<string, unknown> {
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** Returns the value itself when nothing needs encoding (the common case: no copies). */
-function encodeValue(value: unknown, insideArray = false): unknown {
-  if (typeof value === 'number') {
-    return Number.isFinite(value) && !Object.is(value, -0) ? value : { [NUMBER_MARK]: Object.is(value, -0) ? '-0' : String(value) };
-  }
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const encoded = encodeValue(value[i], true);
-      if (encoded !== value[i]) (out ??= value.slice())[i] = encoded;
-    }
-    const array = out ?? value;
-    return insideArray ? { [NESTED_ARRAY_MARK]: array } : array;
-  }
-  if (!isPlainObject(value)) return value; // e.g. a Date inside a key: BSON stores it as is
-  let changed = false;
-  const entries: [string, unknown][] = [];
-  for (const name in value) {
-    const encodedName = encodeName(name);
-    const encoded = encodeValue(value[name]);
-    if (encodedName !== name || encoded !== value[name]) changed = true;
-    entries.push([encodedName, encoded]);
-  }
-  return changed ? Object.fromEntries(entries) : value;
-}
-
-/** The inverse of encodeValue, in place where possible; BSON binary becomes a Uint8Array view (no copy). */
-function decodeValue(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (value instanceof Uint8Array) {
-    return value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  }
-  if (value instanceof Binary) return new Uint8Array(value.buffer.buffer, value.buffer.byteOffset, value.position);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = decodeValue(value[i]);
-    return value;
-  }
-  if (!isPlainObject(value)) return value;
-  let renamed = false;
-  let count = 0;
-  for (const name in value) {
-    count++;
-    if (name.includes('%')) renamed = true;
-  }
-  if (count === 1 && NUMBER_MARK in value && typeof value[NUMBER_MARK] === 'string') {
-    return value[NUMBER_MARK] === '-0' ? -0 : Number(value[NUMBER_MARK]);
-  }
-  if (count === 1 && NESTED_ARRAY_MARK in value && Array.isArray(value[NESTED_ARRAY_MARK])) {
-    return decodeValue(value[NESTED_ARRAY_MARK]);
-  }
-  if (!renamed) {
-    for (const name in value) value[name] = decodeValue(value[name]);
-    return value;
-  }
-  return Object.fromEntries(Object.entries(value).map(([name, v]) => [decodeName(name), decodeValue(v)]));
-}
-
-function encodeOffsets(offsets: Record<string, number>): Record<string, number> {
-  const entries = Object.entries(offsets);
-  if (entries.every(([partition]) => encodeName(partition) === partition)) return offsets;
-  return Object.fromEntries(entries.map(([partition, offset]) => [encodeName(partition), offset]));
-}
-
-function decodeOffsets(offsets: Record<string, unknown> | undefined): Record<string, number> {
-  return Object.fromEntries(Object.entries(offsets ?? {}).map(([partition, offset]) => [decodeName(partition), Number(offset)]));
 }

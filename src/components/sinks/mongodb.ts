@@ -1,5 +1,6 @@
 import type { SinkSpec } from '../spec.js';
 import { toRow } from '../../engine/rows.js';
+import { levelLabel, type RollupLevel } from '../../engine/rollups.js';
 import { duration, integer, strictObject, text } from '../../schema/fragments.js';
 import { parseDuration } from '../../config/duration.js';
 
@@ -15,7 +16,7 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
   slot: 'sink',
   name: 'mongodb',
   summary:
-    'Merges each batch into one MongoDB document per window and group key, exactly once per source offset.',
+    'Merges each batch into one MongoDB document per window and group key, exactly once per source offset; rollup level L goes to collection `<collection>_L`.',
   config: strictObject(
     'Store aggregates in MongoDB (4.4 or newer, or a wire-compatible server).',
     {
@@ -42,22 +43,61 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
     // loaded on use, so validating a pipeline does not load the MongoDB driver
     const { MongoStateStore } = await import('./mongodb-store.js');
     const identity = new Set(['window.start', ...plan.groupBy.map((k) => k.name)]);
-    const store = await MongoStateStore.connect({
-      uri: config.uri,
-      database: config.database,
-      collection: config.collection,
-      render: (doc) => toRow(doc, plan),
-      indexFields: plan.sink.document.filter((f) => identity.has(f.from)).map((f) => f.target),
-      writeBatchSize: config.writeBatchSize,
-      connectTimeoutMs: parseDuration(config.connectTimeout ?? '15s'),
-      logger: logger.child({ component: 'mongodb-sink' }),
-      signal,
-    });
+    const connect = (collection: string) =>
+      MongoStateStore.connect({
+        uri: config.uri,
+        database: config.database,
+        collection,
+        render: (doc) => toRow(doc, plan),
+        indexFields: plan.sink.document.filter((f) => identity.has(f.from)).map((f) => f.target),
+        writeBatchSize: config.writeBatchSize,
+        connectTimeoutMs: parseDuration(config.connectTimeout ?? '15s'),
+        logger: logger.child({ component: 'mongodb-sink', collection }),
+        signal,
+      });
+    const store = await connect(config.collection);
+    const rollups: RollupLevel[] = [];
+    const levelStores: { close(): Promise<void> }[] = [];
+    try {
+      // level L of collection C lives in C_L (impsPerPubGeo_1h), documents shaped like C's
+      for (const sizeMs of plan.window.rollups) {
+        const label = levelLabel(sizeMs);
+        const levelStore = await connect(rollupCollection(config.collection, sizeMs));
+        levelStores.push(levelStore);
+        rollups.push({ sizeMs, label, store: levelStore });
+      }
+    } catch (error) {
+      for (const levelStore of levelStores) await levelStore.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      throw error;
+    }
     return {
       store,
+      rollups,
       // every batch is merged into its documents as it is written: nothing is left to emit
       afterBatch: async () => {},
-      close: () => store.close(),
+      // for `runner serve` in another process: one small document per pipeline in <collection>.runnel_status
+      reportStatus: async (status) => {
+        await store.client
+          .db(config.database)
+          .collection<{ _id: string }>(statusCollection(config.collection))
+          // lag as a list: partition names (topic/partition) may hold characters field names cannot
+          .replaceOne({ _id: status.pipeline }, { ...status, lag: Object.entries(status.lag).map(([partition, lag]) => ({ partition, lag })) }, { upsert: true });
+      },
+      close: async () => {
+        for (const levelStore of levelStores) await levelStore.close();
+        await store.close();
+      },
     };
   },
 };
+
+/** Where a run publishes its live status (one document per pipeline name). */
+export function statusCollection(collection: string): string {
+  return `${collection}.runnel_status`;
+}
+
+/** The collection holding rollup level `sizeMs` of base collection `collection`: `impsPerPubGeo_1h`. */
+export function rollupCollection(collection: string, sizeMs: number): string {
+  return `${collection}_${levelLabel(sizeMs)}`;
+}

@@ -37,6 +37,8 @@ export class KafkaRuntime implements SourceRuntime {
   private readonly delivered = new Map<string, number>();
   /** Last offset committed per partition by this runner. */
   private readonly committed = new Map<string, number>();
+  /** The partition's high watermark (offset of the next record) as of its last fetch: for lag. */
+  private readonly highWatermarks = new Map<string, number>();
   private wake: (() => void) | undefined;
   /** Resumes a fetch waiting for the engine to take records. */
   private room: (() => void) | undefined;
@@ -131,6 +133,7 @@ export class KafkaRuntime implements SourceRuntime {
     if (isStale()) return;
     const partition = partitionId(batch.topic, batch.partition);
     const seen = this.delivered.get(partition) ?? -1;
+    this.highWatermarks.set(partition, Number(batch.highWatermark));
     const chunk = toChunk(partition, batch.messages, seen);
     if (chunk.offsets.length > 0) {
       this.delivered.set(partition, chunk.offsets[chunk.offsets.length - 1]);
@@ -204,6 +207,13 @@ export class KafkaRuntime implements SourceRuntime {
       for (const id of offsets.keys()) this.delivered.set(id, Math.min(this.delivered.get(id) ?? -1, this.committed.get(id) ?? -1));
       this.logger.warn({ err: (err as Error).message, offsets: Object.fromEntries(offsets) }, 'offset commit refused (rebalance or broker away); these records are replayed');
     }
+  }
+
+  /** Records per partition not yet committed: high watermark minus the next offset to commit. */
+  lag(): Map<string, number> {
+    const lag = new Map<string, number>();
+    for (const [partition, high] of this.highWatermarks) lag.set(partition, Math.max(0, high - ((this.committed.get(partition) ?? this.delivered.get(partition) ?? -1) + 1)));
+    return lag;
   }
 
   async rewind(): Promise<void> {

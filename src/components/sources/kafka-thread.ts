@@ -21,7 +21,9 @@ export interface KafkaWorkerData {
   logBindings: Record<string, unknown>;
 }
 
-export type KafkaReply = { id: number; result?: Chunk[] | null } | { id: number; error: { message: string; runnel: boolean } };
+export type KafkaReply =
+  | { id: number; result?: Chunk[] | null; lag?: [string, number][] }
+  | { id: number; error: { message: string; runnel: boolean } };
 
 /**
  * The Kafka source with its consumer in a worker thread: kafkajs's fetching and decoding of the
@@ -33,6 +35,8 @@ export class KafkaThread implements SourceRuntime {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (value: Chunk[] | null | undefined) => void; reject: (error: Error) => void }>();
   private failure: Error | undefined;
+  /** The consumer lag as of the last records taken: every answer to `next` brings it along. */
+  private lastLag: ReadonlyMap<string, number> = new Map();
 
   private constructor(
     private readonly worker: Worker,
@@ -66,6 +70,10 @@ export class KafkaThread implements SourceRuntime {
     return chunks;
   }
 
+  lag(): ReadonlyMap<string, number> {
+    return this.lastLag;
+  }
+
   async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
     await this.call({ method: 'commit', offsets: [...offsets] });
   }
@@ -96,7 +104,10 @@ export class KafkaThread implements SourceRuntime {
     if (!waiter) return;
     this.pending.delete(reply.id);
     if ('error' in reply) waiter.reject(reply.error.runnel ? new RunnelError(reply.error.message) : new Error(reply.error.message));
-    else waiter.resolve(reply.result);
+    else {
+      if (reply.lag) this.lastLag = new Map(reply.lag);
+      waiter.resolve(reply.result);
+    }
   }
 
   private fail(error: Error): void {

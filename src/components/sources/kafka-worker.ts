@@ -13,7 +13,7 @@ const logger = createLogger(logLevel).child(logBindings);
 const stop = new AbortController();
 let runtime: KafkaRuntime | undefined;
 
-async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; transfer: ArrayBuffer[] }> {
+async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; lag?: [string, number][]; transfer: ArrayBuffer[] }> {
   if (call.method === 'start') {
     const startupMs = parseDuration(config.connectTimeout ?? '30s');
     // one connection attempt never outlasts start-up as a whole
@@ -32,7 +32,7 @@ async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; trans
       const result = await runtime.next(call.maxRecords, call.waitMs);
       // each chunk's bytes own their memory (see toChunk), so they can be moved
       const transfer = (result ?? []).flatMap((chunk) => (chunk.lines ? [chunk.lines.bytes.buffer as ArrayBuffer] : []));
-      return { result, transfer };
+      return { result, lag: [...runtime.lag()], transfer };
     }
     case 'commit':
       await runtime.commit(new Map(call.offsets));
@@ -48,7 +48,7 @@ async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; trans
 
 parentPort!.on('message', ({ id, call }: { id: number; call: KafkaCall }) => {
   answer(call).then(
-    ({ result, transfer }) => parentPort!.postMessage({ id, result } satisfies KafkaReply, transfer),
+    ({ result, lag, transfer }) => parentPort!.postMessage({ id, result, lag } satisfies KafkaReply, transfer),
     (error: Error) => parentPort!.postMessage({ id, error: { message: error.message, runnel: error instanceof RunnelError } } satisfies KafkaReply),
   );
 });

@@ -1,0 +1,227 @@
+/**
+ * `npm run bench:serve`: the serving layer under load, on the local stack's FerretDB.
+ *
+ * 1. Loads 30 days of minute documents for 6 publishers x 6 geos (1,555,200 base documents, plus
+ *    25,920 hourly and 1,080 daily rollups) into a bench database: per hour, partials of synthetic
+ *    impressions, their rollups made by the engine's rollupBatch, and the documents a first merge
+ *    writes inserted through MongoStateStore.write (reading them back first, as mergeBatch does,
+ *    would scan the collection on FerretDB for every batch). A database already complete is
+ *    reused (BENCH_RELOAD=1 loads it again).
+ * 2. Starts `runner serve` on a pipeline file pointing at it (a separate process), and measures
+ *    with autocannon, for BENCH_SECONDS (30) each and BENCH_CONNECTIONS (4) connections:
+ *    (a) a 24-hour hourly series for one publisher and geo, and
+ *    (b) a 30-day daily top-5 of publishers by impressions.
+ *    It prints p50, p99 and requests/s of each, against the target p99 < 50 ms.
+ *
+ * BENCH_DAYS shrinks the data set for a quick try (the figures are only comparable at 30).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { MongoClient } from 'mongodb';
+import type { Partial } from '../src/engine/batch-state.js';
+import { compileLoaded } from '../src/compiler/compile.js';
+import { parsePipelineText } from '../src/config/load.js';
+import { MongoStateStore } from '../src/components/sinks/mongodb-store.js';
+import { rollupCollection } from '../src/components/sinks/mongodb.js';
+import { stateDocId, type StateDoc } from '../src/engine/store.js';
+import { rollupBatch } from '../src/engine/rollups.js';
+import { toRow } from '../src/engine/rows.js';
+import { mulberry32 } from '../src/util/random.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const cli = join(root, 'dist/src/cli/main.js');
+const mongoUri = process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017';
+const days = Number(process.env.BENCH_DAYS ?? 30);
+const seconds = Number(process.env.BENCH_SECONDS ?? 30);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 4);
+const database = `runnel_bench_serve_${days}d`;
+const collection = 'impsPerPubGeo';
+const PUBLISHERS = Array.from({ length: 6 }, (_, i) => `publisher_${i + 1}`);
+const GEOS = ['US', 'CA', 'GB', 'DE', 'FR', 'IN'];
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 0, 1);
+/** Impressions per minute and key: small, so the load stays within the machine (states are sparse HLLs). */
+const PER_MINUTE = 8;
+
+const pipelineYaml = `
+name: bench
+source: { stdin: {} }
+time: { field: timestamp, format: epochMillis }
+window: { tumbling: 1m, rollups: [1h, 1d] }
+groupBy: [publisher, geo]
+aggregate:
+  imps: count
+  uniques: { approxDistinct: cookie }
+  avgBid: { avg: bid }
+sink:
+  mongodb: { uri: "${mongoUri}", database: ${database}, collection: ${collection} }
+  document: { date: window.start, publisher: publisher, geo: geo, imps: imps, uniques: uniques, avgBid: avgBid }
+`;
+
+const compiled = compileLoaded(parsePipelineText('bench.yaml', pipelineYaml, process.env));
+if (!compiled.plan) throw new Error(JSON.stringify(compiled.diagnostics));
+const plan = compiled.plan;
+
+function log(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+async function load(mongo: MongoClient): Promise<void> {
+  const db = mongo.db(database);
+  const expected = days * 1440 * 36;
+  const have = await db.collection(collection).estimatedDocumentCount().catch(() => 0);
+  const daily = await db.collection(rollupCollection(collection, DAY)).estimatedDocumentCount().catch(() => 0);
+  if (process.env.BENCH_RELOAD !== '1' && have === expected && daily === days * 36) {
+    log(`reusing ${database}: ${have.toLocaleString()} base documents`);
+    return;
+  }
+  await db.dropDatabase();
+  const connect = (name: string) =>
+    MongoStateStore.connect({
+      uri: mongoUri,
+      database,
+      collection: name,
+      render: (doc) => toRow(doc, plan),
+      indexFields: ['date', 'publisher', 'geo'],
+    });
+  const base = await connect(collection);
+  const levels = await Promise.all(plan.window.rollups.map(async (sizeMs) => ({ sizeMs, store: await connect(rollupCollection(collection, sizeMs)) })));
+  const random = mulberry32(7);
+  const started = Date.now();
+  let offset = 0;
+  log(`loading ${days} days x 1440 minutes x ${PUBLISHERS.length * GEOS.length} keys = ${expected.toLocaleString()} base documents into ${database}`);
+  try {
+    const dayPartials: Partial[] = [];
+    for (let day = 0; day < days; day++) {
+      // one "batch" per hour: 2,160 base partials, merged like a flush merges them
+      for (let hour = 0; hour < 24; hour++) {
+        const partials: Partial[] = [];
+        for (let minute = 0; minute < 60; minute++) {
+          const windowStart = T0 + day * DAY + hour * HOUR + minute * MINUTE;
+          for (const publisher of PUBLISHERS) {
+            for (const geo of GEOS) {
+              const states = plan.aggregates.map((a) => a.kind.create(a.options));
+              const n = 1 + Math.floor(random() * PER_MINUTE * 2);
+              for (let i = 0; i < n; i++) {
+                const t = windowStart + Math.floor(random() * MINUTE);
+                states[0].add(undefined, t);
+                states[1].add(`cookie_${Math.floor(random() * 50_000)}`, t);
+                states[2].add(Math.floor(random() * 1e6) / 1e6, t);
+              }
+              partials.push({ partition: 'bench', windowStart, windowEnd: windowStart + MINUTE, key: [publisher, geo], states, minOffset: offset, maxOffset: offset });
+              offset++;
+            }
+          }
+        }
+        const last = offset - 1;
+        const batch = { partials, maxOffsets: () => new Map([['bench', last]]) };
+        // the documents a first merge of this batch writes, inserted through the store's conditional write
+        await base.write(partials.map((p) => ({ doc: docOf(p), expectedVersion: null })));
+        for (const level of levels) {
+          const rolled = rollupBatch(batch, level.sizeMs, plan.aggregates, new Map()).partials;
+          if (level.sizeMs === HOUR) await level.store.write(rolled.map((p) => ({ doc: docOf(p), expectedVersion: null })));
+          else dayPartials.push(...rolled);
+        }
+      }
+      // a day's rollup: the 24 hourly parts of each key merged, as 24 flushes would have merged them
+      const daily = rollupBatch({ partials: dayPartials.splice(0), maxOffsets: () => new Map() }, DAY, plan.aggregates, new Map()).partials;
+      await levels.find((l) => l.sizeMs === DAY)!.store.write(daily.map((p) => ({ doc: docOf(p), expectedVersion: null })));
+      const elapsed = (Date.now() - started) / 1000;
+      log(`  day ${day + 1}/${days} stored (${Math.round(((day + 1) * 1440 * 36) / elapsed).toLocaleString()} base documents/s)`);
+    }
+  } finally {
+    await base.close();
+    for (const level of levels) await level.store.close();
+  }
+}
+
+/** The document a first merge of a partial writes (version 1, its offsets). */
+function docOf(p: Partial): StateDoc {
+  return {
+    id: stateDocId(p.windowStart, p.key),
+    version: 1,
+    windowStart: p.windowStart,
+    windowEnd: p.windowEnd,
+    key: p.key,
+    states: Object.fromEntries(plan.aggregates.map((a, i) => [a.name, p.states[i].serialize()])),
+    offsets: { [p.partition]: p.maxOffset },
+    live: p.states,
+  };
+}
+
+function listeningUrl(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+      seen += text;
+      const match = /serving the API, metrics and dashboard on (http:\/\/[0-9.:]+)/.exec(seen);
+      if (match) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`runner serve exited with ${code}: ${seen}`)));
+  });
+}
+
+interface Figures {
+  p50: number;
+  p99: number;
+  rps: number;
+  requests: number;
+  errors: number;
+}
+
+async function measure(title: string, url: string): Promise<Figures> {
+  // a warm-up request, checked, so a broken query is not timed
+  const check = await fetch(url);
+  if (!check.ok) throw new Error(`${url}: ${check.status} ${await check.text()}`);
+  log(`\n${title}\n  GET ${url.replace(/^http:\/\/[^/]+/, '')}\n  sample: ${JSON.stringify(await check.json()).slice(0, 200)}...`);
+  const result = await autocannon({ url, connections, duration: seconds });
+  const figures = {
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    rps: Math.round(result.requests.average),
+    requests: result.requests.total,
+    errors: result.errors + result.non2xx,
+  };
+  log(`  ${seconds} s, ${connections} connections: p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${figures.rps} requests/s (${figures.requests} requests, ${figures.errors} errors)`);
+  return figures;
+}
+
+const mongo = await new MongoClient(mongoUri).connect();
+try {
+  await load(mongo);
+} finally {
+  await mongo.close();
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'runnel-bench-serve-'));
+writeFileSync(join(dir, 'bench.yaml'), pipelineYaml);
+const server = spawn(process.execPath, [cli, 'serve', dir, '--port', '0'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+try {
+  const base = await listeningUrl(server);
+  const lastDay = T0 + (days - 1) * DAY;
+  const series = await measure(
+    '(a) 24-hour hourly series for one publisher and geo',
+    `${base}/api/pipelines/bench/series?from=${new Date(lastDay).toISOString()}&to=${new Date(lastDay + DAY).toISOString()}&granularity=1h&publisher=publisher_3&geo=CA`,
+  );
+  const top = await measure(
+    `(b) ${days}-day daily top-5 publishers by impressions`,
+    `${base}/api/pipelines/bench/top?field=imps&by=publisher&from=${new Date(T0).toISOString()}&to=${new Date(T0 + days * DAY).toISOString()}&limit=5`,
+  );
+  const ok = (f: Figures) => (f.p99 < 50 && f.errors === 0 ? 'met' : 'MISSED');
+  log(`\nsummary (target p99 < 50 ms, ${connections} connections, ${seconds} s each, Node ${process.version}):`);
+  log(`  (a) hourly series: p50 ${series.p50} ms, p99 ${series.p99} ms, ${series.rps} req/s: ${ok(series)}`);
+  log(`  (b) daily top-5:   p50 ${top.p50} ms, p99 ${top.p99} ms, ${top.rps} req/s: ${ok(top)}`);
+} finally {
+  server.kill('SIGTERM');
+  const exited = await Promise.race([
+    new Promise<boolean>((resolve) => (server.exitCode !== null ? resolve(true) : server.once('exit', () => resolve(true)))),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000).unref()),
+  ]);
+  if (!exited) server.kill('SIGKILL');
+}

@@ -1,0 +1,68 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Plan } from '../compiler/plan.js';
+import { compilePipelineFile } from '../compiler/compile.js';
+import type { Compilation } from '../compiler/compile.js';
+import type { RunStatus } from '../engine/runtime.js';
+import { RunnelError } from '../errors.js';
+import { CachedReader, type CacheOptions } from './cache.js';
+import { MongoReader, planLevels, type Level, type PipelineReader } from './reader.js';
+
+/** A pipeline the API serves: its plan, how to read its stored windows, and where its live status comes from. */
+export interface ServedPipeline {
+  plan: Plan;
+  levels: readonly Level[];
+  /** Absent when the sink keeps nothing another process can read (console, file). */
+  reader?: PipelineReader;
+  /** Why the pipeline cannot be queried, when it has no reader. */
+  notQueryable?: string;
+  /** The live status of a run in this process (runner run --serve). */
+  liveStatus?: () => RunStatus;
+}
+
+/** How a plan's stored windows are read: MongoDB sinks only; local sinks keep rows in the running process. */
+export function servePipeline(plan: Plan, liveStatus?: () => RunStatus, cache: CacheOptions = {}): ServedPipeline {
+  if (plan.sink.name === 'mongodb') {
+    const reader = new CachedReader(MongoReader.create(plan, plan.sink.config), plan, cache, liveStatus);
+    reader.start();
+    return { plan, levels: reader.levels, reader, liveStatus };
+  }
+  return {
+    plan,
+    levels: planLevels(plan, () => `${plan.sink.name} sink (not stored)`),
+    notQueryable: `pipeline ${plan.name} writes to the ${plan.sink.name} sink, which keeps nothing to query; only MongoDB sinks can be queried`,
+    liveStatus,
+  };
+}
+
+/** The pipeline files of a folder (*.yaml and *.yml, not *.test.yaml), or the file itself. */
+export function pipelineFiles(target: string): string[] {
+  let stat;
+  try {
+    stat = statSync(target);
+  } catch {
+    throw new RunnelError(`${target}: no such file or folder`, 2);
+  }
+  if (!stat.isDirectory()) return [target];
+  return readdirSync(target)
+    .filter((f) => /\.ya?ml$/.test(f) && !/\.test\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => join(target, f));
+}
+
+/** Compiles every pipeline file; files that do not compile are returned apart, to be reported. */
+export function loadPlans(target: string): { plans: Plan[]; failed: Compilation[] } {
+  const plans: Plan[] = [];
+  const failed: Compilation[] = [];
+  for (const file of pipelineFiles(target)) {
+    const compilation = compilePipelineFile(file);
+    if (compilation.plan) plans.push(compilation.plan);
+    else failed.push(compilation);
+  }
+  const names = new Set<string>();
+  for (const plan of plans) {
+    if (names.has(plan.name)) throw new RunnelError(`two pipelines are named ${plan.name}; names must be unique to be served`);
+    names.add(plan.name);
+  }
+  return { plans, failed };
+}

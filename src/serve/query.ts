@@ -1,0 +1,167 @@
+import type { AggregateUse, Plan } from '../compiler/plan.js';
+import type { AggregationState } from '../components/aggregations/types.js';
+import type { KeyFilters, Level, PipelineReader } from './reader.js';
+
+/** A request the caller got wrong: answered 400 with a message naming the parameter. */
+export class BadRequest extends Error {
+  constructor(
+    readonly parameter: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BadRequest';
+  }
+}
+
+export interface SeriesQuery {
+  from: number;
+  to: number;
+  granularityMs: number;
+  filters: KeyFilters;
+  aggregates: AggregateUse[];
+}
+
+export interface SeriesResult {
+  /** The stored level read: the coarsest one whose windows tile the granularity. */
+  level: Level;
+  /** The range actually covered: from rounded down, to rounded up, to whole granularity periods. */
+  from: number;
+  to: number;
+  points: { time: number; values: unknown[] }[];
+  documents: number;
+}
+
+export const MAX_POINTS = 10_000;
+
+/** The coarsest stored level that tiles `sizeMs` exactly (every stored size divides the base window's multiples). */
+export function levelFor(levels: readonly Level[], sizeMs: number): Level | undefined {
+  let best: Level | undefined;
+  for (const level of levels) if (sizeMs % level.sizeMs === 0) best = level;
+  return best;
+}
+
+/**
+ * A time series: one point per granularity period in the range, each the merge of the states of
+ * every stored window and key inside it (HLL uniques are register-wise merges, avg merges sums
+ * and counts), read from the coarsest level that tiles the granularity. Periods without data
+ * carry the result of an empty state (0 for counts and uniques, null for averages).
+ */
+export async function querySeries(reader: PipelineReader, query: SeriesQuery): Promise<SeriesResult> {
+  const level = levelFor(reader.levels, query.granularityMs);
+  if (!level) {
+    throw new BadRequest('granularity', `granularity must be a whole multiple of the pipeline's window (${reader.levels[0].label})`);
+  }
+  const size = query.granularityMs;
+  const from = Math.floor(query.from / size) * size;
+  const to = Math.ceil(query.to / size) * size;
+  const count = (to - from) / size;
+  if (count > MAX_POINTS) {
+    throw new BadRequest('granularity', `${count} points of ${level.label} between from and to; at most ${MAX_POINTS}: choose a coarser granularity or a shorter range`);
+  }
+  const docs = await reader.find(level, from, to, query.filters, query.aggregates);
+  const buckets: (AggregationState[] | undefined)[] = new Array(count);
+  for (const doc of docs) {
+    const i = Math.floor((doc.windowStart - from) / size);
+    if (i < 0 || i >= count) continue;
+    const bucket = buckets[i];
+    if (!bucket) buckets[i] = doc.states;
+    else for (let j = 0; j < bucket.length; j++) bucket[j].merge(doc.states[j]);
+  }
+  const empty = query.aggregates.map((a) => a.kind.create(a.options).result());
+  const points = Array.from({ length: count }, (_, i) => ({
+    time: from + i * size,
+    values: buckets[i]?.map((s) => s.result()) ?? empty,
+  }));
+  return { level, from, to, points, documents: docs.length };
+}
+
+/**
+ * Splits [from, to) into the fewest stored windows: the coarsest level's whole windows in the
+ * middle, finer levels for the edges. `from` and `to` must be multiples of the finest level.
+ */
+export function coverRange(levels: readonly Level[], from: number, to: number): { level: Level; from: number; to: number }[] {
+  const parts: { level: Level; from: number; to: number }[] = [];
+  const cover = (start: number, end: number, maxIndex: number): void => {
+    if (start >= end) return;
+    for (let i = maxIndex; i >= 0; i--) {
+      const size = levels[i].sizeMs;
+      const middleStart = Math.ceil(start / size) * size;
+      const middleEnd = Math.floor(end / size) * size;
+      if (middleStart < middleEnd || i === 0) {
+        cover(start, middleStart, i - 1);
+        parts.push({ level: levels[i], from: middleStart, to: middleEnd });
+        cover(middleEnd, end, i - 1);
+        return;
+      }
+    }
+  };
+  cover(from, to, levels.length - 1);
+  return parts;
+}
+
+export interface TopQuery {
+  from: number;
+  to: number;
+  field: AggregateUse;
+  /** Index of the group key ranked by. */
+  by: number;
+  filters: KeyFilters;
+  limit: number;
+}
+
+export interface TopResult {
+  from: number;
+  to: number;
+  levels: { level: Level; from: number; to: number }[];
+  rows: { value: unknown; result: unknown }[];
+  documents: number;
+}
+
+/**
+ * The top values of a group key by an aggregate over a range: each value's states merged over
+ * the whole range and every other key (a publisher's uniques over 30 days and all geos are one
+ * HLL merge), ranked by the merged result, largest first (ties by the key value).
+ */
+export async function queryTop(reader: PipelineReader, query: TopQuery): Promise<TopResult> {
+  const base = reader.levels[0].sizeMs;
+  const from = Math.floor(query.from / base) * base;
+  const to = Math.ceil(query.to / base) * base;
+  const parts = coverRange(reader.levels, from, to);
+  const merged = new Map<string, { value: unknown; state: AggregationState }>();
+  let documents = 0;
+  const docLists = await Promise.all(parts.map((p) => reader.find(p.level, p.from, p.to, query.filters, [query.field])));
+  for (const docs of docLists) {
+    documents += docs.length;
+    for (const doc of docs) {
+      const value = doc.key[query.by];
+      const id = typeof value === 'string' ? value : JSON.stringify(value);
+      const entry = merged.get(id);
+      if (entry) entry.state.merge(doc.states[0]);
+      else merged.set(id, { value, state: doc.states[0] });
+    }
+  }
+  const rows = [...merged.values()].map((e) => ({ value: e.value, result: e.state.result() }));
+  rows.sort((a, b) => compareResults(b.result, a.result) || (String(a.value) < String(b.value) ? -1 : String(a.value) > String(b.value) ? 1 : 0));
+  return { from, to, levels: parts, rows: rows.slice(0, query.limit), documents };
+}
+
+/** Orders results: numbers numerically (null and non-numbers last), anything else by its JSON text. */
+function compareResults(a: unknown, b: unknown): number {
+  const na = typeof a === 'number' && Number.isFinite(a);
+  const nb = typeof b === 'number' && Number.isFinite(b);
+  if (na && nb) return (a as number) - (b as number);
+  if (na !== nb) return na ? 1 : -1;
+  const sa = JSON.stringify(a) ?? '';
+  const sb = JSON.stringify(b) ?? '';
+  return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+/** Group-key filters from query parameters named after the keys. */
+export function keyFilters(plan: Plan, params: Record<string, unknown>): Map<number, string> {
+  const filters = new Map<number, string>();
+  plan.groupBy.forEach((k, i) => {
+    const value = params[k.name];
+    if (typeof value === 'string') filters.set(i, value);
+  });
+  return filters;
+}

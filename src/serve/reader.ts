@@ -1,0 +1,157 @@
+import { MongoClient, type Collection, type Document } from 'mongodb';
+import type { AggregateUse, Plan } from '../compiler/plan.js';
+import { redactUrlCredentials } from '../compiler/redact.js';
+import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
+import { decodeValue } from '../components/sinks/mongodb-encoding.js';
+import { rollupCollection, statusCollection, type MongoSinkConfig } from '../components/sinks/mongodb.js';
+import { levelLabel } from '../engine/rollups.js';
+import type { RunStatus } from '../engine/runtime.js';
+import { RunnelError } from '../errors.js';
+
+/** One stored granularity of a pipeline: the base windows (`1m`) or a rollup level (`1h`). */
+export interface Level {
+  sizeMs: number;
+  label: string;
+  /** Where it is stored (for people): `adlogdb.impsPerPubGeo_1h`. */
+  where: string;
+}
+
+/** A stored document as queries need it: its window, key and the requested states. */
+export interface LevelDoc {
+  windowStart: number;
+  key: unknown[];
+  /** In the order of the aggregates asked for. */
+  states: AggregationState[];
+}
+
+/** A stored document with its states as stored (not deserialized). */
+export interface StoredLevelDoc {
+  windowStart: number;
+  key: unknown[];
+  states: Record<string, StoredValue>;
+}
+
+/** Equality filters on group keys, by the key's index in plan.groupBy. */
+export type KeyFilters = ReadonlyMap<number, string>;
+
+/** What the serving layer reads a pipeline's stored windows through. */
+export interface PipelineReader {
+  readonly levels: readonly Level[];
+  /** Documents of a level whose window starts in [from, to) and whose key matches the filters. */
+  find(level: Level, from: number, to: number, filters: KeyFilters, aggregates: readonly AggregateUse[]): Promise<LevelDoc[]>;
+  /** The first window start and the last window end stored (read from the coarsest level); null when empty. */
+  extent(): Promise<{ first: number; last: number } | null>;
+  /** The status a runner published for this pipeline (another process), if any. */
+  publishedStatus(): Promise<RunStatus | null>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The stored levels of a plan: base windows first, then each rollup. */
+export function planLevels(plan: Plan, where: (sizeMs: number, base: boolean) => string): Level[] {
+  const base = plan.window.sizeMs;
+  return [
+    { sizeMs: base, label: levelLabel(base), where: where(base, true) },
+    ...plan.window.rollups.map((sizeMs) => ({ sizeMs, label: levelLabel(sizeMs), where: where(sizeMs, false) })),
+  ];
+}
+
+/**
+ * Reads the documents a MongoDB sink wrote (one collection per level, documents as described in
+ * mongodb-store.ts): filters on the user's indexed output fields when the mapping stores them
+ * (date, publisher, geo), on `_runnel` otherwise, and projects only the states asked for.
+ */
+export class MongoReader implements PipelineReader {
+  readonly levels: Level[];
+  private readonly collections = new Map<number, Collection<Document>>();
+  private readonly startField: string;
+  private readonly keyFields: string[];
+
+  private constructor(
+    private readonly client: MongoClient,
+    private readonly plan: Plan,
+    private readonly config: MongoSinkConfig,
+  ) {
+    const db = client.db(config.database);
+    this.levels = planLevels(plan, (sizeMs, base) => `${config.database}.${base ? config.collection : rollupCollection(config.collection, sizeMs)}`);
+    for (const level of this.levels) {
+      const name = level.sizeMs === plan.window.sizeMs ? config.collection : rollupCollection(config.collection, level.sizeMs);
+      this.collections.set(level.sizeMs, db.collection(name));
+    }
+    const target = (from: string) => plan.sink.document.find((f) => f.from === from)?.target;
+    this.startField = target('window.start') ?? '_runnel.start';
+    this.keyFields = plan.groupBy.map((k, i) => target(k.name) ?? `_runnel.key.${i}`);
+  }
+
+  /** Connects lazily: the driver connects on the first query, so a server started later is found. */
+  static create(plan: Plan, config: MongoSinkConfig, timeoutMs = 5000): MongoReader {
+    let client: MongoClient;
+    try {
+      client = new MongoClient(config.uri, { appName: 'runnel-serve', serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs });
+    } catch (error) {
+      throw new RunnelError(`MongoDB connection string of pipeline ${plan.name} (${redactUrlCredentials(config.uri)}) is invalid: ${(error as Error).message}`);
+    }
+    return new MongoReader(client, plan, config);
+  }
+
+  async find(level: Level, from: number, to: number, filters: KeyFilters, aggregates: readonly AggregateUse[]): Promise<LevelDoc[]> {
+    const docs = await this.findStored(level, from, to, filters, aggregates.map((a) => a.name));
+    return docs.map((doc) => ({
+      windowStart: doc.windowStart,
+      key: doc.key,
+      states: aggregates.map((a) => a.kind.deserialize(doc.states[a.name], a.options)),
+    }));
+  }
+
+  /** Like find, with the states as stored (decoded BSON, not yet deserialized); `names` limits the states read. */
+  async findStored(level: Level, from: number, to: number, filters: KeyFilters, names?: readonly string[]): Promise<StoredLevelDoc[]> {
+    const collection = this.collections.get(level.sizeMs);
+    if (!collection) throw new Error(`no level ${level.label}`);
+    const query: Document = { [this.startField]: { $gte: new Date(from), $lt: new Date(to) } };
+    for (const [index, value] of filters) {
+      const asNumber = Number(value);
+      query[this.keyFields[index]] = value.trim() !== '' && Number.isFinite(asNumber) ? { $in: [value, asNumber] } : value;
+    }
+    const projection: Document = { _id: 0, '_runnel.start': 1, '_runnel.key': 1 };
+    if (names) for (const name of names) projection[`_runnel.states.${name}`] = 1;
+    else projection['_runnel.states'] = 1;
+    const docs = await collection.find(query, { projection, promoteBuffers: true }).toArray();
+    return docs.map((doc) => {
+      const r = doc._runnel as { start: Date; key: unknown; states: Record<string, unknown> };
+      return {
+        windowStart: r.start.getTime(),
+        key: decodeValue(r.key) as unknown[],
+        states: decodeValue(r.states) as Record<string, StoredValue>,
+      };
+    });
+  }
+
+  async extent(): Promise<{ first: number; last: number } | null> {
+    const coarsest = this.levels[this.levels.length - 1];
+    const collection = this.collections.get(coarsest.sizeMs)!;
+    const projection = { _id: 0, '_runnel.start': 1 };
+    const [first] = await collection.find({}, { projection }).sort({ [this.startField]: 1 }).limit(1).toArray();
+    const [last] = await collection.find({}, { projection }).sort({ [this.startField]: -1 }).limit(1).toArray();
+    if (!first || !last) return null;
+    const start = (doc: Document) => (doc._runnel as { start: Date }).start.getTime();
+    return { first: start(first), last: start(last) + coarsest.sizeMs };
+  }
+
+  async publishedStatus(): Promise<RunStatus | null> {
+    const doc = await this.client
+      .db(this.config.database)
+      .collection<{ _id: string; lag?: unknown }>(statusCollection(this.config.collection))
+      .findOne({ _id: this.plan.name }, { projection: { _id: 0 } });
+    if (!doc) return null;
+    const lag = Array.isArray(doc.lag) ? Object.fromEntries((doc.lag as { partition: string; lag: number }[]).map((e) => [e.partition, e.lag])) : {};
+    return { ...(doc as unknown as RunStatus), lag };
+  }
+
+  async ping(): Promise<void> {
+    await this.client.db('admin').command({ ping: 1 });
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
