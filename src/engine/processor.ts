@@ -134,7 +134,12 @@ export class RecordProcessor {
     // one pass over the chunk's bytes tells whether any line needs a UTF-8 check of its own
     const utf8 = lines ? linesAreUtf8(lines, lines.starts[0], count) : true;
     const maxBytes = this.maxRecordBytes;
-    for (let i = 0; i < count; i++) {
+    // A source may hand over records again (Kafka refetches from the last commit when a partition
+    // comes back after a rebalance): those this batch holds already are skipped here, and the
+    // stored offsets catch those of earlier batches.
+    let first = 0;
+    while (first < count && offsets[first] <= context.table.maxOffset) first++;
+    for (let i = first; i < count; i++) {
       const offset = offsets[i];
       let projected: Row | undefined;
       if (bytes) {
@@ -156,9 +161,9 @@ export class RecordProcessor {
         else this.rejectOrThrow(err, partition, offset, payload);
       }
     }
-    if (count > 0) {
+    if (count > first) {
       context.table.maxOffset = offsets[count - 1];
-      batch.records += count;
+      batch.records += count - first;
     }
     this.watermarks.setHighest(partition, context.highest);
   }

@@ -11,7 +11,7 @@ import type { Chunk } from '../../src/engine/records.js';
 import type { SinkRuntime, SourceRuntime } from '../../src/engine/runtime.js';
 import { stateDocId, type ConditionalWrite, type StateDoc } from '../../src/engine/store.js';
 import { silentLogger } from '../../src/log.js';
-import { compileText } from '../helpers/pipeline.js';
+import { canonical, compileText, runScripted } from '../helpers/pipeline.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const plan = compileText(`
@@ -126,4 +126,16 @@ test('a rewind while the next batch fills drops that batch unstored; the replay 
   assert.deepEqual(counts(store), { a: 1500, b: 1500 });
   assert.equal(source.rewinds, 1);
   assert.equal(source.commits.at(-1), 2999);
+});
+
+test('records a source hands over again while their batch fills are counted once', async () => {
+  const record = (offset: number) => JSON.stringify({ ts: T0 + offset, k: offset % 2 ? 'a' : 'b' });
+  const chunk = (from: number, to: number): Chunk => {
+    const offsets = Array.from({ length: to - from }, (_, i) => from + i);
+    return { partition: 'p', offsets, payloads: offsets.map(record) };
+  };
+  // a Kafka partition back after a rebalance is fetched again from its last commit (offset 0 here)
+  const { rows, stats } = await runScripted(plan, [[chunk(0, 10), chunk(10, 20), chunk(0, 15), chunk(15, 30)]]);
+  assert.equal(stats.records, 30);
+  assert.deepEqual(canonical(rows).map((r) => [r.k, r.n]), [['a', 15], ['b', 15]]);
 });
