@@ -23,6 +23,8 @@ const BACKPRESSURE_POLL_MS = 500;
 const MAX_RESTARTS = 7;
 const RESTART_PAUSE_MS = 2000;
 const COMMIT_TIMEOUT_MS = 15_000;
+/** Pause between attempts to commit offsets the group refused. */
+const COMMIT_RETRY_MS = 1000;
 
 /**
  * Adapts kafkajs's push-based consumer to the engine's pull: eachBatch queues messages and
@@ -37,6 +39,12 @@ export class KafkaRuntime implements SourceRuntime {
   private readonly delivered = new Map<string, number>();
   /** Last offset committed per partition by this runner. */
   private readonly committed = new Map<string, number>();
+  /** Offsets stored by the sink whose commit has not gone through yet (the broker away, a rebalance). */
+  private readonly uncommitted = new Map<string, number>();
+  /** The partitions of the last group join; undefined before the first. */
+  private owned: Set<string> | undefined;
+  private committing: Promise<void> = Promise.resolve();
+  private commitRetry: NodeJS.Timeout | undefined;
   /** The partition's high watermark (offset of the next record) as of its last fetch: for lag. */
   private readonly highWatermarks = new Map<string, number>();
   private wake: (() => void) | undefined;
@@ -101,6 +109,7 @@ export class KafkaRuntime implements SourceRuntime {
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       runtime.restarts = 0;
       logger.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
+      runtime.joined(event.payload.memberAssignment);
     });
     await runtime.run();
     return runtime;
@@ -194,19 +203,52 @@ export class KafkaRuntime implements SourceRuntime {
   }
 
   async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
-    const entries = [...offsets].map(([id, offset]) => ({ ...parsePartitionId(id), offset: String(offset + 1) }));
-    try {
-      // kafkajs can wait without end for a coordinator while the broker restarts
-      await withTimeout(this.consumer.commitOffsets(entries), COMMIT_TIMEOUT_MS, 'Kafka offset commit');
-      for (const [id, offset] of offsets) this.committed.set(id, offset);
-    } catch (err) {
-      // After a rebalance the partition belongs to another runner, which replays from the last
-      // commit; the stored offsets in each document keep that replay from counting twice. If it
-      // stays (or comes back) here, or the broker was away, the consumer may fetch again from the
-      // last commit: those records must reach the engine again, or nothing would ever commit them.
-      for (const id of offsets.keys()) this.delivered.set(id, Math.min(this.delivered.get(id) ?? -1, this.committed.get(id) ?? -1));
-      this.logger.warn({ err: (err as Error).message, offsets: Object.fromEntries(offsets) }, 'offset commit refused (rebalance or broker away); these records are replayed');
-    }
+    for (const [id, offset] of offsets) this.uncommitted.set(id, Math.max(this.uncommitted.get(id) ?? -1, offset));
+    await this.commitStored();
+  }
+
+  /**
+   * Commits what the sink has stored, for the partitions this runner owns. A refused commit (the
+   * broker away, a rebalance under way) is tried again every second until the group takes it:
+   * the partition's last records may never come again to carry a later commit. Offsets of a
+   * partition that moved to another runner are not committed: its new owner replays from the
+   * group's commit, and the stored offsets in each document keep that replay from counting twice
+   * (committing them would move the new owner's progress back).
+   */
+  private commitStored(): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      clearTimeout(this.commitRetry);
+      this.commitRetry = undefined;
+      const offsets = [...this.uncommitted].filter(([id]) => !this.owned || this.owned.has(id));
+      if (offsets.length === 0) return;
+      const entries = offsets.map(([id, offset]) => ({ ...parsePartitionId(id), offset: String(offset + 1) }));
+      try {
+        // kafkajs can wait without end for a coordinator while the broker restarts
+        await withTimeout(this.consumer.commitOffsets(entries), COMMIT_TIMEOUT_MS, 'Kafka offset commit');
+        for (const [id, offset] of offsets) {
+          this.committed.set(id, offset);
+          if (this.uncommitted.get(id) === offset) this.uncommitted.delete(id);
+        }
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message, offsets: Object.fromEntries(offsets) }, 'offset commit refused (rebalance or broker away); trying again');
+        if (!this.signal.aborted) this.commitRetry = setTimeout(() => void this.commitStored(), COMMIT_RETRY_MS);
+      }
+    });
+    return this.committing;
+  }
+
+  /**
+   * A (re)join: offsets stored for partitions that moved away are dropped; a partition that is
+   * new here is read from the group's commit again, even records this runner had before (they
+   * may be stored with nothing committed for them), and the engine skips those it holds.
+   */
+  private joined(assignment: Record<string, number[]>): void {
+    const owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionId(topic, p))));
+    for (const id of [...this.uncommitted.keys()]) if (!owned.has(id)) this.uncommitted.delete(id);
+    for (const id of [...this.highWatermarks.keys()]) if (!owned.has(id)) this.highWatermarks.delete(id); // its lag is its owner's
+    if (this.owned) for (const id of owned) if (!this.owned.has(id)) this.delivered.delete(id);
+    this.owned = owned;
+    if (this.uncommitted.size > 0) void this.commitStored();
   }
 
   /** Records per partition not yet committed: high watermark minus the next offset to commit. */
@@ -250,6 +292,8 @@ export class KafkaRuntime implements SourceRuntime {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.commitRetry);
+    await this.committing;
     await this.consumer.disconnect();
   }
 }
