@@ -1,11 +1,11 @@
 /**
  * Fault injection against the real local stack: the canonical pipeline runs as separate runner
  * processes while records are produced; each test injects one kind of fault (kill -9, scale-out
- * and scale-in, a stale runner, a database outage, SIGTERM mid-batch), lets the
+ * and scale-in, a stale runner, a database outage, a broker restart, SIGTERM mid-batch), lets the
  * runners catch up, and compares every MongoDB document with the reference computed from the
  * produced records. The difference must be exactly zero.
  *
- * The database-outage test stops and starts the database through scripts/stack, on
+ * The database-outage and broker-restart tests stop and start servers through scripts/stack, on
  * the stack the other tests use; `npm test` runs test files one at a time, so no other test sees it.
  */
 import { describe, test, before, after, afterEach, type TestContext } from 'node:test';
@@ -105,7 +105,7 @@ describe('fault injection: every document equals the reference after', available
   afterEach(() => runs.at(-1)?.killAll());
 
   after(async () => {
-    if (managed) await stack('start', 'ferretdb').catch(() => undefined); // left running, whatever happened
+    if (managed) await stack('start', 'ferretdb').then(() => stack('start', 'kafka')).catch(() => undefined); // left running, whatever happened
     for (const run of runs) {
       await mongo?.db(run.database).dropDatabase().catch(() => undefined);
       await admin?.deleteTopics({ topics: [run.topic] }).catch(() => undefined);
@@ -230,6 +230,23 @@ describe('fault injection: every document equals the reference after', available
     assert.ok(runner.logged(/transient error; retrying/).length > 0, 'the runner retried');
     await producing.done;
     await finish(t, run, db, group, [runner], 'database stopped for 20 s', 1);
+  });
+
+  test('a broker restart mid-run: the runner reconnects and catches up', serverFaults, async (t) => {
+    const { run, db } = newRun('kafkadown', data(40_000, 3, 26));
+    const group = `kafkadown-${run.topic}`;
+    run.produceAll();
+    // small batches: the run lasts long enough for the restart to land in its middle
+    const runner = start(run, group, { BATCH_MAX_RECORDS: '500' });
+    await waitForCommitted(group, run.topic, 3000);
+    await stack('stop', 'kafka');
+    try {
+      await sleep(5000);
+    } finally {
+      await stack('start', 'kafka');
+    }
+    assert.ok((await committed(group, run.topic)) < run.data.records, 'the restart came before the end');
+    await finish(t, run, db, group, [runner], 'Kafka broker restarted', 1);
   });
 });
 
