@@ -180,7 +180,9 @@ export class MongoStateStore implements StateStore {
     /** The driver client, for health checks and monitoring; the store owns it (see close). */
     readonly client: MongoClient,
     private readonly options: MongoStoreOptions,
-    redactedUri: string,
+    private readonly redactedUri: string,
+    /** False for a sibling (see `sibling`): the connection is its owner's to close. */
+    private readonly ownsClient = true,
   ) {
     const db = client.db(options.database);
     this.collection = db.collection<StoredDoc>(options.collection);
@@ -238,6 +240,19 @@ export class MongoStateStore implements StateStore {
     return store;
   }
 
+  /**
+   * The store of another collection (a rollup level) over this store's connection: one pool and
+   * one server monitor for all of a sink's collections. Closing it leaves the connection open.
+   */
+  async sibling(collection: string, logger: Logger): Promise<MongoStateStore> {
+    const store = new MongoStateStore(this.client, { ...this.options, collection, logger }, this.redactedUri, false);
+    store.writeBatchSize = this.writeBatchSize;
+    store.updateBatchSize = this.updateBatchSize;
+    store.filterOnIdOnly = this.filterOnIdOnly;
+    await store.ensureIndexesUntil(Date.now() + (this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS));
+    return store;
+  }
+
   private async detectServer(deadline: number): Promise<void> {
     let info: Record<string, unknown>;
     try {
@@ -272,7 +287,7 @@ export class MongoStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    if (this.ownsClient) await this.client.close();
   }
 
   /** Each document's state; documents left behind their highest claim are settled first. */

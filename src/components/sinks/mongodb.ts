@@ -43,31 +43,28 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
     // loaded on use, so validating a pipeline does not load the MongoDB driver
     const { MongoStateStore } = await import('./mongodb-store.js');
     const identity = new Set(['window.start', ...plan.groupBy.map((k) => k.name)]);
-    const connect = (collection: string) =>
-      MongoStateStore.connect({
-        uri: config.uri,
-        database: config.database,
-        collection,
-        render: (doc) => toRow(doc, plan),
-        indexFields: plan.sink.document.filter((f) => identity.has(f.from)).map((f) => f.target),
-        writeBatchSize: config.writeBatchSize,
-        connectTimeoutMs: parseDuration(config.connectTimeout ?? '15s'),
-        logger: logger.child({ component: 'mongodb-sink', collection }),
-        signal,
-      });
-    const store = await connect(config.collection);
+    const loggerFor = (collection: string) => logger.child({ component: 'mongodb-sink', collection });
+    const store = await MongoStateStore.connect({
+      uri: config.uri,
+      database: config.database,
+      collection: config.collection,
+      render: (doc) => toRow(doc, plan),
+      indexFields: plan.sink.document.filter((f) => identity.has(f.from)).map((f) => f.target),
+      writeBatchSize: config.writeBatchSize,
+      connectTimeoutMs: parseDuration(config.connectTimeout ?? '15s'),
+      logger: loggerFor(config.collection),
+      signal,
+    });
     const rollups: RollupLevel[] = [];
-    const levelStores: { close(): Promise<void> }[] = [];
     try {
       // level L of collection C lives in C_L (impsPerPubGeo_1h), documents shaped like C's
       for (const sizeMs of plan.window.rollups) {
         const label = levelLabel(sizeMs);
-        const levelStore = await connect(rollupCollection(config.collection, sizeMs));
-        levelStores.push(levelStore);
+        const collection = rollupCollection(config.collection, sizeMs);
+        const levelStore = await store.sibling(collection, loggerFor(collection));
         rollups.push({ sizeMs, label, store: levelStore });
       }
     } catch (error) {
-      for (const levelStore of levelStores) await levelStore.close().catch(() => undefined);
       await store.close().catch(() => undefined);
       throw error;
     }
@@ -84,10 +81,8 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
           // lag as a list: partition names (topic/partition) may hold characters field names cannot
           .replaceOne({ _id: status.pipeline }, { ...status, lag: Object.entries(status.lag).map(([partition, lag]) => ({ partition, lag })) }, { upsert: true });
       },
-      close: async () => {
-        for (const levelStore of levelStores) await levelStore.close();
-        await store.close();
-      },
+      // the level stores share the base store's connection
+      close: () => store.close(),
     };
   },
 };
