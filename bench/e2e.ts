@@ -82,10 +82,11 @@ for (let run = 1; run <= runs; run++) {
   }
   const seconds = (Date.now() - started) / 1000;
 
-  // Latency: one more record, in a window of its own, from produce to its document in MongoDB.
+  process.stdout.write(`run ${run}: caught up with ${loaded} records in ${seconds.toFixed(1)} s\n`);
+  // Latency: one more record, with a publisher of its own (its own document; event time now, within time.maxFuture), from produce to its document in MongoDB.
   const marker = `bench-marker-${id}`;
   const producedAt = Date.now();
-  await producer.send({ topic, messages: [{ value: JSON.stringify({ timestamp: Date.UTC(2030, 0, 1), publisher: marker, advertiser: 'a', website: 'w', geo: 'US', bid: 0.5, cookie: 'c' }) }] });
+  await producer.send({ topic, messages: [{ value: JSON.stringify({ timestamp: Date.now(), publisher: marker, advertiser: 'a', website: 'w', geo: 'US', bid: 0.5, cookie: 'c' }) }] });
   const collection = mongo.db(database).collection('impsPerPubGeo');
   while (!(await collection.findOne({ publisher: marker }))) await new Promise((resolve) => setTimeout(resolve, 20));
   const latencyMs = Date.now() - producedAt;
