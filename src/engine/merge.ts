@@ -36,12 +36,7 @@ const MAX_ATTEMPTS = 8;
  * one conditional write; documents whose version changed meanwhile are read and merged again.
  * A partial is skipped for a document that already holds its partition past the partial's offsets.
  */
-export async function mergeBatch(
-  store: StateStore,
-  batch: PartialBatch,
-  aggregates: readonly AggregateUse[],
-  { fencesRaised = false }: { fencesRaised?: boolean } = {},
-): Promise<StateDoc[]> {
+export async function mergeBatch(store: StateStore, batch: PartialBatch, aggregates: readonly AggregateUse[]): Promise<StateDoc[]> {
   const byDoc = new Map<string, Partial[]>();
   for (const partial of batch.partials) {
     const id = stateDocId(partial.windowStart, partial.key);
@@ -49,7 +44,8 @@ export async function mergeBatch(
     if (list) list.push(partial);
     else byDoc.set(id, [partial]);
   }
-  if (!fencesRaised) await raiseFences(store, batch);
+  // The fence goes first: if we crash after writing data, a restart knows which offsets to check one by one.
+  for (const [partition, offset] of batch.maxOffsets()) await store.raiseFence(partition, offset);
 
   const written: StateDoc[] = [];
   let pending = [...byDoc.keys()];
@@ -66,11 +62,6 @@ export async function mergeBatch(
     pending = [...conflicts];
   }
   return written;
-}
-
-/** The fences go first: if we crash after writing data, a restart knows which offsets to check one by one. */
-export async function raiseFences(store: StateStore, batch: PartialBatch): Promise<void> {
-  await Promise.all([...batch.maxOffsets()].map(([partition, offset]) => store.raiseFence(partition, offset)));
 }
 
 function mergeDoc(id: string, stored: StateDoc | undefined, partials: Partial[], aggregates: readonly AggregateUse[]): ConditionalWrite | undefined {
