@@ -151,6 +151,13 @@ const claimId = (id: string, version: number): string => `${id}@${version}`;
 
 const DEFAULT_WRITE_BATCH = 1000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+/**
+ * How long one operation waits for a server to answer before it fails and is retried with
+ * backoff (and a warning): short, so an outage shows in the logs at once instead of each
+ * operation sitting out a whole connect timeout in the driver. Connecting still gets the whole
+ * connect timeout, over several attempts.
+ */
+const SERVER_SELECTION_MS = 5000;
 /** Ids per find: keeps the `$in` list far below the 16 MiB command limit. */
 const READ_CHUNK = 5000;
 const DUPLICATE_KEY = 11000;
@@ -215,7 +222,7 @@ export class MongoStateStore implements StateStore {
       client = new MongoClient(options.uri, {
         appName: 'runnel',
         ...options.clientOptions,
-        serverSelectionTimeoutMS: timeoutMs,
+        serverSelectionTimeoutMS: Math.min(timeoutMs, SERVER_SELECTION_MS),
         connectTimeoutMS: timeoutMs,
       });
     } catch (error) {
