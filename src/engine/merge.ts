@@ -36,7 +36,12 @@ const MAX_ATTEMPTS = 8;
  * one conditional write; documents whose version changed meanwhile are read and merged again.
  * A partial is skipped for a document that already holds its partition past the partial's offsets.
  */
-export async function mergeBatch(store: StateStore, batch: PartialBatch, aggregates: readonly AggregateUse[]): Promise<StateDoc[]> {
+export async function mergeBatch(
+  store: StateStore,
+  batch: PartialBatch,
+  aggregates: readonly AggregateUse[],
+  { fencesRaised = false }: { fencesRaised?: boolean } = {},
+): Promise<StateDoc[]> {
   const byDoc = new Map<string, Partial[]>();
   for (const partial of batch.partials) {
     const id = stateDocId(partial.windowStart, partial.key);
@@ -44,8 +49,7 @@ export async function mergeBatch(store: StateStore, batch: PartialBatch, aggrega
     if (list) list.push(partial);
     else byDoc.set(id, [partial]);
   }
-  // The fence goes first: if we crash after writing data, a restart knows which offsets to check one by one.
-  for (const [partition, offset] of batch.maxOffsets()) await store.raiseFence(partition, offset);
+  if (!fencesRaised) await raiseFences(store, batch);
 
   const written: StateDoc[] = [];
   let pending = [...byDoc.keys()];
@@ -62,6 +66,11 @@ export async function mergeBatch(store: StateStore, batch: PartialBatch, aggrega
     pending = [...conflicts];
   }
   return written;
+}
+
+/** The fences go first: if we crash after writing data, a restart knows which offsets to check one by one. */
+export async function raiseFences(store: StateStore, batch: PartialBatch): Promise<void> {
+  await Promise.all([...batch.maxOffsets()].map(([partition, offset]) => store.raiseFence(partition, offset)));
 }
 
 function mergeDoc(id: string, stored: StateDoc | undefined, partials: Partial[], aggregates: readonly AggregateUse[]): ConditionalWrite | undefined {

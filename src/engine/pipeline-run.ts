@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type { Plan } from '../compiler/plan.js';
 import { BatchState } from './batch-state.js';
-import { mergeBatch, StraddleError } from './merge.js';
+import { mergeBatch, raiseFences, StraddleError } from './merge.js';
 import { rollupBatch } from './rollups.js';
 import { metrics } from '../metrics.js';
 import { RecordProcessor } from './processor.js';
 import type { DeadLetterReason } from './records.js';
 import type { DeadLetterRuntime, RunStatus, SinkRuntime, SourceRuntime } from './runtime.js';
+import type { StateDoc } from './store.js';
 import { Watermarks } from './watermark.js';
 
 export interface RunStats {
@@ -144,18 +145,7 @@ export class PipelineRun {
     await this.parts.deadLetters.flush();
     let written;
     try {
-      const baseStarted = Date.now();
-      written = batch.isEmpty ? [] : await mergeBatch(this.parts.sink.store, batch, this.plan.aggregates);
-      if (!batch.isEmpty) metrics.sinkWriteSeconds.observe({ pipeline: this.plan.name, level: 'base' }, (Date.now() - baseStarted) / 1000);
-      // The base store's fence was raised first, so a crash between levels replays record by record.
-      if (!batch.isEmpty) {
-        for (const level of this.parts.sink.rollups ?? []) {
-          const levelStarted = Date.now();
-          const levelWritten = await mergeBatch(level.store, rollupBatch(batch, level.sizeMs, this.plan.aggregates, this.processor.fences), this.plan.aggregates);
-          metrics.sinkWriteSeconds.observe({ pipeline: this.plan.name, level: level.label }, (Date.now() - levelStarted) / 1000);
-          metrics.sinkDocuments.inc({ pipeline: this.plan.name, sink: this.plan.sink.name, level: level.label }, levelWritten.length);
-        }
-      }
+      written = batch.isEmpty ? [] : await this.mergeLevels(batch);
     } catch (err) {
       if (!(err instanceof StraddleError) || !this.parts.source.rewind) throw err;
       // Another runner wrote some of these offsets meanwhile (a rebalance).
@@ -180,7 +170,6 @@ export class PipelineRun {
       stats.lastBatchAt = Date.now();
       metrics.recordsIn.inc({ pipeline }, batch.records);
       metrics.sinkRecords.inc({ pipeline, sink: this.plan.sink.name }, batch.records);
-      metrics.sinkDocuments.inc({ pipeline, sink: this.plan.sink.name, level: 'base' }, written.length);
       metrics.batches.inc({ pipeline });
       metrics.batchSeconds.observe({ pipeline }, stats.lastFlushMs / 1000);
     }
@@ -190,6 +179,32 @@ export class PipelineRun {
     if (!batch.isEmpty) await this.publishStatus();
     this.onBatch(stats);
     return 'stored';
+  }
+
+  /**
+   * Merges a batch into the base store and every rollup level at once. The base store's fences
+   * are raised before any level is written: after a crash, the records up to them are re-read one
+   * by one and every level skips those it holds.
+   */
+  private async mergeLevels(batch: BatchState): Promise<StateDoc[]> {
+    const { store, rollups = [] } = this.parts.sink;
+    const { name: pipeline, aggregates } = this.plan;
+    await raiseFences(store, batch);
+    const timed = async (level: string, work: () => Promise<StateDoc[]>): Promise<StateDoc[]> => {
+      const started = Date.now();
+      const written = await work();
+      metrics.sinkWriteSeconds.observe({ pipeline, level }, (Date.now() - started) / 1000);
+      metrics.sinkDocuments.inc({ pipeline, sink: this.plan.sink.name, level }, written.length);
+      return written;
+    };
+    const outcomes = await Promise.allSettled([
+      timed('base', () => mergeBatch(store, batch, aggregates, { fencesRaised: true })),
+      ...rollups.map((level) => timed(level.label, () => mergeBatch(level.store, rollupBatch(batch, level.sizeMs, aggregates, this.processor.fences), aggregates))),
+    ]);
+    // every level has ended before a failure (a straddle: rewind) is acted upon
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    return (outcomes[0] as PromiseFulfilledResult<StateDoc[]>).value;
   }
 
   /** The run's live status, for the serving layer. */
