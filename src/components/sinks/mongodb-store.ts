@@ -517,7 +517,8 @@ const TRANSIENT_CODES = new Set([
   13436, // NotPrimaryOrSecondary
 ]);
 const TRANSIENT_LABELS = ['RetryableWriteError', 'ResumableChangeStreamError', 'TransientTransactionError', 'NetworkError'];
-const TRANSIENT_MESSAGE = /not primary|not master|node is recovering|connection .*closed|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT/i;
+// FerretDB answers the queries it cuts short while shutting down with InternalError "context canceled"
+const TRANSIENT_MESSAGE = /not primary|not master|node is recovering|connection .*closed|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|context canceled/i;
 
 /** Whether an error is worth retrying (the server may answer later) rather than a permanent failure. */
 export function isTransientMongoError(error: unknown): boolean {

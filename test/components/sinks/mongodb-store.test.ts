@@ -163,6 +163,9 @@ describe('MongoStateStore without a server', () => {
     assert.equal(isTransientMongoError(new MongoServerSelectionError('Server selection timed out', {} as never)), true);
     assert.equal(isTransientMongoError(new MongoServerError({ message: 'not primary', code: 10107 })), true);
     assert.equal(isTransientMongoError(new MongoServerError({ message: 'Interrupted', code: 11602 })), true);
+    // FerretDB shutting down, as seen mid-query in the database-outage fault test
+    const shutdown = '[msg_find.go:344 handler.handleMaxTimeMSError] [query_iterator.go:79 sqlite.(*queryIterator).Next] context canceled after delay';
+    assert.equal(isTransientMongoError(new MongoServerError({ message: shutdown, code: 1 })), true);
     const labelled = new MongoServerError({ message: 'something', code: 12345 });
     labelled.addErrorLabel('RetryableWriteError');
     assert.equal(isTransientMongoError(labelled), true);
