@@ -517,8 +517,10 @@ const TRANSIENT_CODES = new Set([
   13436, // NotPrimaryOrSecondary
 ]);
 const TRANSIENT_LABELS = ['RetryableWriteError', 'ResumableChangeStreamError', 'TransientTransactionError', 'NetworkError'];
-// FerretDB answers the queries it cuts short while shutting down with InternalError "context canceled"
-const TRANSIENT_MESSAGE = /not primary|not master|node is recovering|connection .*closed|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|context canceled/i;
+const TRANSIENT_MESSAGE = /not primary|not master|node is recovering|connection .*closed|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT/i;
+/** FerretDB answers the queries it cuts short while shutting down with InternalError (1) "context canceled". */
+const INTERNAL_ERROR = 1;
+const CUT_SHORT = /context canceled/;
 
 /** Whether an error is worth retrying (the server may answer later) rather than a permanent failure. */
 export function isTransientMongoError(error: unknown): boolean {
@@ -536,6 +538,7 @@ export function isTransientMongoError(error: unknown): boolean {
       // Duplicate inserts beside transient failures: a retry is safe, write tokens tell ours apart.
       return writeErrors.some((e) => TRANSIENT_CODES.has(e.code)) && writeErrors.every((e) => TRANSIENT_CODES.has(e.code) || e.code === DUPLICATE_KEY);
     }
+    if (error.code === INTERNAL_ERROR && CUT_SHORT.test(error.message)) return true;
     if (typeof error.code === 'number') return TRANSIENT_CODES.has(error.code);
   }
   return TRANSIENT_MESSAGE.test(error.message);
