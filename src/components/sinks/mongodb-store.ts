@@ -42,9 +42,9 @@ import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './mongod
  *   1. check that D's state (below) is still at v - 1, else it is a conflict;
  *   2. insert the claim D@v: a duplicate key means another writer got v first: a conflict, and
  *      the engine reads and merges again;
- *   3. settle D: while D's version is below its highest claim, replace D with that claim's
- *      document (upsert; filter `_runnel.v < claim`, on FerretDB `_id` alone: see below), then
- *      read again; and delete D's claims below the highest;
+ *   3. settle D: replace D with the claim just inserted, then, while D's version is below its
+ *      highest claim, replace D with that claim's document (upsert; filter `_runnel.v < claim`,
+ *      on FerretDB `_id` alone: see below) and read again; and delete D's claims below the highest;
  *   4. the write counts when D's settled state holds every offset of the write, else conflict.
  *
  * D's state is its highest version among the document and its claims. Why each record is
@@ -353,7 +353,12 @@ export class MongoStateStore implements StateStore {
     }
     const won = claimed.filter((w) => !conflicts.has(w.doc.id));
     if (won.length > 0) {
-      const settled = await this.settle(won.map((w) => w.doc.id));
+      // claims that won are the highest unless a rival claimed above them since: copy them in
+      // without reading them back, and let settle repair what a rival's claim makes stale
+      const settled = await this.settle(
+        won.map((w) => w.doc.id),
+        claims.filter((c) => !conflicts.has(c.d)),
+      );
       for (const { doc } of won) {
         const held = decodeOffsets(settled.get(doc.id)!.stored?._runnel?.offsets);
         if (!Object.entries(doc.offsets).every(([partition, offset]) => (held[partition] ?? -1) >= offset)) conflicts.add(doc.id);
@@ -366,7 +371,8 @@ export class MongoStateStore implements StateStore {
    * Brings each document up to its highest claim, reading again after every replace until none
    * is behind, then deletes the claims below the highest. Returns the last observation.
    */
-  private async settle(ids: readonly string[]): Promise<Map<string, Observed>> {
+  private async settle(ids: readonly string[], known: readonly ClaimDoc[] = []): Promise<Map<string, Observed>> {
+    await this.replaceWithClaims(known);
     for (let round = 1; ; round++) {
       const seen = await this.observe(ids, VERSION_PROJECTION);
       const behind = ids.filter((id) => topClaim(seen.get(id)!) > docVersion(seen.get(id)!));
@@ -379,13 +385,18 @@ export class MongoStateStore implements StateStore {
       }
       const wanted = behind.map((id) => claimId(id, topClaim(seen.get(id)!)));
       const claims = await this.retrying('settle (reading claims)', () => this.claims.find({ _id: { $in: wanted } }, { batchSize: wanted.length }).toArray());
-      for (let i = 0; i < claims.length; i += this.updateBatchSize) {
-        const ops: AnyBulkWriteOperation<StoredDoc>[] = claims.slice(i, i + this.updateBatchSize).map((claim) => ({
-          replaceOne: { filter: this.filterOnIdOnly ? { _id: claim.d } : { _id: claim.d, '_runnel.v': { $lt: claim.v } }, replacement: claim.doc, upsert: true },
-        }));
-        // a duplicate key is an upsert that found the document at or past the claim: nothing to do
-        await this.retrying('settle', () => this.bulkWrite(this.collection, ops, (j) => claims[i + j].d));
-      }
+      await this.replaceWithClaims(claims);
+    }
+  }
+
+  /** Replaces each claim's document with the claim's content (a replace that lands late is repaired by settle). */
+  private async replaceWithClaims(claims: readonly ClaimDoc[]): Promise<void> {
+    for (let i = 0; i < claims.length; i += this.updateBatchSize) {
+      const ops: AnyBulkWriteOperation<StoredDoc>[] = claims.slice(i, i + this.updateBatchSize).map((claim) => ({
+        replaceOne: { filter: this.filterOnIdOnly ? { _id: claim.d } : { _id: claim.d, '_runnel.v': { $lt: claim.v } }, replacement: claim.doc, upsert: true },
+      }));
+      // a duplicate key is an upsert that found the document at or past the claim: nothing to do
+      await this.retrying('settle', () => this.bulkWrite(this.collection, ops, (j) => claims[i + j].d));
     }
   }
 
