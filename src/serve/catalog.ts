@@ -4,7 +4,9 @@ import type { Plan } from '../compiler/plan.js';
 import { compilePipelineFile } from '../compiler/compile.js';
 import type { Compilation } from '../compiler/compile.js';
 import type { RunStatus } from '../engine/runtime.js';
+import type { Logger } from 'pino';
 import { RunnelError } from '../errors.js';
+import { silentLogger } from '../log.js';
 import { CachedReader, type CacheOptions } from './cache.js';
 import { MongoReader, planLevels, type Level, type PipelineReader } from './reader.js';
 
@@ -21,9 +23,9 @@ export interface ServedPipeline {
 }
 
 /** How a plan's stored windows are read: MongoDB sinks only; local sinks keep rows in the running process. */
-export function servePipeline(plan: Plan, liveStatus?: () => RunStatus, cache: CacheOptions = {}): ServedPipeline {
+export function servePipeline(plan: Plan, liveStatus?: () => RunStatus, cache: CacheOptions = {}, logger: Logger = silentLogger): ServedPipeline {
   if (plan.sink.name === 'mongodb') {
-    const reader = new CachedReader(MongoReader.create(plan, plan.sink.config), plan, cache, liveStatus);
+    const reader = new CachedReader(MongoReader.create(plan, plan.sink.config, undefined, logger), plan, cache, liveStatus);
     reader.start();
     return { plan, levels: reader.levels, reader, liveStatus };
   }

@@ -1,12 +1,15 @@
-import { MongoClient, type Collection, type Document } from 'mongodb';
+import { MongoServerSelectionError, type Collection, type Db, type Document } from 'mongodb';
+import type { Logger } from 'pino';
 import type { AggregateUse, Plan } from '../compiler/plan.js';
 import { redactUrlCredentials } from '../compiler/redact.js';
 import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
+import { MongoConnection } from '../components/sinks/mongodb-connection.js';
 import { decodeValue } from '../components/sinks/mongodb-encoding.js';
 import { rollupCollection, statusCollection, type MongoSinkConfig } from '../components/sinks/mongodb.js';
 import { levelLabel } from '../engine/rollups.js';
 import type { RunStatus } from '../engine/runtime.js';
 import { RunnelError } from '../errors.js';
+import { silentLogger } from '../log.js';
 
 /** One stored granularity of a pipeline: the base windows (`1m`) or a rollup level (`1h`). */
 export interface Level {
@@ -63,35 +66,56 @@ export function planLevels(plan: Plan, where: (sizeMs: number, base: boolean) =>
  */
 export class MongoReader implements PipelineReader {
   readonly levels: Level[];
-  private readonly collections = new Map<number, Collection<Document>>();
+  /** Collection name of each level. */
+  private readonly collections = new Map<number, string>();
   private readonly startField: string;
   private readonly keyFields: string[];
 
   private constructor(
-    private readonly client: MongoClient,
+    private readonly connection: MongoConnection,
     private readonly plan: Plan,
     private readonly config: MongoSinkConfig,
   ) {
-    const db = client.db(config.database);
     this.levels = planLevels(plan, (sizeMs, base) => `${config.database}.${base ? config.collection : rollupCollection(config.collection, sizeMs)}`);
     for (const level of this.levels) {
-      const name = level.sizeMs === plan.window.sizeMs ? config.collection : rollupCollection(config.collection, level.sizeMs);
-      this.collections.set(level.sizeMs, db.collection(name));
+      this.collections.set(level.sizeMs, level.sizeMs === plan.window.sizeMs ? config.collection : rollupCollection(config.collection, level.sizeMs));
     }
     const target = (from: string) => plan.sink.document.find((f) => f.from === from)?.target;
     this.startField = target('window.start') ?? '_runnel.start';
     this.keyFields = plan.groupBy.map((k, i) => target(k.name) ?? `_runnel.key.${i}`);
   }
 
-  /** Connects lazily: the driver connects on the first query, so a server started later is found. */
-  static create(plan: Plan, config: MongoSinkConfig, timeoutMs = 5000): MongoReader {
-    let client: MongoClient;
+  /** Connects lazily, at each query until one succeeds, so a server started later is found. */
+  static create(plan: Plan, config: MongoSinkConfig, timeoutMs = 5000, logger: Logger = silentLogger): MongoReader {
+    const where = redactUrlCredentials(config.uri);
+    let connection: MongoConnection;
     try {
-      client = new MongoClient(config.uri, { appName: 'runnel-serve', serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs });
+      connection = new MongoConnection(config.uri, {
+        clientOptions: { appName: 'runnel-serve', serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs },
+        logger,
+        where,
+      });
     } catch (error) {
-      throw new RunnelError(`MongoDB connection string of pipeline ${plan.name} (${redactUrlCredentials(config.uri)}) is invalid: ${(error as Error).message}`);
+      throw new RunnelError(`MongoDB connection string of pipeline ${plan.name} (${where}) is invalid: ${(error as Error).message}`);
     }
-    return new MongoReader(client, plan, config);
+    return new MongoReader(connection, plan, config);
+  }
+
+  /** Runs op on the pipeline's database, connecting first; a query that found no server lets the connection check its monitor. */
+  private async query<T>(op: (db: Db) => Promise<T>): Promise<T> {
+    try {
+      await this.connection.connect();
+      return await op(this.connection.client.db(this.config.database));
+    } catch (error) {
+      if (error instanceof MongoServerSelectionError) this.connection.noServer();
+      throw error;
+    }
+  }
+
+  private collection(db: Db, level: Level): Collection<Document> {
+    const name = this.collections.get(level.sizeMs);
+    if (!name) throw new Error(`no level ${level.label}`);
+    return db.collection(name);
   }
 
   async find(level: Level, from: number, to: number, filters: KeyFilters, aggregates: readonly AggregateUse[]): Promise<LevelDoc[]> {
@@ -105,8 +129,6 @@ export class MongoReader implements PipelineReader {
 
   /** Like find, with the states as stored (decoded BSON, not yet deserialized); `names` limits the states read. */
   async findStored(level: Level, from: number, to: number, filters: KeyFilters, names?: readonly string[]): Promise<StoredLevelDoc[]> {
-    const collection = this.collections.get(level.sizeMs);
-    if (!collection) throw new Error(`no level ${level.label}`);
     const query: Document = { [this.startField]: { $gte: new Date(from), $lt: new Date(to) } };
     for (const [index, value] of filters) {
       const asNumber = Number(value);
@@ -115,7 +137,7 @@ export class MongoReader implements PipelineReader {
     const projection: Document = { _id: 0, '_runnel.start': 1, '_runnel.key': 1 };
     if (names) for (const name of names) projection[`_runnel.states.${name}`] = 1;
     else projection['_runnel.states'] = 1;
-    const docs = await collection.find(query, { projection, promoteBuffers: true }).toArray();
+    const docs = await this.query((db) => this.collection(db, level).find(query, { projection, promoteBuffers: true }).toArray());
     return docs.map((doc) => {
       const r = doc._runnel as { start: Date; key: unknown; states: Record<string, unknown> };
       return {
@@ -128,30 +150,30 @@ export class MongoReader implements PipelineReader {
 
   async extent(): Promise<{ first: number; last: number } | null> {
     const coarsest = this.levels[this.levels.length - 1];
-    const collection = this.collections.get(coarsest.sizeMs)!;
     const projection = { _id: 0, '_runnel.start': 1 };
-    const [first] = await collection.find({}, { projection }).sort({ [this.startField]: 1 }).limit(1).toArray();
-    const [last] = await collection.find({}, { projection }).sort({ [this.startField]: -1 }).limit(1).toArray();
+    const edge = (direction: 1 | -1) =>
+      this.query((db) => this.collection(db, coarsest).find({}, { projection }).sort({ [this.startField]: direction }).limit(1).toArray());
+    const [first] = await edge(1);
+    const [last] = await edge(-1);
     if (!first || !last) return null;
     const start = (doc: Document) => (doc._runnel as { start: Date }).start.getTime();
     return { first: start(first), last: start(last) + coarsest.sizeMs };
   }
 
   async publishedStatus(): Promise<RunStatus | null> {
-    const doc = await this.client
-      .db(this.config.database)
-      .collection<{ _id: string; lag?: unknown }>(statusCollection(this.config.collection))
-      .findOne({ _id: this.plan.name }, { projection: { _id: 0 } });
+    const doc = await this.query((db) =>
+      db.collection<{ _id: string; lag?: unknown }>(statusCollection(this.config.collection)).findOne({ _id: this.plan.name }, { projection: { _id: 0 } }),
+    );
     if (!doc) return null;
     const lag = Array.isArray(doc.lag) ? Object.fromEntries((doc.lag as { partition: string; lag: number }[]).map((e) => [e.partition, e.lag])) : {};
     return { ...(doc as unknown as RunStatus), lag };
   }
 
   async ping(): Promise<void> {
-    await this.client.db('admin').command({ ping: 1 });
+    await this.query((db) => db.command({ ping: 1 }));
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await this.connection.close();
   }
 }

@@ -16,8 +16,11 @@ import type { Chunk, DeadLetter } from '../../src/engine/records.js';
 import { silentLogger } from '../../src/log.js';
 import { buildServer } from '../../src/serve/app.js';
 import { servePipeline, type ServedPipeline } from '../../src/serve/catalog.js';
+import { MongoReader } from '../../src/serve/reader.js';
+import type { MongoSinkConfig } from '../../src/components/sinks/mongodb.js';
 import { compileText, ScriptedSource } from '../helpers/pipeline.js';
 import { groupBy, seededRandom } from '../helpers/reference.js';
+import { BrokenProxy, freePort } from '../helpers/proxy.js';
 import { mongoUri, requireStack } from '../helpers/stack.js';
 
 const MINUTE = 60_000;
@@ -285,5 +288,23 @@ describe('serving API against FerretDB', stack, () => {
     assert.match(metrics.body, /^runnel_sink_documents_written_total\{pipeline="imps",sink="mongodb",level="1h"\} \d+/m);
     assert.match(metrics.body, /# TYPE runnel_dead_letters_total counter/);
     assert.match(metrics.body, /# TYPE runnel_consumer_lag_records gauge/);
+  });
+
+  test('a database started after the API is found by the next query', async () => {
+    const port = await freePort();
+    const later = compileText(pipelineYaml('later', MONGO_SINK.replace(mongoUri(), `mongodb://127.0.0.1:${port}/?directConnection=true`)));
+    const reader = MongoReader.create(later, later.sink.config as MongoSinkConfig, 300);
+    const proxy = new BrokenProxy();
+    try {
+      await assert.rejects(reader.ping(), /ECONNREFUSED/);
+      await assert.rejects(reader.ping(), /ECONNREFUSED/); // still looking, not given up
+      await proxy.start(new URL(mongoUri()), port);
+      await reader.ping();
+      const [first] = await reader.findStored(reader.levels[2], T0, T0 + 3 * DAY, new Map());
+      assert.equal(first.windowStart, T0);
+    } finally {
+      await reader.close();
+      await proxy.stop();
+    }
   });
 });

@@ -4,7 +4,6 @@ import {
   Binary,
   MongoAPIError,
   MongoBulkWriteError,
-  MongoClient,
   MongoError,
   MongoNetworkError,
   MongoServerSelectionError,
@@ -19,6 +18,7 @@ import type { ConditionalWrite, StateDoc, StateStore } from '../../engine/store.
 import { RunnelError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 import type { StoredValue } from '../aggregations/types.js';
+import { MongoConnection } from './mongodb-connection.js';
 import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './mongodb-encoding.js';
 
 /**
@@ -171,9 +171,6 @@ const VERSION_PROJECTION = { '_runnel.v': 1, '_runnel.offsets': 1 };
 const FULL_PROJECTION = { _runnel: 1 };
 
 export class MongoStateStore implements StateStore {
-  private readonly collection: Collection<StoredDoc>;
-  private readonly claims: Collection<ClaimDoc>;
-  private readonly fences: Collection<FenceMark>;
   private readonly render: (doc: StateDoc) => Record<string, unknown>;
   private writeBatchSize: number;
   private updateBatchSize: number;
@@ -184,17 +181,13 @@ export class MongoStateStore implements StateStore {
   readonly namespace: string;
 
   private constructor(
-    /** The driver client, for health checks and monitoring; the store owns it (see close). */
-    readonly client: MongoClient,
+    /** The driver client (through its watchdog), for health checks and monitoring; the store owns it (see close). */
+    readonly connection: MongoConnection,
     private readonly options: MongoStoreOptions,
     private readonly redactedUri: string,
     /** False for a sibling (see `sibling`): the connection is its owner's to close. */
     private readonly ownsClient = true,
   ) {
-    const db = client.db(options.database);
-    this.collection = db.collection<StoredDoc>(options.collection);
-    this.claims = db.collection<ClaimDoc>(`${options.collection}.runnel_claims`);
-    this.fences = db.collection<FenceMark>(`${options.collection}.runnel_fences`);
     this.render = options.render;
     this.writeBatchSize = Math.max(1, Math.floor(options.writeBatchSize ?? DEFAULT_WRITE_BATCH));
     this.updateBatchSize = this.writeBatchSize;
@@ -204,9 +197,23 @@ export class MongoStateStore implements StateStore {
       where: `${this.namespace} at ${redactedUri}`,
       logger: this.logger,
       signal: options.signal,
+      connection,
       initialMs: options.retry?.initialMs,
       maxMs: options.retry?.maxMs,
     };
+  }
+
+  // From the connection's current client at each use: the connection may replace it.
+  private get collection(): Collection<StoredDoc> {
+    return this.connection.client.db(this.options.database).collection<StoredDoc>(this.options.collection);
+  }
+
+  private get claims(): Collection<ClaimDoc> {
+    return this.connection.client.db(this.options.database).collection<ClaimDoc>(`${this.options.collection}.runnel_claims`);
+  }
+
+  private get fences(): Collection<FenceMark> {
+    return this.connection.client.db(this.options.database).collection<FenceMark>(`${this.options.collection}.runnel_fences`);
   }
 
   /**
@@ -217,31 +224,35 @@ export class MongoStateStore implements StateStore {
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const redactedUri = redactUrlCredentials(options.uri);
     const where = `${options.database}.${options.collection} at ${redactedUri}`;
-    let client: MongoClient;
+    let connection: MongoConnection;
     try {
-      client = new MongoClient(options.uri, {
-        appName: 'runnel',
-        ...options.clientOptions,
-        serverSelectionTimeoutMS: Math.min(timeoutMs, SERVER_SELECTION_MS),
-        connectTimeoutMS: timeoutMs,
+      connection = new MongoConnection(options.uri, {
+        clientOptions: {
+          appName: 'runnel',
+          ...options.clientOptions,
+          serverSelectionTimeoutMS: Math.min(timeoutMs, SERVER_SELECTION_MS),
+          connectTimeoutMS: timeoutMs,
+        },
+        logger: options.logger ?? silentLogger,
+        where: redactedUri,
       });
     } catch (error) {
       throw new RunnelError(`MongoDB connection string for ${where} is invalid: ${errorText(error)}`);
     }
     let store: MongoStateStore;
     try {
-      store = new MongoStateStore(client, options, redactedUri);
+      store = new MongoStateStore(connection, options, redactedUri);
     } catch (error) {
-      await client.close().catch(() => undefined);
+      await connection.close().catch(() => undefined);
       throw new RunnelError(`MongoDB ${where}: ${errorText(error)}`);
     }
     const deadline = Date.now() + timeoutMs;
     try {
-      await store.retrying('connect', () => client.connect(), deadline);
+      await store.retrying('connect', () => connection.connect(), deadline);
       await store.detectServer(deadline);
       await store.ensureIndexesUntil(deadline);
     } catch (error) {
-      await client.close().catch(() => undefined);
+      await connection.close().catch(() => undefined);
       throw error;
     }
     return store;
@@ -252,7 +263,7 @@ export class MongoStateStore implements StateStore {
    * one server monitor for all of a sink's collections. Closing it leaves the connection open.
    */
   async sibling(collection: string, logger: Logger): Promise<MongoStateStore> {
-    const store = new MongoStateStore(this.client, { ...this.options, collection, logger }, this.redactedUri, false);
+    const store = new MongoStateStore(this.connection, { ...this.options, collection, logger }, this.redactedUri, false);
     store.writeBatchSize = this.writeBatchSize;
     store.updateBatchSize = this.updateBatchSize;
     store.filterOnIdOnly = this.filterOnIdOnly;
@@ -263,7 +274,7 @@ export class MongoStateStore implements StateStore {
   private async detectServer(deadline: number): Promise<void> {
     let info: Record<string, unknown>;
     try {
-      info = await this.retrying('buildInfo', () => this.client.db('admin').command({ buildInfo: 1 }), deadline);
+      info = await this.retrying('buildInfo', () => this.connection.client.db('admin').command({ buildInfo: 1 }), deadline);
     } catch (error) {
       if (error instanceof RunnelError && /not reachable|stopped/.test(error.message)) throw error;
       return; // buildInfo refused: not FerretDB, which always answers it
@@ -294,7 +305,7 @@ export class MongoStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
-    if (this.ownsClient) await this.client.close();
+    if (this.ownsClient) await this.connection.close();
   }
 
   /** Each document's state; documents left behind their highest claim are settled first. */
@@ -578,6 +589,13 @@ export interface RetryOptions {
   where: string;
   logger: Logger;
   signal?: AbortSignal;
+  /**
+   * The connection op runs on: each attempt connects it first (a no-op when connected; a new
+   * client or one whose first connect failed is connected here, not by the driver on the first
+   * operation, which never tries again after a failure), and it is told when an operation found
+   * no server, to replace a client whose monitor stalled.
+   */
+  connection?: MongoConnection;
   initialMs?: number;
   maxMs?: number;
 }
@@ -594,6 +612,7 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
   let delay = options.initialMs ?? 100;
   for (let attempt = 1; ; attempt++) {
     try {
+      await options.connection?.connect();
       return await op();
     } catch (error) {
       if (error instanceof RunnelError) throw error;
@@ -602,6 +621,7 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
       }
       // a stop still lets every operation be tried (SIGTERM stores the batch in hand), only not retried
       if (signal?.aborted) throw new RunnelError(`MongoDB ${what} on ${where} was stopped: ${errorText(error)}`);
+      if (error instanceof MongoServerSelectionError) options.connection?.noServer();
       const wait = Math.round(delay / 2 + (Math.random() * delay) / 2);
       if (deadline !== undefined && Date.now() + wait >= deadline) {
         throw new RunnelError(`MongoDB ${where} is not reachable (${what} gave up after ${attempt} attempt(s)): ${errorText(error)}; is the server running and the address right?`);

@@ -75,7 +75,7 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
       afterBatch: async () => {},
       // for `runner serve` in another process: one small document per pipeline in <collection>.runnel_status
       reportStatus: async (status) => {
-        await store.client
+        await store.connection.client
           .db(config.database)
           .collection<{ _id: string }>(statusCollection(config.collection))
           // lag as a list: partition names (topic/partition) may hold characters field names cannot

@@ -454,7 +454,7 @@ describe('MongoStateStore against a real server', stack, () => {
   it('splits writes larger than writeBatchSize into several bulkWrites, and long id lists into several finds', async () => {
     const store = await open(undefined, { writeBatchSize: 3, clientOptions: { monitorCommands: true } });
     const commands: string[] = [];
-    store.client.on('commandStarted', (event) => commands.push(event.commandName));
+    store.connection.client.on('commandStarted', (event) => commands.push(event.commandName));
     const ids = Array.from({ length: 10 }, (_, i) => `batch-${i}`);
     assert.deepEqual(await store.write(ids.map((id) => ({ doc: makeDoc(id, 1), expectedVersion: null }))), []);
     assert.equal(commands.filter((c) => c === 'insert').length, 4, 'claims: one insert per chunk');

@@ -1,0 +1,103 @@
+import { MongoClient, type MongoClientOptions } from 'mongodb';
+import type { Logger } from 'pino';
+
+/** Slack on top of the longest a heartbeat may take, for a loaded machine. */
+const STALL_SLACK_MS = 5_000;
+
+export interface MongoConnectionOptions {
+  /** Driver options of every client (the first and each replacement). */
+  clientOptions: MongoClientOptions;
+  logger: Logger;
+  /** What is connected to, for messages (redacted URI). */
+  where: string;
+  /** Longest time without a finished heartbeat before the monitor counts as stalled (default: heartbeatFrequencyMS + connectTimeoutMS + 5 s). */
+  stallMs?: number;
+}
+
+/**
+ * The MongoClient that a sink's stores share, replaced by a new one when its server monitor
+ * stalls.
+ *
+ * The driver learns that a server is up again only from its monitor's heartbeats, and a
+ * heartbeat finishes (succeeds or fails) within heartbeatFrequencyMS + connectTimeoutMS. In the
+ * database-outage test a runner's monitor once stopped finishing heartbeats after FerretDB
+ * restarted: for minutes, with the server up, every operation waited out server selection and
+ * failed with the error seen when the server went away. So when an operation finds no server
+ * and no heartbeat has finished for longer than that bound, the next operations go to a new
+ * client; the old one is closed once operations still waiting on it have given up.
+ */
+export class MongoConnection {
+  private current: MongoClient;
+  private lastHeartbeat = Date.now();
+  private readonly stallMs: number;
+  private readonly retiring = new Set<{ client: MongoClient; timer: NodeJS.Timeout }>();
+  /** How many times the client was replaced (for tests and logs). */
+  renewals = 0;
+
+  /** Throws what the driver throws for an invalid connection string. */
+  constructor(
+    private readonly uri: string,
+    private readonly options: MongoConnectionOptions,
+  ) {
+    this.current = this.open();
+    // from the client's options: the connection string may set them too
+    this.stallMs = options.stallMs ?? stallBound(this.current.options);
+  }
+
+  get client(): MongoClient {
+    return this.current;
+  }
+
+  /**
+   * Called when an operation found no server: replaces the client when its monitor has stalled,
+   * so that the retry of the operation goes to a new one.
+   */
+  noServer(): void {
+    const silentMs = Date.now() - this.lastHeartbeat;
+    if (silentMs <= this.stallMs) return;
+    const old = this.current;
+    this.current = this.open();
+    this.renewals++;
+    this.options.logger.warn(
+      { where: this.options.where, silentMs, renewals: this.renewals },
+      `MongoDB driver's server monitor has not finished a heartbeat for ${Math.round(silentMs / 1000)} s; connecting with a new client`,
+    );
+    // operations still on the old client give up within their server selection timeout
+    const retireAfterMs = 2 * old.options.serverSelectionTimeoutMS;
+    const entry = { client: old, timer: setTimeout(() => this.retire(entry), retireAfterMs).unref() };
+    this.retiring.add(entry);
+  }
+
+  /** Connects the current client unless it is connected (cheap then). */
+  async connect(): Promise<void> {
+    await this.current.connect();
+  }
+
+  async close(): Promise<void> {
+    for (const entry of this.retiring) {
+      clearTimeout(entry.timer);
+      this.retire(entry);
+    }
+    await this.current.close();
+  }
+
+  private open(): MongoClient {
+    const client = new MongoClient(this.uri, this.options.clientOptions);
+    const beat = (): void => {
+      if (client === this.current) this.lastHeartbeat = Date.now();
+    };
+    client.on('serverHeartbeatSucceeded', beat).on('serverHeartbeatFailed', beat);
+    this.lastHeartbeat = Date.now();
+    return client;
+  }
+
+  private retire(entry: { client: MongoClient; timer: NodeJS.Timeout }): void {
+    this.retiring.delete(entry);
+    entry.client.close().catch(() => undefined);
+  }
+}
+
+/** The longest a heartbeat may take to finish, with slack: heartbeatFrequencyMS + connectTimeoutMS. */
+function stallBound(options: MongoClient['options']): number {
+  return options.heartbeatFrequencyMS + options.connectTimeoutMS + STALL_SLACK_MS;
+}
