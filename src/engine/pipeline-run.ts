@@ -199,7 +199,10 @@ export class PipelineRun {
     };
     const outcomes = await Promise.allSettled([
       timed('base', () => mergeBatch(store, batch, aggregates, { fencesRaised: true })),
-      ...rollups.map((level) => timed(level.label, () => mergeBatch(level.store, rollupBatch(batch, level.sizeMs, aggregates, this.processor.fences), aggregates))),
+      // the levels keep no fences of their own: the base store's govern every level (see above)
+      ...rollups.map((level) =>
+        timed(level.label, () => mergeBatch(level.store, rollupBatch(batch, level.sizeMs, aggregates, this.processor.fences), aggregates, { fencesRaised: true })),
+      ),
     ]);
     // every level has ended before a failure (a straddle: rewind) is acted upon
     const failed = outcomes.find((o) => o.status === 'rejected');

@@ -73,10 +73,12 @@ import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './mongod
  * FerretDB 1.x is detected at connect (buildInfo.ferretdbVersion): an update command holds a
  * pooled SQLite connection per statement until it ends, so concurrent update commands with 100
  * statements in total hang it for good. There update commands carry at most 10 statements and
- * inserts at most 50 documents. It also scans the whole collection for any filter other than a
- * plain `_id`, so reads cost time in proportion to the collection's size there, and settling
- * replaces filter on `_id` alone: the version condition would cost a scan per statement and
- * would not be atomic anyway; a replace that sets D back is repaired as described above.
+ * inserts at most 50 documents. It also scans the whole collection for every filter, even a plain
+ * `_id` (1.24's queries do not match the expression of its `_id` index), so each read, and each
+ * replace statement, costs time in proportion to the collection's size there: a write reads its
+ * documents' states once for up to writeBatchSize (1000) documents, and settling replaces filter
+ * on `_id` alone: the version condition would cost more and would not be atomic anyway; a
+ * replace that sets D back is repaired as described above.
  *
  * `key`, `states` and `offsets` go through a reversible encoding so that every StoredValue
  * round-trips exactly on every server: field names escape '%', '.', '$' and NUL as %25, %2E,
@@ -161,8 +163,8 @@ const SERVER_SELECTION_MS = 5000;
 /** Ids per find: keeps the `$in` list far below the 16 MiB command limit. */
 const READ_CHUNK = 5000;
 const DUPLICATE_KEY = 11000;
-/** Documents per insert on FerretDB. */
-const FERRETDB_MAX_WRITE_BATCH = 50;
+/** Documents per insert command on FerretDB. */
+const FERRETDB_MAX_INSERT_BATCH = 50;
 /** Statements per update command on FerretDB: each holds a pooled connection (100 in all) until the command ends. */
 const FERRETDB_MAX_UPDATE_BATCH = 10;
 /** Settle rounds before giving up: each needs a rival's replace to land after ours. */
@@ -172,7 +174,10 @@ const FULL_PROJECTION = { _runnel: 1 };
 
 export class MongoStateStore implements StateStore {
   private readonly render: (doc: StateDoc) => Record<string, unknown>;
+  /** Documents per run of the write protocol (one read of their states after the claims). */
   private writeBatchSize: number;
+  /** Documents per insert and statements per update command. */
+  private insertBatchSize: number;
   private updateBatchSize: number;
   /** FerretDB: replaces filter on `_id` alone (see the class comment). */
   private filterOnIdOnly = false;
@@ -190,6 +195,7 @@ export class MongoStateStore implements StateStore {
   ) {
     this.render = options.render;
     this.writeBatchSize = Math.max(1, Math.floor(options.writeBatchSize ?? DEFAULT_WRITE_BATCH));
+    this.insertBatchSize = this.writeBatchSize;
     this.updateBatchSize = this.writeBatchSize;
     this.logger = options.logger ?? silentLogger;
     this.namespace = `${options.database}.${options.collection}`;
@@ -265,6 +271,7 @@ export class MongoStateStore implements StateStore {
   async sibling(collection: string, logger: Logger): Promise<MongoStateStore> {
     const store = new MongoStateStore(this.connection, { ...this.options, collection, logger }, this.redactedUri, false);
     store.writeBatchSize = this.writeBatchSize;
+    store.insertBatchSize = this.insertBatchSize;
     store.updateBatchSize = this.updateBatchSize;
     store.filterOnIdOnly = this.filterOnIdOnly;
     await store.ensureIndexesUntil(Date.now() + (this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS));
@@ -280,7 +287,7 @@ export class MongoStateStore implements StateStore {
       return; // buildInfo refused: not FerretDB, which always answers it
     }
     if (info.ferretdbVersion === undefined) return;
-    this.writeBatchSize = Math.min(this.writeBatchSize, FERRETDB_MAX_WRITE_BATCH);
+    this.insertBatchSize = Math.min(this.writeBatchSize, FERRETDB_MAX_INSERT_BATCH);
     this.updateBatchSize = Math.min(this.writeBatchSize, FERRETDB_MAX_UPDATE_BATCH);
     this.filterOnIdOnly = true;
     this.logger.info(
@@ -345,13 +352,18 @@ export class MongoStateStore implements StateStore {
     });
     const tokenPrefix = randomBytes(12).toString('base64url');
     const claims: ClaimDoc[] = claimed.map(({ doc }, i) => ({ _id: claimId(doc.id, doc.version), d: doc.id, v: doc.version, doc: this.toStoredFields(doc, `${tokenPrefix}:${i}`) }));
-    const duplicates = await this.retrying('write (claims)', () =>
-      this.bulkWrite(
-        this.claims,
-        claims.map((document) => ({ insertOne: { document } })),
-        (i) => claims[i].d,
-      ),
-    );
+    const duplicates = new Set<number>();
+    for (let i = 0; i < claims.length; i += this.insertBatchSize) {
+      const slice = claims.slice(i, i + this.insertBatchSize);
+      const found = await this.retrying('write (claims)', () =>
+        this.bulkWrite(
+          this.claims,
+          slice.map((document) => ({ insertOne: { document } })),
+          (j) => slice[j].d,
+        ),
+      );
+      for (const j of found) duplicates.add(i + j);
+    }
     if (duplicates.size > 0) {
       // A retry after a transient error meets the claims its first attempt made: the token tells them apart.
       const ids = [...duplicates].map((i) => claims[i]._id);

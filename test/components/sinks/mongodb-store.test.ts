@@ -451,6 +451,25 @@ describe('MongoStateStore against a real server', stack, () => {
     );
   });
 
+  it('writes up to writeBatchSize documents with one read of their states, in inserts FerretDB can take', async () => {
+    const store = await open(undefined, { clientOptions: { monitorCommands: true } });
+    const ferretdb = (await store.connection.client.db('admin').command({ buildInfo: 1 })).ferretdbVersion !== undefined;
+    const commands: { name: string; collection: string; size: number }[] = [];
+    store.connection.client.on('commandStarted', (event) => {
+      const command = event.command as Record<string, unknown>;
+      commands.push({ name: event.commandName, collection: String(command[event.commandName]), size: ((command.documents ?? command.updates ?? []) as unknown[]).length });
+    });
+    const ids = Array.from({ length: 120 }, (_, i) => `wide-${i}`);
+    assert.deepEqual(await store.write(ids.map((id) => ({ doc: makeDoc(id, 1), expectedVersion: null }))), []);
+    const inserts = commands.filter((c) => c.name === 'insert').map((c) => c.size);
+    assert.deepEqual(inserts, ferretdb ? [50, 50, 20] : [120], 'claims: 50 documents per insert on FerretDB');
+    // the state check before the claims and the settle after them: documents and claims each
+    assert.equal(commands.filter((c) => c.name === 'find').length, 4);
+    const updates = commands.filter((c) => c.name === 'update').map((c) => c.size);
+    assert.deepEqual(updates, ferretdb ? Array.from({ length: 12 }, () => 10) : [120]);
+    assert.equal((await store.read(ids)).size, 120);
+  });
+
   it('splits writes larger than writeBatchSize into several bulkWrites, and long id lists into several finds', async () => {
     const store = await open(undefined, { writeBatchSize: 3, clientOptions: { monitorCommands: true } });
     const commands: string[] = [];
