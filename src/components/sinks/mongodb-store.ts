@@ -459,8 +459,9 @@ export class MongoStateStore implements StateStore {
       await collection.bulkWrite(ops, { ordered: false });
       return duplicates;
     } catch (error) {
-      if (!(error instanceof MongoBulkWriteError) || error.err !== undefined) throw error;
-      const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      // a failure of the whole command (network, no server) carries no write errors: nothing is known written
+      if (!(error instanceof MongoBulkWriteError) || error.err !== undefined || failedAsAWhole(error)) throw error;
+      const writeErrors = writeErrorsOf(error);
       for (const e of writeErrors) {
         if (e.code === DUPLICATE_KEY) duplicates.add(e.index);
         else if (TRANSIENT_CODES.has(e.code)) throw error;
@@ -551,7 +552,7 @@ const TRANSIENT_CODES = new Set([
   13436, // NotPrimaryOrSecondary
 ]);
 const TRANSIENT_LABELS = ['RetryableWriteError', 'ResumableChangeStreamError', 'TransientTransactionError', 'NetworkError'];
-const TRANSIENT_MESSAGE = /not primary|not master|node is recovering|connection .*closed|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT/i;
+const TRANSIENT_MESSAGE = /not primary|not master|node is recovering|connection .*closed|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|Server selection timed out|pool .* was cleared/i;
 /** FerretDB answers the queries it cuts short while shutting down with InternalError (1) "context canceled". */
 const INTERNAL_ERROR = 1;
 const CUT_SHORT = /context canceled/;
@@ -568,14 +569,34 @@ export function isTransientMongoError(error: unknown): boolean {
     if (error instanceof MongoBulkWriteError) {
       const concern = error.err;
       if (concern) return concern.code !== undefined && TRANSIENT_CODES.has(concern.code);
-      const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      // the driver's own error (network, no server) or the command's, with its message and code
+      if (failedAsAWhole(error)) return typeof error.code === 'number' ? isTransientCode(error) : TRANSIENT_MESSAGE.test(error.message);
+      const writeErrors = writeErrorsOf(error);
       // Duplicate inserts beside transient failures: a retry is safe, write tokens tell ours apart.
       return writeErrors.some((e) => TRANSIENT_CODES.has(e.code)) && writeErrors.every((e) => TRANSIENT_CODES.has(e.code) || e.code === DUPLICATE_KEY);
     }
-    if (error.code === INTERNAL_ERROR && CUT_SHORT.test(error.message)) return true;
-    if (typeof error.code === 'number') return TRANSIENT_CODES.has(error.code);
+    if (typeof error.code === 'number') return isTransientCode(error);
   }
   return TRANSIENT_MESSAGE.test(error.message);
+}
+
+function isTransientCode(error: MongoError): boolean {
+  return TRANSIENT_CODES.has(error.code as number) || (error.code === INTERNAL_ERROR && CUT_SHORT.test(error.message));
+}
+
+/**
+ * Whether an operation failed for want of a server: server selection timed out, also inside a
+ * bulk write (the driver wraps the selection error, keeping its `reason`, the topology).
+ */
+export function foundNoServer(error: unknown): boolean {
+  return error instanceof MongoServerSelectionError || (error instanceof MongoBulkWriteError && failedAsAWhole(error) && (error as { reason?: unknown }).reason !== undefined);
+}
+
+const writeErrorsOf = (error: MongoBulkWriteError) => (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]);
+
+/** A bulk write that failed as a whole (the command, the connection, no server), not document by document. */
+function failedAsAWhole(error: MongoBulkWriteError): boolean {
+  return error.err === undefined && writeErrorsOf(error).length === 0;
 }
 
 function isDuplicateKey(error: unknown): boolean {
@@ -633,7 +654,7 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
       }
       // a stop still lets every operation be tried (SIGTERM stores the batch in hand), only not retried
       if (signal?.aborted) throw new RunnelError(`MongoDB ${what} on ${where} was stopped: ${errorText(error)}`);
-      if (error instanceof MongoServerSelectionError) options.connection?.noServer();
+      if (foundNoServer(error)) options.connection?.noServer();
       const wait = Math.round(delay / 2 + (Math.random() * delay) / 2);
       if (deadline !== undefined && Date.now() + wait >= deadline) {
         throw new RunnelError(`MongoDB ${where} is not reachable (${what} gave up after ${attempt} attempt(s)): ${errorText(error)}; is the server running and the address right?`);

@@ -1,9 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Binary, MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
+import { Binary, MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
 import pino from 'pino';
 import {
+  foundNoServer,
   isTransientMongoError,
   MongoStateStore,
   retryTransient,
@@ -178,6 +179,20 @@ describe('MongoStateStore without a server', () => {
     assert.equal(isTransientMongoError(new MongoTopologyClosedError()), false);
     assert.equal(isTransientMongoError(new TypeError('x is not a function')), false);
     assert.equal(isTransientMongoError('a string'), false);
+  });
+
+  it('classifies a bulk write that failed as a whole by the error the driver wrapped', () => {
+    // what collection.bulkWrite throws when its command never got an answer: no write errors
+    const wrapped = (error: Error) => new MongoBulkWriteError(error as never, {} as never);
+    const cut = wrapped(new MongoNetworkError('connection 3 to 127.0.0.1:27017 closed'));
+    assert.deepEqual([isTransientMongoError(cut), foundNoServer(cut)], [true, false]);
+    const noServer = wrapped(new MongoServerSelectionError('Server selection timed out after 5000 ms', { servers: new Map() } as never));
+    assert.deepEqual([isTransientMongoError(noServer), foundNoServer(noServer)], [true, true]);
+    assert.equal(foundNoServer(new MongoServerSelectionError('connect ECONNREFUSED 127.0.0.1:27017', {} as never)), true);
+    const shuttingDown = wrapped(new MongoServerError({ message: 'context canceled', code: 1 }));
+    assert.equal(isTransientMongoError(shuttingDown), true);
+    const refused = wrapped(new MongoServerError({ message: 'not authorized on db to execute command', code: 13 }));
+    assert.deepEqual([isTransientMongoError(refused), foundNoServer(refused)], [false, false]);
   });
 
   it('retries transient errors with backoff, warning each time, and stops on permanent ones, abort and deadline', async () => {
