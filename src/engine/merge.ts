@@ -35,13 +35,9 @@ const MAX_ATTEMPTS = 8;
  * Merges a batch into the store exactly once: one read of the touched documents, merge in memory,
  * one conditional write; documents whose version changed meanwhile are read and merged again.
  * A partial is skipped for a document that already holds its partition past the partial's offsets.
+ * The caller raises the fences first (raiseFences).
  */
-export async function mergeBatch(
-  store: StateStore,
-  batch: PartialBatch,
-  aggregates: readonly AggregateUse[],
-  { fencesRaised = false }: { fencesRaised?: boolean } = {},
-): Promise<StateDoc[]> {
+export async function mergeBatch(store: StateStore, batch: PartialBatch, aggregates: readonly AggregateUse[]): Promise<StateDoc[]> {
   const byDoc = new Map<string, Partial[]>();
   for (const partial of batch.partials) {
     const id = stateDocId(partial.windowStart, partial.key);
@@ -49,7 +45,6 @@ export async function mergeBatch(
     if (list) list.push(partial);
     else byDoc.set(id, [partial]);
   }
-  if (!fencesRaised) await raiseFences(store, batch);
 
   const written: StateDoc[] = [];
   let pending = [...byDoc.keys()];

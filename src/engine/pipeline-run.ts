@@ -198,10 +198,10 @@ export class PipelineRun {
       return written;
     };
     const outcomes = await Promise.allSettled([
-      timed('base', () => mergeBatch(store, batch, aggregates, { fencesRaised: true })),
+      timed('base', () => mergeBatch(store, batch, aggregates)),
       // the levels keep no fences of their own: the base store's govern every level (see above)
       ...rollups.map((level) =>
-        timed(level.label, () => mergeBatch(level.store, rollupBatch(batch, level.sizeMs, aggregates, this.processor.fences), aggregates, { fencesRaised: true })),
+        timed(level.label, () => mergeBatch(level.store, rollupBatch(batch, level.sizeMs, aggregates, this.processor.fences), aggregates)),
       ),
     ]);
     // every level has ended before a failure (a straddle: rewind) is acted upon

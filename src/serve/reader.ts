@@ -1,4 +1,4 @@
-import { MongoServerSelectionError, type Collection, type Db, type Document } from 'mongodb';
+import type { Collection, Db, Document } from 'mongodb';
 import type { Logger } from 'pino';
 import type { AggregateUse, Plan } from '../compiler/plan.js';
 import { redactUrlCredentials } from '../compiler/redact.js';
@@ -101,15 +101,9 @@ export class MongoReader implements PipelineReader {
     return new MongoReader(connection, plan, config);
   }
 
-  /** Runs op on the pipeline's database, connecting first; a query that found no server lets the connection check its monitor. */
-  private async query<T>(op: (db: Db) => Promise<T>): Promise<T> {
-    try {
-      await this.connection.connect();
-      return await op(this.connection.client.db(this.config.database));
-    } catch (error) {
-      if (error instanceof MongoServerSelectionError) this.connection.noServer();
-      throw error;
-    }
+  /** Runs op on the pipeline's database through the connection (see MongoConnection.run). */
+  private query<T>(op: (db: Db) => Promise<T>): Promise<T> {
+    return this.connection.run(() => op(this.connection.client.db(this.config.database)));
   }
 
   private collection(db: Db, level: Level): Collection<Document> {

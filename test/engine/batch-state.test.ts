@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchState } from '../../src/engine/batch-state.js';
 import { MemoryStore } from '../../src/engine/memory-store.js';
-import { mergeBatch } from '../../src/engine/merge.js';
+import { mergeBatch, raiseFences } from '../../src/engine/merge.js';
 import { RecordProcessor } from '../../src/engine/processor.js';
 import { Watermarks } from '../../src/engine/watermark.js';
 import { compileText } from '../helpers/pipeline.js';
@@ -29,6 +29,7 @@ test('a batch crossing the fence merges single-record and ordinary partials of o
   const first = new BatchState();
   processor.fences.set(partition, -1);
   await processor.process({ partition, offsets: [0, 1, 2, 3, 4], payloads: [0, 1, 2, 3, 4].map(record) }, first);
+  await raiseFences(store, first);
   await mergeBatch(store, first, plan.aggregates);
   await store.raiseFence(partition, 7);
 
@@ -36,6 +37,7 @@ test('a batch crossing the fence merges single-record and ordinary partials of o
   const replay = new BatchState();
   const offsets = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   await processor.process({ partition, offsets, payloads: offsets.map(record) }, replay);
+  await raiseFences(store, replay);
   await mergeBatch(store, replay, plan.aggregates);
   const [doc] = (await store.read([`${T0}|["a"]`])).values();
   assert.equal(doc.live![0].result(), 12, 'every record once');

@@ -1,4 +1,4 @@
-import { MongoClient, type MongoClientOptions } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoServerSelectionError, type MongoClientOptions } from 'mongodb';
 import type { Logger } from 'pino';
 
 /** Slack on top of the longest a heartbeat may take, for a loaded machine. */
@@ -49,9 +49,22 @@ export class MongoConnection {
   }
 
   /**
-   * Called when an operation found no server: replaces the client when its monitor has stalled,
-   * so that the retry of the operation goes to a new one.
+   * Runs an operation on the current client, connecting it first: a no-op when connected; a new
+   * client, or one whose first connect failed, is connected here, not by the driver on the first
+   * operation, which never tries again after a failure. An operation that found no server lets
+   * the connection check its monitor (noServer), so that a retry goes to a working client.
    */
+  async run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      await this.current.connect();
+      return await op();
+    } catch (error) {
+      if (foundNoServer(error)) this.noServer();
+      throw error;
+    }
+  }
+
+  /** Replaces the client when its monitor has stalled, so that the retry of an operation goes to a new one. */
   noServer(): void {
     const silentMs = Date.now() - this.lastHeartbeat;
     if (silentMs <= this.stallMs) return;
@@ -66,11 +79,6 @@ export class MongoConnection {
     const retireAfterMs = 2 * old.options.serverSelectionTimeoutMS;
     const entry = { client: old, timer: setTimeout(() => this.retire(entry), retireAfterMs).unref() };
     this.retiring.add(entry);
-  }
-
-  /** Connects the current client unless it is connected (cheap then). */
-  async connect(): Promise<void> {
-    await this.current.connect();
   }
 
   async close(): Promise<void> {
@@ -95,6 +103,21 @@ export class MongoConnection {
     this.retiring.delete(entry);
     entry.client.close().catch(() => undefined);
   }
+}
+
+/**
+ * Whether an operation failed for want of a server: server selection timed out, also inside a
+ * bulk write (the driver wraps the selection error, keeping its `reason`, the topology).
+ */
+export function foundNoServer(error: unknown): boolean {
+  return error instanceof MongoServerSelectionError || (error instanceof MongoBulkWriteError && failedAsAWhole(error) && (error as { reason?: unknown }).reason !== undefined);
+}
+
+export const writeErrorsOf = (error: MongoBulkWriteError) => (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]);
+
+/** A bulk write that failed as a whole (the command, the connection, no server), not document by document. */
+export function failedAsAWhole(error: MongoBulkWriteError): boolean {
+  return error.err === undefined && writeErrorsOf(error).length === 0;
 }
 
 /** The longest a heartbeat may take to finish, with slack: heartbeatFrequencyMS + connectTimeoutMS. */

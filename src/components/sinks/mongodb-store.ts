@@ -18,7 +18,7 @@ import type { ConditionalWrite, StateDoc, StateStore } from '../../engine/store.
 import { RunnelError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 import type { StoredValue } from '../aggregations/types.js';
-import { MongoConnection } from './mongodb-connection.js';
+import { failedAsAWhole, MongoConnection, writeErrorsOf } from './mongodb-connection.js';
 import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './mongodb-encoding.js';
 
 /**
@@ -254,7 +254,7 @@ export class MongoStateStore implements StateStore {
     }
     const deadline = Date.now() + timeoutMs;
     try {
-      await store.retrying('connect', () => connection.connect(), deadline);
+      await store.retrying('connect', () => connection.client.connect(), deadline);
       await store.detectServer(deadline);
       await store.ensureIndexesUntil(deadline);
     } catch (error) {
@@ -566,11 +566,10 @@ export function isTransientMongoError(error: unknown): boolean {
   if (error.name === 'MongoWaitQueueTimeoutError') return true;
   if (error instanceof MongoError) {
     if (TRANSIENT_LABELS.some((label) => error.hasErrorLabel(label))) return true;
-    if (error instanceof MongoBulkWriteError) {
+    // a bulk write that failed as a whole (the driver's error or the command's) is judged below by its code or message
+    if (error instanceof MongoBulkWriteError && !failedAsAWhole(error)) {
       const concern = error.err;
       if (concern) return concern.code !== undefined && TRANSIENT_CODES.has(concern.code);
-      // the driver's own error (network, no server) or the command's, with its message and code
-      if (failedAsAWhole(error)) return typeof error.code === 'number' ? isTransientCode(error) : TRANSIENT_MESSAGE.test(error.message);
       const writeErrors = writeErrorsOf(error);
       // Duplicate inserts beside transient failures: a retry is safe, write tokens tell ours apart.
       return writeErrors.some((e) => TRANSIENT_CODES.has(e.code)) && writeErrors.every((e) => TRANSIENT_CODES.has(e.code) || e.code === DUPLICATE_KEY);
@@ -582,21 +581,6 @@ export function isTransientMongoError(error: unknown): boolean {
 
 function isTransientCode(error: MongoError): boolean {
   return TRANSIENT_CODES.has(error.code as number) || (error.code === INTERNAL_ERROR && CUT_SHORT.test(error.message));
-}
-
-/**
- * Whether an operation failed for want of a server: server selection timed out, also inside a
- * bulk write (the driver wraps the selection error, keeping its `reason`, the topology).
- */
-export function foundNoServer(error: unknown): boolean {
-  return error instanceof MongoServerSelectionError || (error instanceof MongoBulkWriteError && failedAsAWhole(error) && (error as { reason?: unknown }).reason !== undefined);
-}
-
-const writeErrorsOf = (error: MongoBulkWriteError) => (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]);
-
-/** A bulk write that failed as a whole (the command, the connection, no server), not document by document. */
-function failedAsAWhole(error: MongoBulkWriteError): boolean {
-  return error.err === undefined && writeErrorsOf(error).length === 0;
 }
 
 function isDuplicateKey(error: unknown): boolean {
@@ -622,12 +606,7 @@ export interface RetryOptions {
   where: string;
   logger: Logger;
   signal?: AbortSignal;
-  /**
-   * The connection op runs on: each attempt connects it first (a no-op when connected; a new
-   * client or one whose first connect failed is connected here, not by the driver on the first
-   * operation, which never tries again after a failure), and it is told when an operation found
-   * no server, to replace a client whose monitor stalled.
-   */
+  /** The connection op runs on: each attempt goes through its `run`. */
   connection?: MongoConnection;
   initialMs?: number;
   maxMs?: number;
@@ -645,8 +624,7 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
   let delay = options.initialMs ?? 100;
   for (let attempt = 1; ; attempt++) {
     try {
-      await options.connection?.connect();
-      return await op();
+      return await (options.connection ? options.connection.run(op) : op());
     } catch (error) {
       if (error instanceof RunnelError) throw error;
       if (!isTransientMongoError(error)) {
@@ -654,7 +632,6 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
       }
       // a stop still lets every operation be tried (SIGTERM stores the batch in hand), only not retried
       if (signal?.aborted) throw new RunnelError(`MongoDB ${what} on ${where} was stopped: ${errorText(error)}`);
-      if (foundNoServer(error)) options.connection?.noServer();
       const wait = Math.round(delay / 2 + (Math.random() * delay) / 2);
       if (deadline !== undefined && Date.now() + wait >= deadline) {
         throw new RunnelError(`MongoDB ${where} is not reachable (${what} gave up after ${attempt} attempt(s)): ${errorText(error)}; is the server running and the address right?`);

@@ -34,7 +34,7 @@ describe('MongoConnection (integration)', available, () => {
       where: 'proxy',
       stallMs,
     });
-    await connection.connect();
+    await connection.client.connect();
     proxy.broken = true;
     await sleep(1200);
     proxy.broken = false;

@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { Binary, MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
 import pino from 'pino';
 import {
-  foundNoServer,
   isTransientMongoError,
   MongoStateStore,
   retryTransient,
   type MongoStoreOptions,
 } from '../../../src/components/sinks/mongodb-store.js';
+import { foundNoServer } from '../../../src/components/sinks/mongodb-connection.js';
 import { MemoryStore } from '../../../src/engine/memory-store.js';
 import type { StateDoc, StateStore } from '../../../src/engine/store.js';
 import { RunnelError } from '../../../src/errors.js';
