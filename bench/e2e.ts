@@ -4,7 +4,8 @@
  * (scripts/stack up). Three runs, each with a fresh consumer group and database, report:
  * records/s until caught up, the runner's peak RSS, and the latency from a record produced after
  * the load to its window's document being visible in MongoDB. Medians are printed last.
- * BENCH_PROFILE=1 also writes a CPU profile of each runner to /tmp/runnel-e2e-prof.
+ * BENCH_PROFILE=1 also writes a CPU profile of each runner to /tmp/runnel-e2e-prof; BENCH_PIPELINE runs
+ * another pipeline file on the same topic (to compare settings).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ const runs = Number(process.env.BENCH_RUNS ?? 3);
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const mongoUri = process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017';
 const topic = `runnel-bench-${count}`;
+const pipeline = process.env.BENCH_PIPELINE ?? 'pipelines/impressions.yaml';
 
 function sh(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
   const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -70,7 +72,7 @@ for (let run = 1; run <= runs; run++) {
   // --cpu-prof is refused in NODE_OPTIONS: it goes on the command line
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/runnel-e2e-prof'] : [];
   const started = Date.now();
-  const runner = spawn(process.execPath, [...profile, cli, 'run', 'pipelines/impressions.yaml'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const runner = spawn(process.execPath, [...profile, cli, 'run', pipeline], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   let peak = 0;
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 200));

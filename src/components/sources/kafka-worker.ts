@@ -4,14 +4,20 @@ import type { Chunk } from '../../engine/records.js';
 import { RunnelError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { parseDuration } from '../../config/duration.js';
-import { kafkaClient, type ConnectionLog } from '../kafka/client.js';
-import { KafkaRuntime } from './kafka-runtime.js';
+import type { ConnectionLog } from '../kafka/client.js';
+import { installFastRecordDecoding } from '../kafka/fast-records.js';
+import type { KafkaRuntime as Runtime } from './kafka-runtime.js';
 import type { KafkaCall, KafkaReply, KafkaWorkerData } from './kafka-thread.js';
 
 const { config, maxQueued, logLevel, logBindings } = workerData as KafkaWorkerData;
 const logger = createLogger(logLevel).child(logBindings);
+// before kafkajs is loaded (below): its consumer takes the Batch class when it loads
+const fastRecords = installFastRecordDecoding();
+logger.debug({ fastRecords }, fastRecords ? 'kafkajs record decoding on numbers' : 'kafkajs decodes records with its own code');
+const { kafkaClient } = await import('../kafka/client.js');
+const { KafkaRuntime } = await import('./kafka-runtime.js');
 const stop = new AbortController();
-let runtime: KafkaRuntime | undefined;
+let runtime: Runtime | undefined;
 
 async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; lag?: [string, number][]; transfer: ArrayBuffer[] }> {
   if (call.method === 'start') {
