@@ -30,10 +30,15 @@ export async function assemble(plan: Plan, logger: Logger, signal: AbortSignal, 
   try {
     const deadLetters = overrides.deadLetters ?? (await create<DeadLetterRuntime>('deadLetter', plan.deadLetter, context));
     made.push(deadLetters);
-    const sink = overrides.sink ?? (await create<SinkRuntime>('sink', plan.sink, context));
-    made.push(sink);
-    const source = overrides.source ?? (await create<SourceRuntime>('source', plan.source, context));
-    return { source, sink, deadLetters };
+    // side by side: joining a consumer group and connecting to a database both take a while
+    const [sink, source] = await Promise.allSettled([
+      overrides.sink ?? create<SinkRuntime>('sink', plan.sink, context),
+      overrides.source ?? create<SourceRuntime>('source', plan.source, context),
+    ]);
+    for (const part of [sink, source]) if (part.status === 'fulfilled') made.push(part.value);
+    // with both failing, the sink's error is the one reported (as when they started one by one)
+    for (const part of [sink, source]) if (part.status === 'rejected') throw part.reason;
+    return { source: (source as PromiseFulfilledResult<SourceRuntime>).value, sink: (sink as PromiseFulfilledResult<SinkRuntime>).value, deadLetters };
   } catch (err) {
     for (const part of made.reverse()) await part.close().catch(() => undefined);
     throw err;

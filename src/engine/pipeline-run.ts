@@ -92,10 +92,16 @@ export class PipelineRun {
     let storingDone = true;
     while (!drained && !this.signal.aborted) {
       const batch = new BatchState();
-      const deadline = Date.now() + limits.intervalMs;
+      const started = Date.now();
+      const deadline = started + limits.intervalMs;
+      let tailEnd: number | undefined;
       while (batch.records < limits.maxRecords && !this.signal.aborted) {
-        const wait = deadline - Date.now();
-        if (wait <= 0 && storingDone) break;
+        const now = Date.now();
+        const wait = deadline - now;
+        if (wait <= 0 && storingDone) {
+          tailEnd ??= batchTailMs(batch.records, this.parts.source.remaining?.() ?? 0, now - started, limits.intervalMs) + now;
+          if (now >= tailEnd || (this.parts.source.remaining?.() ?? 0) === 0) break;
+        }
         const chunks = await this.parts.source.next(limits.maxRecords - batch.records, wait > 0 ? wait : STORING_POLL_MS);
         if (chunks === null) {
           drained = true;
@@ -236,6 +242,18 @@ export class PipelineRun {
       this.logger.warn({ err: (err as Error).message }, 'could not publish the run status');
     }
   }
+}
+
+/**
+ * How much longer (ms) a batch that may close, of `records` taken in `elapsedMs`, goes on taking
+ * records: none, unless the source has no more than a quarter of that left (the end of a
+ * backlog). Stored alone, that remainder would cost a whole store of its own, so the batch takes
+ * it first, for at most twice as long per record as its own records took (and one more interval).
+ * The batch still closes as soon as the source has nothing left.
+ */
+export function batchTailMs(records: number, remaining: number, elapsedMs: number, intervalMs: number): number {
+  if (remaining === 0 || remaining > records / 4) return 0;
+  return Math.min(intervalMs, (2 * remaining * elapsedMs) / records);
 }
 
 /** How long a batch past its interval waits for more records while the previous one is being stored. */

@@ -20,6 +20,11 @@ export interface SourceRuntime {
   rewind?(): Promise<void>;
   /** Records per partition that the source holds beyond what is committed (Kafka consumer lag). */
   lag?(): ReadonlyMap<string, number>;
+  /**
+   * Records not yet handed to the engine that the source holds or knows are waiting (for Kafka:
+   * fetched and queued, plus up to each partition's high watermark as of its last fetch).
+   */
+  remaining?(): number;
   close(): Promise<void>;
 }
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryStore } from '../../src/engine/memory-store.js';
-import { PipelineRun } from '../../src/engine/pipeline-run.js';
+import { batchTailMs, PipelineRun } from '../../src/engine/pipeline-run.js';
 import type { Chunk } from '../../src/engine/records.js';
 import type { SinkRuntime, SourceRuntime } from '../../src/engine/runtime.js';
 import { stateDocId, type ConditionalWrite, type StateDoc } from '../../src/engine/store.js';
@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/log.js';
 import { canonical, compileText, runScripted } from '../helpers/pipeline.js';
 
 const T0 = Date.UTC(2026, 0, 1);
-const plan = compileText(`
+const PLAN_TEXT = `
 name: overlap
 source: { stdin: {} }
 batch: { interval: 1ms, maxRecords: 1000000 }
@@ -24,7 +24,8 @@ groupBy: [k]
 aggregate:
   n: count
 sink: { console: {} }
-`);
+`;
+const plan = compileText(PLAN_TEXT);
 
 /** One partition of `count` records (key a or b by offset parity, one window), served `per` at a time; rewinds to the last commit. */
 class ReplayableSource implements SourceRuntime {
@@ -35,8 +36,8 @@ class ReplayableSource implements SourceRuntime {
   rewinds = 0;
 
   constructor(
-    private readonly count: number,
-    private readonly per: number,
+    readonly count: number,
+    readonly per: number,
   ) {}
 
   async next(): Promise<Chunk[] | null> {
@@ -92,10 +93,10 @@ class SlowStore extends MemoryStore {
   }
 }
 
-async function run(source: ReplayableSource, store: SlowStore) {
+async function run(source: ReplayableSource, store: MemoryStore, signal = new AbortController().signal) {
   const sink: SinkRuntime = { store, afterBatch: async () => {}, close: async () => {} };
   const deadLetters = { add: () => {}, flush: async () => {}, close: async () => {} };
-  return new PipelineRun(plan, { source, sink, deadLetters }, silentLogger, new AbortController().signal).run();
+  return new PipelineRun(plan, { source, sink, deadLetters }, silentLogger, signal).run();
 }
 
 function counts(store: MemoryStore): Record<string, number> {
@@ -138,4 +139,71 @@ test('records a source hands over again while their batch fills are counted once
   const { rows, stats } = await runScripted(plan, [[chunk(0, 10), chunk(10, 20), chunk(0, 15), chunk(15, 30)]]);
   assert.equal(stats.records, 30);
   assert.deepEqual(canonical(rows).map((r) => [r.k, r.n]), [['a', 15], ['b', 15]]);
+});
+
+/**
+ * Like a Kafka topic with a backlog that tells how much is left: never drained (an empty answer
+ * when nothing is left). Once down to its last `per` records it answers empty until the first
+ * batch is committed (and the run has seen that), then hands them over at once.
+ */
+class BacklogSource extends ReplayableSource {
+  private waited = false;
+
+  override async next(): Promise<Chunk[] | null> {
+    if (this.position >= this.count) {
+      await sleep(1);
+      return [];
+    }
+    if (this.position >= this.count - this.per && !this.waited) {
+      while (this.commits.length === 0) await sleep(1);
+      await sleep(5);
+      this.waited = true;
+      return [];
+    }
+    return this.waited ? this.take() : super.next();
+  }
+
+  private take(): Chunk[] {
+    const offsets: number[] = [];
+    const payloads: string[] = [];
+    for (; this.position < this.count; this.position++) {
+      offsets.push(this.position);
+      payloads.push(JSON.stringify({ ts: T0 + this.position, k: this.position % 2 ? 'a' : 'b' }));
+    }
+    return [{ partition: 'p', offsets, payloads }];
+  }
+
+  remaining(): number {
+    return this.count - this.position;
+  }
+}
+
+test('a batch that may close takes the rest of a backlog smaller than a quarter of it instead of leaving it to a store of its own', async () => {
+  const source = new BacklogSource(1200, 50);
+  const stop = new AbortController();
+  // the first batch is stored once the second has taken all but the last 50 records
+  const store = new (class extends MemoryStore {
+    override async write(writes: readonly ConditionalWrite[]): Promise<string[]> {
+      while (source.position < 1150) await sleep(1);
+      return super.write(writes);
+    }
+  })();
+  const sink: SinkRuntime = { store, afterBatch: async () => {}, close: async () => {} };
+  const deadLetters = { add: () => {}, flush: async () => {}, close: async () => {} };
+  const running = new PipelineRun(compileText(PLAN_TEXT.replace('interval: 1ms', 'interval: 5ms')), { source, sink, deadLetters }, silentLogger, stop.signal).run();
+  while (source.commits.at(-1) !== 1199) await sleep(5);
+  stop.abort();
+  const stats = await running;
+  assert.deepEqual(counts(store), { a: 600, b: 600 });
+  // without the rule: a third batch of the last 50 records
+  assert.equal(stats.batches, 2, `commits ${source.commits.join(', ')}`);
+});
+
+test('the tail a batch takes: only a remainder up to a quarter of it, twice as long per record as it took, at most an interval', () => {
+  assert.equal(batchTailMs(1000, 0, 2000, 2000), 0);
+  assert.equal(batchTailMs(1000, 251, 2000, 2000), 0);
+  assert.equal(batchTailMs(1000, 250, 2000, 2000), 1000);
+  assert.equal(batchTailMs(1000, 100, 3000, 2000), 600);
+  assert.equal(batchTailMs(1000, 200, 8000, 2000), 2000);
+  assert.equal(batchTailMs(0, 5, 10, 2000), 0);
 });

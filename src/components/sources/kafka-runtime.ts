@@ -251,6 +251,12 @@ export class KafkaRuntime implements SourceRuntime {
     if (this.uncommitted.size > 0) void this.commitStored();
   }
 
+  remaining(): number {
+    let waiting = this.queued;
+    for (const [partition, high] of this.highWatermarks) waiting += Math.max(0, high - 1 - (this.delivered.get(partition) ?? -1));
+    return waiting;
+  }
+
   /** Records per partition not yet committed: high watermark minus the next offset to commit. */
   lag(): Map<string, number> {
     const lag = new Map<string, number>();

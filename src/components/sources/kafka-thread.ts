@@ -22,7 +22,7 @@ export interface KafkaWorkerData {
 }
 
 export type KafkaReply =
-  | { id: number; result?: Chunk[] | null; lag?: [string, number][] }
+  | { id: number; result?: Chunk[] | null; lag?: [string, number][]; remaining?: number }
   | { id: number; error: { message: string; runnel: boolean } };
 
 /**
@@ -43,8 +43,9 @@ export class KafkaThread implements SourceRuntime {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (value: Chunk[] | null | undefined) => void; reject: (error: Error) => void }>();
   private failure: Error | undefined;
-  /** The consumer lag as of the last records taken: every answer to `next` brings it along. */
+  /** The consumer lag and remaining records as of the last records taken: every answer to `next` brings them along. */
   private lastLag: ReadonlyMap<string, number> = new Map();
+  private lastRemaining = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -83,6 +84,10 @@ export class KafkaThread implements SourceRuntime {
     return this.lastLag;
   }
 
+  remaining(): number {
+    return this.lastRemaining;
+  }
+
   async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
     await this.call({ method: 'commit', offsets: [...offsets] });
   }
@@ -115,6 +120,7 @@ export class KafkaThread implements SourceRuntime {
     if ('error' in reply) waiter.reject(reply.error.runnel ? new RunnelError(reply.error.message) : new Error(reply.error.message));
     else {
       if (reply.lag) this.lastLag = new Map(reply.lag);
+      if (reply.remaining !== undefined) this.lastRemaining = reply.remaining;
       waiter.resolve(reply.result);
     }
   }

@@ -19,7 +19,7 @@ const { KafkaRuntime } = await import('./kafka-runtime.js');
 const stop = new AbortController();
 let runtime: Runtime | undefined;
 
-async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; lag?: [string, number][]; transfer: ArrayBuffer[] }> {
+async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; lag?: [string, number][]; remaining?: number; transfer: ArrayBuffer[] }> {
   if (call.method === 'start') {
     const startupMs = parseDuration(config.connectTimeout ?? '30s');
     // one connection attempt never outlasts start-up as a whole
@@ -38,7 +38,7 @@ async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; lag?:
       const result = await runtime.next(call.maxRecords, call.waitMs);
       // each chunk's bytes own their memory (see toChunk), so they can be moved
       const transfer = (result ?? []).flatMap((chunk) => (chunk.lines ? [chunk.lines.bytes.buffer as ArrayBuffer] : []));
-      return { result, lag: [...runtime.lag()], transfer };
+      return { result, lag: [...runtime.lag()], remaining: runtime.remaining(), transfer };
     }
     case 'commit':
       await runtime.commit(new Map(call.offsets));
@@ -54,7 +54,7 @@ async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; lag?:
 
 parentPort!.on('message', ({ id, call }: { id: number; call: KafkaCall }) => {
   answer(call).then(
-    ({ result, lag, transfer }) => parentPort!.postMessage({ id, result, lag } satisfies KafkaReply, transfer),
+    ({ result, lag, remaining, transfer }) => parentPort!.postMessage({ id, result, lag, remaining } satisfies KafkaReply, transfer),
     (error: Error) => parentPort!.postMessage({ id, error: { message: error.message, runnel: error instanceof RunnelError } } satisfies KafkaReply),
   );
 });
