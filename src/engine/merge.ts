@@ -32,12 +32,20 @@ export class WriteConflictError extends Error {
 const MAX_ATTEMPTS = 8;
 
 /**
+ * The documents of one store level as this runner last wrote them: the next batch merges into
+ * them without reading them back (their states live, not deserialized). One that another writer
+ * changed since fails its conditional write and is read again, so these save reads and never
+ * decide an outcome. Only the last batch's documents are kept.
+ */
+export type RecentDocs = Map<string, StateDoc>;
+
+/**
  * Merges a batch into the store exactly once: one read of the touched documents, merge in memory,
  * one conditional write; documents whose version changed meanwhile are read and merged again.
  * A partial is skipped for a document that already holds its partition past the partial's offsets.
  * The caller raises the fences first (raiseFences).
  */
-export async function mergeBatch(store: StateStore, batch: PartialBatch, aggregates: readonly AggregateUse[]): Promise<StateDoc[]> {
+export async function mergeBatch(store: StateStore, batch: PartialBatch, aggregates: readonly AggregateUse[], recent?: RecentDocs): Promise<StateDoc[]> {
   const byDoc = new Map<string, Partial[]>();
   for (const partial of batch.partials) {
     const id = stateDocId(partial.windowStart, partial.key);
@@ -50,7 +58,9 @@ export async function mergeBatch(store: StateStore, batch: PartialBatch, aggrega
   let pending = [...byDoc.keys()];
   for (let attempt = 1; pending.length > 0; attempt++) {
     if (attempt > MAX_ATTEMPTS) throw new WriteConflictError(pending, MAX_ATTEMPTS);
-    const stored = await store.read(pending);
+    const known = attempt === 1 && recent ? pending.filter((id) => recent.has(id)) : [];
+    const stored = await store.read(known.length === 0 ? pending : pending.filter((id) => !recent!.has(id)));
+    for (const id of known) stored.set(id, recent!.get(id)!);
     const writes: ConditionalWrite[] = [];
     for (const id of pending) {
       const write = mergeDoc(id, stored.get(id), byDoc.get(id)!, aggregates);
@@ -59,6 +69,10 @@ export async function mergeBatch(store: StateStore, batch: PartialBatch, aggrega
     const conflicts = new Set(await store.write(writes));
     for (const w of writes) if (!conflicts.has(w.doc.id)) written.push(w.doc);
     pending = [...conflicts];
+  }
+  if (recent) {
+    recent.clear();
+    for (const doc of written) recent.set(doc.id, doc);
   }
   return written;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Plan } from '../compiler/plan.js';
 import { BatchState } from './batch-state.js';
-import { mergeBatch, raiseFences, StraddleError } from './merge.js';
+import { mergeBatch, raiseFences, StraddleError, type RecentDocs } from './merge.js';
 import { rollupBatch } from './rollups.js';
 import { metrics } from '../metrics.js';
 import { RecordProcessor } from './processor.js';
@@ -62,6 +62,8 @@ export class PipelineRun {
   private readonly processor: RecordProcessor;
   /** Event-time progress as of the last stored batch. */
   private committedProgress: ReadonlyMap<string, number> = new Map();
+  /** Per store level, base first: its documents as this runner last wrote them. */
+  private readonly recentDocs: RecentDocs[];
 
   constructor(
     private readonly plan: Plan,
@@ -72,6 +74,7 @@ export class PipelineRun {
   ) {
     this.stats = { records: 0, batches: 0, deadLetters: {}, watermark: -Infinity, startedAt: Date.now(), lastFlushMs: 0, lag: {} };
     this.watermarks = new Watermarks(plan.time?.maxOutOfOrderMs ?? 0);
+    this.recentDocs = [parts.sink.store, ...(parts.sink.rollups ?? [])].map(() => new Map());
     this.processor = new RecordProcessor(plan, this.watermarks, (deadLetter) => {
       parts.deadLetters.add(deadLetter);
       const seen = this.stats.deadLetters[deadLetter.reason] ?? 0;
@@ -99,7 +102,7 @@ export class PipelineRun {
         const now = Date.now();
         const wait = deadline - now;
         if (wait <= 0 && storingDone) {
-          tailEnd ??= batchTailMs(batch.records, this.parts.source.remaining?.() ?? 0, now - started, limits.intervalMs) + now;
+          tailEnd ??= batchTailMs(batch.records, this.parts.source.remaining?.() ?? 0, now - started, this.stats.lastFlushMs) + now;
           if (now >= tailEnd || (this.parts.source.remaining?.() ?? 0) === 0) break;
         }
         const chunks = await this.parts.source.next(limits.maxRecords - batch.records, wait > 0 ? wait : STORING_POLL_MS);
@@ -143,6 +146,8 @@ export class PipelineRun {
   private async rewind(): Promise<void> {
     await this.parts.source.rewind!();
     this.processor.fences.clear();
+    // another writer holds some of these documents now: start from what the store holds
+    for (const docs of this.recentDocs) docs.clear();
     this.watermarks.restore(this.committedProgress);
   }
 
@@ -204,10 +209,12 @@ export class PipelineRun {
       return written;
     };
     const outcomes = await Promise.allSettled([
-      timed('base', () => mergeBatch(store, batch, aggregates)),
+      timed('base', () => mergeBatch(store, batch, aggregates, this.recentDocs[0])),
       // the levels keep no fences of their own: the base store's govern every level (see above)
-      ...rollups.map((level) =>
-        timed(level.label, () => mergeBatch(level.store, rollupBatch(batch, level.sizeMs, aggregates, this.processor.fences), aggregates)),
+      ...rollups.map((level, i) =>
+        timed(level.label, () =>
+          mergeBatch(level.store, rollupBatch(batch, level.sizeMs, aggregates, this.processor.fences), aggregates, this.recentDocs[i + 1]),
+        ),
       ),
     ]);
     // every level has ended before a failure (a straddle: rewind) is acted upon
@@ -246,14 +253,17 @@ export class PipelineRun {
 
 /**
  * How much longer (ms) a batch that may close, of `records` taken in `elapsedMs`, goes on taking
- * records: none, unless the source has no more than a quarter of that left (the end of a
- * backlog). Stored alone, that remainder would cost a whole store of its own, so the batch takes
- * it first, for at most twice as long per record as its own records took (and one more interval).
- * The batch still closes as soon as the source has nothing left.
+ * records, when the source has `remaining` more and the last store took `lastStoreMs`. Left to
+ * the next batch, the remainder would wait for this batch's store and then pay a whole store of
+ * its own (the end of a backlog); taken now, at this batch's pace, it costs less when that is
+ * quicker than a store. So: none when reading the remainder would take longer than the last
+ * store, else up to twice that reading time (at most the last store's). The batch still closes as
+ * soon as the source has nothing left.
  */
-export function batchTailMs(records: number, remaining: number, elapsedMs: number, intervalMs: number): number {
-  if (remaining === 0 || remaining > records / 4) return 0;
-  return Math.min(intervalMs, (2 * remaining * elapsedMs) / records);
+export function batchTailMs(records: number, remaining: number, elapsedMs: number, lastStoreMs: number): number {
+  if (remaining === 0 || records === 0) return 0;
+  const reading = (remaining * elapsedMs) / records;
+  return reading > lastStoreMs ? 0 : Math.min(lastStoreMs, 2 * reading);
 }
 
 /** How long a batch past its interval waits for more records while the previous one is being stored. */

@@ -43,3 +43,35 @@ test('a batch crossing the fence merges single-record and ordinary partials of o
   assert.equal(doc.live![0].result(), 12, 'every record once');
   assert.deepEqual(doc.offsets, { [partition]: 11 });
 });
+
+test('the next batch merges into the documents it wrote last without reading them; one another writer changed is read again and merged once', async () => {
+  const reads: string[][] = [];
+  const store = new (class extends MemoryStore {
+    override async read(ids: readonly string[]) {
+      reads.push([...ids]);
+      return super.read(ids);
+    }
+  })();
+  const processor = new RecordProcessor(plan, new Watermarks(60_000), (d) => assert.fail(d.detail));
+  const partition = 'events/0';
+  const batchOf = async (keys: string[], from: number) => {
+    const batch = new BatchState();
+    const offsets = keys.map((_, i) => from + i);
+    processor.fences.set(partition, -1);
+    await processor.process({ partition, offsets, payloads: keys.map((k, i) => JSON.stringify({ t: T0 + from + i, k })) }, batch);
+    return batch;
+  };
+  const recent = new Map();
+  await mergeBatch(store, await batchOf(['a', 'b'], 0), plan.aggregates, recent);
+  assert.deepEqual(reads, [[`${T0}|["a"]`, `${T0}|["b"]`]]);
+  // another writer (a runner that took over another partition) adds to "b" meanwhile
+  const other = new BatchState();
+  await processor.process({ partition: 'events/1', offsets: [0], payloads: [JSON.stringify({ t: T0, k: 'b' })] }, other);
+  await mergeBatch(store, other, plan.aggregates);
+  reads.length = 0;
+  await mergeBatch(store, await batchOf(['a', 'b', 'c'], 2), plan.aggregates, recent);
+  // "c" is new to this writer; "b" failed its conditional write and was read again; "a" never was
+  assert.deepEqual(reads, [[`${T0}|["c"]`], [`${T0}|["b"]`]]);
+  const docs = await store.read(['a', 'b', 'c'].map((k) => `${T0}|["${k}"]`));
+  assert.deepEqual([...docs.values()].map((d) => [d.key[0], d.live![0].result()]), [['a', 2], ['b', 3], ['c', 1]]);
+});

@@ -199,11 +199,12 @@ test('a batch that may close takes the rest of a backlog smaller than a quarter 
   assert.equal(stats.batches, 2, `commits ${source.commits.join(', ')}`);
 });
 
-test('the tail a batch takes: only a remainder up to a quarter of it, twice as long per record as it took, at most an interval', () => {
-  assert.equal(batchTailMs(1000, 0, 2000, 2000), 0);
-  assert.equal(batchTailMs(1000, 251, 2000, 2000), 0);
-  assert.equal(batchTailMs(1000, 250, 2000, 2000), 1000);
+test('the tail a batch takes: a remainder it reads quicker than a store, for up to twice its reading time, at most a store', () => {
+  assert.equal(batchTailMs(1000, 0, 2000, 2000), 0, 'nothing left');
+  assert.equal(batchTailMs(1000, 1001, 2000, 2000), 0, 'reading it would outlast a store');
+  assert.equal(batchTailMs(1000, 1000, 2000, 2000), 2000);
   assert.equal(batchTailMs(1000, 100, 3000, 2000), 600);
-  assert.equal(batchTailMs(1000, 200, 8000, 2000), 2000);
+  assert.equal(batchTailMs(1000, 400, 3000, 2000), 2000, 'capped at the last store');
+  assert.equal(batchTailMs(1000, 100, 3000, 0), 0, 'no store yet');
   assert.equal(batchTailMs(0, 5, 10, 2000), 0);
 });

@@ -39,7 +39,8 @@ import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './mongod
  *   C.runnel_fences   { _id: "<partition>@<offset>", p: partition, o: offset }
  *
  * Writing version v of document D (read at version v - 1):
- *   1. check that D's state (below) is still at v - 1, else it is a conflict;
+ *   1. check that D's state (below) is still at v - 1, else it is a conflict (skipped when this
+ *      store itself wrote or read v - 1 last: steps 2 and 4 catch a change since);
  *   2. insert the claim D@v: a duplicate key means another writer got v first: a conflict, and
  *      the engine reads and merges again;
  *   3. settle D: replace D with the claim just inserted, then, while D's version is below its
@@ -181,6 +182,12 @@ export class MongoStateStore implements StateStore {
   private updateBatchSize: number;
   /** FerretDB: replaces filter on `_id` alone (see the class comment). */
   private filterOnIdOnly = false;
+  /**
+   * The state versions this store saw last (its last write, and reads since): a write expecting
+   * one of them skips step 1. A change by another writer meanwhile still fails the claim (step 2)
+   * or the settled state (step 4), so skipping the check saves a read and decides nothing.
+   */
+  private seenVersions = new Map<string, number>();
   private readonly logger: Logger;
   private readonly retryOptions: RetryOptions;
   readonly namespace: string;
@@ -325,28 +332,32 @@ export class MongoStateStore implements StateStore {
       for (const [id, observed] of await this.observe(behind, FULL_PROJECTION)) seen.set(id, observed);
     }
     const found = new Map<string, StateDoc>();
-    for (const [id, observed] of seen) if (observed.stored) found.set(id, this.fromStored(observed.stored));
+    for (const [id, observed] of seen) {
+      this.seenVersions.set(id, stateVersion(observed));
+      if (observed.stored) found.set(id, this.fromStored(observed.stored));
+    }
     return found;
   }
 
   async write(writes: readonly ConditionalWrite[]): Promise<string[]> {
+    const seen = this.seenVersions;
+    this.seenVersions = new Map();
     const conflicts: string[] = [];
     for (let i = 0; i < writes.length; i += this.writeBatchSize) {
-      conflicts.push(...(await this.writeChunk(writes.length <= this.writeBatchSize ? writes : writes.slice(i, i + this.writeBatchSize))));
+      conflicts.push(...(await this.writeChunk(writes.length <= this.writeBatchSize ? writes : writes.slice(i, i + this.writeBatchSize), seen)));
     }
     return conflicts;
   }
 
-  /** Steps 1 to 4 of the class comment for up to writeBatchSize documents. */
-  private async writeChunk(writes: readonly ConditionalWrite[]): Promise<string[]> {
+  /** Steps 1 to 4 of the class comment for up to writeBatchSize documents; `seen`: see seenVersions. */
+  private async writeChunk(writes: readonly ConditionalWrite[], seen: ReadonlyMap<string, number>): Promise<string[]> {
     if (writes.length === 0) return [];
     const conflicts = new Set<string>();
-    const before = await this.observe(
-      writes.map((w) => w.doc.id),
-      VERSION_PROJECTION,
-    );
+    const unseen = writes.filter((w) => seen.get(w.doc.id) !== (w.expectedVersion ?? 0)).map((w) => w.doc.id);
+    const before = unseen.length === 0 ? new Map<string, Observed>() : await this.observe(unseen, VERSION_PROJECTION);
     const claimed = writes.filter((w) => {
-      const current = stateVersion(before.get(w.doc.id)!) === (w.expectedVersion ?? 0);
+      const observed = before.get(w.doc.id);
+      const current = observed === undefined || stateVersion(observed) === (w.expectedVersion ?? 0);
       if (!current) conflicts.add(w.doc.id);
       return current;
     });
@@ -387,6 +398,7 @@ export class MongoStateStore implements StateStore {
         if (!Object.entries(doc.offsets).every(([partition, offset]) => (held[partition] ?? -1) >= offset)) conflicts.add(doc.id);
       }
     }
+    for (const { doc } of writes) if (!conflicts.has(doc.id)) this.seenVersions.set(doc.id, doc.version);
     return writes.filter((w) => conflicts.has(w.doc.id)).map((w) => w.doc.id);
   }
 

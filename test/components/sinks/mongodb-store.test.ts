@@ -485,6 +485,32 @@ describe('MongoStateStore against a real server', stack, () => {
     assert.equal((await store.read(ids)).size, 120);
   });
 
+  it('reads no states before writing the versions it wrote or read last; a rival write meanwhile still makes it a conflict', async () => {
+    const [store, rival] = await rivals();
+    const finds: string[] = [];
+    const counted = await open(`states${collections}`, { clientOptions: { monitorCommands: true } });
+    counted.connection.client.on('commandStarted', (event) => {
+      if (event.commandName === 'find') finds.push(String((event.command as Record<string, unknown>).find));
+    });
+    const ids = ['seen-1', 'seen-2', 'seen-3'];
+    assert.deepEqual(await counted.write(ids.map((id) => ({ doc: makeDoc(id, 1), expectedVersion: null }))), []);
+    const settleOnly = finds.length - 2; // the check before the claims: documents and claims
+    finds.length = 0;
+    assert.deepEqual(await counted.write(ids.map((id) => ({ doc: makeDoc(id, 2), expectedVersion: 1 }))), []);
+    assert.equal(finds.length, settleOnly, 'no check before the claims');
+    // a rival moves seen-2 on twice (its claim 3 is collected when it reaches 4)
+    await rival.read(ids);
+    assert.deepEqual(await rival.write([{ doc: makeDoc('seen-2', 3, { offsets: { 'events/1': 3 } }), expectedVersion: 2 }]), []);
+    assert.deepEqual(await rival.write([{ doc: makeDoc('seen-2', 4, { offsets: { 'events/1': 4 } }), expectedVersion: 3 }]), []);
+    assert.deepEqual(await counted.write(ids.map((id) => ({ doc: makeDoc(id, 3, { offsets: { 'events/0': 3 } }), expectedVersion: 2 }))), ['seen-2']);
+    const stored = await store.read(ids);
+    assert.deepEqual(ids.map((id) => [stored.get(id)!.version, stored.get(id)!.offsets]), [
+      [3, { 'events/0': 3 }],
+      [4, { 'events/1': 4 }],
+      [3, { 'events/0': 3 }],
+    ]);
+  });
+
   it('splits writes larger than writeBatchSize into several bulkWrites, and long id lists into several finds', async () => {
     const store = await open(undefined, { writeBatchSize: 3, clientOptions: { monitorCommands: true } });
     const commands: string[] = [];
