@@ -102,8 +102,9 @@ export class PipelineRun {
         const now = Date.now();
         const wait = deadline - now;
         if (wait <= 0 && storingDone) {
-          tailEnd ??= batchTailMs(batch.records, this.parts.source.remaining?.() ?? 0, now - started, this.stats.lastFlushMs) + now;
-          if (now >= tailEnd || (this.parts.source.remaining?.() ?? 0) === 0) break;
+          const remaining = this.parts.source.remaining?.() ?? 0;
+          tailEnd ??= batchTailMs(batch.records, remaining, now - started, this.stats.lastFlushMs) + now;
+          if (now >= tailEnd || remaining === 0) break;
         }
         const chunks = await this.parts.source.next(limits.maxRecords - batch.records, wait > 0 ? wait : STORING_POLL_MS);
         if (chunks === null) {

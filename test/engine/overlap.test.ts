@@ -44,9 +44,14 @@ class ReplayableSource implements SourceRuntime {
     if (this.position >= this.count) return null;
     this.calls++;
     await sleep(1); // a fetch takes a moment: the store's work overlaps it
+    return this.serve(this.per);
+  }
+
+  /** The next `limit` records (fewer at the end) as one chunk. */
+  protected serve(limit: number): Chunk[] {
     const offsets: number[] = [];
     const payloads: string[] = [];
-    for (; this.position < this.count && offsets.length < this.per; this.position++) {
+    for (; this.position < this.count && offsets.length < limit; this.position++) {
       offsets.push(this.position);
       payloads.push(JSON.stringify({ ts: T0 + this.position, k: this.position % 2 ? 'a' : 'b' }));
     }
@@ -160,17 +165,7 @@ class BacklogSource extends ReplayableSource {
       this.waited = true;
       return [];
     }
-    return this.waited ? this.take() : super.next();
-  }
-
-  private take(): Chunk[] {
-    const offsets: number[] = [];
-    const payloads: string[] = [];
-    for (; this.position < this.count; this.position++) {
-      offsets.push(this.position);
-      payloads.push(JSON.stringify({ ts: T0 + this.position, k: this.position % 2 ? 'a' : 'b' }));
-    }
-    return [{ partition: 'p', offsets, payloads }];
+    return this.waited ? this.serve(this.count) : super.next();
   }
 
   remaining(): number {
@@ -178,7 +173,7 @@ class BacklogSource extends ReplayableSource {
   }
 }
 
-test('a batch that may close takes the rest of a backlog smaller than a quarter of it instead of leaving it to a store of its own', async () => {
+test('a batch that may close takes the rest of a backlog it reads quicker than a store instead of leaving it to a store of its own', async () => {
   const source = new BacklogSource(1200, 50);
   const stop = new AbortController();
   // the first batch is stored once the second has taken all but the last 50 records

@@ -67,8 +67,10 @@ function readSafeVarLong(decoder: Decoder): number | undefined {
 
 /** kafkajs's `Long.fromValue(base).add(delta).toString()`, or undefined when not safe as numbers. */
 function addSafely(base: string | undefined, delta: number): string | undefined {
-  const sum = Number(base) + delta;
-  return base !== undefined && base !== '' && Number.isSafeInteger(sum) && Number.isSafeInteger(Number(base)) ? String(sum) : undefined;
+  const start = Number(base);
+  const sum = start + delta;
+  // '' is 0 to Number but an error to kafkajs's Long; undefined is NaN
+  return base !== '' && Number.isSafeInteger(start) && Number.isSafeInteger(sum) ? String(sum) : undefined;
 }
 
 /** The same record objects as kafkajs's record decoder, field for field. */

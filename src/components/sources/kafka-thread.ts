@@ -27,9 +27,10 @@ export type KafkaReply =
 
 /**
  * The worker's young generation: kafkajs allocates a few short-lived objects per record (the
- * message, BigInt offsets, buffer slices), and a larger nursery means fewer scavenges. With 96 MB
- * (V8's default is 16-32 MB) bench:e2e's medians of 3 were 274,651 to 305,531 records/s (four
- * benches, three of them near 300,000) against 278,195 and 281,643 without, for ~30 MB of RSS.
+ * message, its headers object, buffer slices, a decoder), and a larger nursery means fewer
+ * scavenges. With 96 MB (V8's default is 16-32 MB) bench:e2e's medians of 3 were 274,651 to
+ * 305,531 records/s (four benches, before fast-records.ts) against 278,195 and 281,643 without,
+ * for ~30 MB of RSS.
  */
 const YOUNG_GENERATION_MB = 96;
 
