@@ -9,6 +9,7 @@ import { LocalRowSink } from '../src/components/sinks/local-rows.js';
 import { assemble, closeParts } from '../src/engine/assemble.js';
 import { PipelineRun } from '../src/engine/pipeline-run.js';
 import { silentLogger } from '../src/log.js';
+import { collectDeadLetters } from '../src/components/dead-letters/memory.js';
 
 const [file, pipeline = 'pipelines/impressions.yaml'] = process.argv.slice(2);
 const plan = compilePipelineFile(pipeline, {}).plan;
@@ -25,7 +26,7 @@ const parts = await assemble(plan, silentLogger, signal, {
     },
     async close() {},
   }),
-  deadLetters: { add() {}, flush: async () => {}, close: async () => {} },
+  deadLetters: collectDeadLetters(),
 });
 const started = process.hrtime.bigint();
 const stats = await new PipelineRun(plan, parts, silentLogger, signal).run();

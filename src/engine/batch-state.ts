@@ -1,4 +1,5 @@
 import type { AggregationState } from '../components/aggregations/types.js';
+import type { DeadLetter } from './records.js';
 
 /**
  * The partial aggregate of one (window, group key) from one source partition in one batch, with
@@ -41,9 +42,11 @@ class PartitionTable {
   }
 }
 
-/** The partial states a batch accumulates, by partition. */
+/** The partial states a batch accumulates, by partition, and the records it could not count. */
 export class BatchState {
   readonly partials: Partial[] = [];
+  /** Written with the batch, before its offsets are committed; dropped with it when it is rewound. */
+  readonly deadLetters: DeadLetter[] = [];
   private readonly tables = new Map<string, PartitionTable>();
   records = 0;
 

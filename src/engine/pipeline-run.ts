@@ -47,8 +47,8 @@ type Stored = 'stored' | 'rewind';
 
 /**
  * The micro-batch loop: fill a batch from the source until the interval or maxRecords is reached,
- * then store it (dead letters first, then the merge into the sink's store), emit, and commit the
- * source offsets, in that order, so nothing is committed before it is stored.
+ * then store it (the merge into the sink's store, then the batch's dead letters), emit, and commit
+ * the source offsets, in that order, so nothing is committed before it is stored.
  *
  * Storing overlaps the next batch: while batch N is written, batch N+1 fills, and it closes only
  * once N is stored (or at maxRecords), so under load batches grow to cover the store's latency
@@ -75,16 +75,12 @@ export class PipelineRun {
     this.stats = { records: 0, batches: 0, deadLetters: {}, watermark: -Infinity, startedAt: Date.now(), lastFlushMs: 0, lag: {} };
     this.watermarks = new Watermarks(plan.time?.maxOutOfOrderMs ?? 0);
     this.recentDocs = [parts.sink.store, ...(parts.sink.rollups ?? [])].map(() => new Map());
-    this.processor = new RecordProcessor(plan, this.watermarks, (deadLetter) => {
-      parts.deadLetters.add(deadLetter);
-      const seen = this.stats.deadLetters[deadLetter.reason] ?? 0;
-      this.stats.deadLetters[deadLetter.reason] = seen + 1;
-      if (seen === 0) {
-        // the first of each kind is worth a line of its own; the counts follow in the progress lines
-        const { reason, detail, partition, offset } = deadLetter;
-        this.logger.warn({ reason, detail, partition, offset }, `first dead letter of reason ${reason}`);
-      }
-      metrics.deadLetters.inc({ pipeline: plan.name, reason: deadLetter.reason });
+    const reasonsSeen = new Set<DeadLetterReason>();
+    this.processor = new RecordProcessor(plan, this.watermarks, ({ reason, detail, partition, offset }) => {
+      if (reasonsSeen.has(reason)) return;
+      reasonsSeen.add(reason);
+      // the first of each kind is worth a line of its own; the counts follow in the progress lines
+      this.logger.warn({ reason, detail, partition, offset }, `first dead letter of reason ${reason}`);
     });
   }
 
@@ -154,7 +150,6 @@ export class PipelineRun {
 
   private async store({ batch, watermark, progress, finalFlush }: ClosedBatch): Promise<Stored> {
     const started = Date.now();
-    await this.parts.deadLetters.flush();
     let written;
     try {
       written = batch.isEmpty ? [] : await this.mergeLevels(batch);
@@ -164,6 +159,8 @@ export class PipelineRun {
       this.logger.warn({ reason: err.message }, 'batch overlaps what another writer stored; re-reading from the last commit');
       return 'rewind';
     }
+    // after the merge, so a batch that must be read again has written none of them yet
+    await this.writeDeadLetters(batch);
     await this.parts.sink.afterBatch(written, finalFlush ? Infinity : watermark - (this.plan.time?.allowedLatenessMs ?? 0));
     if (!batch.isEmpty) await this.parts.source.commit(batch.maxOffsets());
     this.committedProgress = progress;
@@ -191,6 +188,17 @@ export class PipelineRun {
     if (!batch.isEmpty) await this.publishStatus();
     this.onBatch(stats);
     return 'stored';
+  }
+
+  /** The batch's dead letters, counted as they are written (a rewound batch's are read again). */
+  private async writeDeadLetters({ deadLetters }: BatchState): Promise<void> {
+    if (deadLetters.length === 0) return;
+    const at = new Date().toISOString();
+    await this.parts.deadLetters.write(deadLetters.map((d) => ({ ...d, at })));
+    for (const { reason } of deadLetters) {
+      this.stats.deadLetters[reason] = (this.stats.deadLetters[reason] ?? 0) + 1;
+      metrics.deadLetters.inc({ pipeline: this.plan.name, reason });
+    }
   }
 
   /**

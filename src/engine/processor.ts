@@ -66,7 +66,7 @@ function describe(value: unknown): string {
 /**
  * Runs each record of a chunk through the plan: decode, filter, computed fields, event time,
  * lateness, window assignment, group key, aggregate inputs; then adds it to the batch's partials.
- * Records that cannot be counted are handed to `reject` with their reason; the run goes on.
+ * Records that cannot be counted become the batch's dead letters (and are shown to `onReject`); the run goes on.
  */
 export class RecordProcessor {
   /** Per partition, the offset up to which a crashed run may have merged records already. */
@@ -89,7 +89,7 @@ export class RecordProcessor {
   constructor(
     private readonly plan: Plan,
     private readonly watermarks: Watermarks,
-    private readonly reject: (deadLetter: DeadLetter) => void,
+    private readonly onReject: (deadLetter: DeadLetter) => void = () => {},
     private readonly now: () => number = Date.now,
   ) {
     if (plan.time) {
@@ -146,7 +146,7 @@ export class RecordProcessor {
         const start = starts![i];
         const end = ends![i];
         if (end - start > maxBytes || (utf8 ? startsMidCharacter(bytes, start) || startsMidCharacter(bytes, end) : !isUtf8(bytes.subarray(start, end)))) {
-          this.rejectLine(bytes.subarray(start, end), partition, offset);
+          this.rejectLine(bytes.subarray(start, end), context, offset);
           continue;
         }
         // a line the field decoder takes needs no text; any other record is decoded from its payload
@@ -158,7 +158,7 @@ export class RecordProcessor {
         const payload = payloadAt(chunk, i);
         // jsonata's evaluator gets the whole record, never a projection
         if (err instanceof NeedsFallback) await this.stepWithFallback(context, offset, payload, projected ? undefined : err);
-        else this.rejectOrThrow(err, partition, offset, payload);
+        else this.rejectOrThrow(err, context, offset, payload);
       }
     }
     if (count > first) {
@@ -181,7 +181,7 @@ export class RecordProcessor {
       } catch (err) {
         if (err instanceof NeedsFallback) pending = err;
         else {
-          this.rejectOrThrow(err, context.partition, offset, payload);
+          this.rejectOrThrow(err, context, offset, payload);
           done = true;
         }
       }
@@ -200,14 +200,21 @@ export class RecordProcessor {
   }
 
   /** A line too large, or not UTF-8: dead-lettered from its bytes, never decoded. */
-  private rejectLine(line: Buffer, partition: string, offset: number): void {
-    this.rejectOrThrow(line.length > this.maxRecordBytes ? tooLarge(line, line.length, this.maxRecordBytes) : notUtf8(line), partition, offset, undefined);
+  private rejectLine(line: Buffer, context: ChunkContext, offset: number): void {
+    this.rejectOrThrow(line.length > this.maxRecordBytes ? tooLarge(line, line.length, this.maxRecordBytes) : notUtf8(line), context, offset, undefined);
   }
 
-  private rejectOrThrow(err: unknown, partition: string, offset: number, payload: unknown): void {
-    if (err instanceof Rejection) this.reject({ reason: err.reason, detail: err.detail, partition, offset, payload, ...err.payload });
-    else if (err instanceof ExpressionRuntimeError) this.reject({ reason: 'expression-error', detail: err.message, partition, offset, payload });
+  private rejectOrThrow(err: unknown, context: ChunkContext, offset: number, payload: unknown): void {
+    const { partition } = context;
+    if (err instanceof Rejection) this.reject(context, { reason: err.reason, detail: err.detail, partition, offset, payload, ...err.payload });
+    else if (err instanceof ExpressionRuntimeError) this.reject(context, { reason: 'expression-error', detail: err.message, partition, offset, payload });
     else throw err;
+  }
+
+  /** The dead letter belongs to its batch: written when the batch is stored, dropped if it is rewound. */
+  private reject(context: ChunkContext, deadLetter: DeadLetter): void {
+    context.batch.deadLetters.push(deadLetter);
+    this.onReject(deadLetter);
   }
 
   /** One record, synchronously; throws Rejection, ExpressionRuntimeError or NeedsFallback before changing any state. */

@@ -65,10 +65,15 @@ export interface RunStatus {
   updatedAt: number;
 }
 
+/** A dead letter as written: stamped with the time its batch was stored. */
+export type WrittenDeadLetter = DeadLetter & { at: string };
+
 export interface DeadLetterRuntime {
-  add(deadLetter: DeadLetter): void;
-  /** Durably stores what was added, before the batch's offsets are committed. */
-  flush(): Promise<void>;
+  /**
+   * Durably stores one batch's dead letters, all or none (a failure is thrown); called before the
+   * batch's offsets are committed, never with an empty list.
+   */
+  write(deadLetters: readonly WrittenDeadLetter[]): Promise<void>;
   close(): Promise<void>;
 }
 

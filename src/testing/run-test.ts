@@ -8,6 +8,7 @@ import type { SourceRuntime } from '../engine/runtime.js';
 import { silentLogger } from '../log.js';
 import { compareRows } from './compare.js';
 import type { TestCase } from './test-file.js';
+import { collectDeadLetters } from '../components/dead-letters/memory.js';
 
 /** The test's input as one partition: mappings become JSON text so decoding is tested too. */
 class RecordsSource implements SourceRuntime {
@@ -46,7 +47,7 @@ export async function runTestCase(pipelinePath: string, testCase: TestCase): Pro
   const parts = {
     source: new RecordsSource(testCase.input),
     sink,
-    deadLetters: { add: (d: DeadLetter) => void deadLetters.push(d), flush: async () => {}, close: async () => {} },
+    deadLetters: collectDeadLetters(deadLetters),
   };
   await new PipelineRun(plan, parts, silentLogger, new AbortController().signal).run();
 

@@ -12,6 +12,7 @@ import type { SinkRuntime, SourceRuntime } from '../../src/engine/runtime.js';
 import { stateDocId, type ConditionalWrite, type StateDoc } from '../../src/engine/store.js';
 import { silentLogger } from '../../src/log.js';
 import { canonical, compileText, runScripted } from '../helpers/pipeline.js';
+import { collectDeadLetters } from '../../src/components/dead-letters/memory.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const PLAN_TEXT = `
@@ -100,7 +101,7 @@ class SlowStore extends MemoryStore {
 
 async function run(source: ReplayableSource, store: MemoryStore, signal = new AbortController().signal) {
   const sink: SinkRuntime = { store, afterBatch: async () => {}, close: async () => {} };
-  const deadLetters = { add: () => {}, flush: async () => {}, close: async () => {} };
+  const deadLetters = collectDeadLetters();
   return new PipelineRun(plan, { source, sink, deadLetters }, silentLogger, signal).run();
 }
 
@@ -184,7 +185,7 @@ test('a batch that may close takes the rest of a backlog it reads quicker than a
     }
   })();
   const sink: SinkRuntime = { store, afterBatch: async () => {}, close: async () => {} };
-  const deadLetters = { add: () => {}, flush: async () => {}, close: async () => {} };
+  const deadLetters = collectDeadLetters();
   const running = new PipelineRun(compileText(PLAN_TEXT.replace('interval: 1ms', 'interval: 5ms')), { source, sink, deadLetters }, silentLogger, stop.signal).run();
   while (source.commits.at(-1) !== 1199) await sleep(5);
   stop.abort();

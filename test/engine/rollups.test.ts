@@ -10,6 +10,7 @@ import type { StateDoc } from '../../src/engine/store.js';
 import { silentLogger } from '../../src/log.js';
 import { compileText, ScriptedSource } from '../helpers/pipeline.js';
 import { exactSum, groupBy, seededRandom } from '../helpers/reference.js';
+import { collectDeadLetters } from '../../src/components/dead-letters/memory.js';
 
 const T0 = Date.UTC(2026, 0, 1, 22);
 const HOUR = 3_600_000;
@@ -83,7 +84,7 @@ async function run(plan: Plan, sink: KeepingSink, script: Chunk[][]): Promise<vo
   const parts = {
     source: new ScriptedSource(script),
     sink,
-    deadLetters: { add: (d: DeadLetter) => void deadLetters.push(d), flush: async () => {}, close: async () => {} },
+    deadLetters: collectDeadLetters(deadLetters),
   };
   await new PipelineRun(plan, parts, silentLogger, new AbortController().signal).run();
   assert.deepEqual(deadLetters, []);

@@ -7,6 +7,7 @@ import type { Chunk, DeadLetter } from '../../src/engine/records.js';
 import type { ResultRow } from '../../src/engine/rows.js';
 import type { SourceRuntime } from '../../src/engine/runtime.js';
 import { silentLogger } from '../../src/log.js';
+import { collectDeadLetters } from '../../src/components/dead-letters/memory.js';
 
 export function compileText(yaml: string, env: Record<string, string> = {}): Plan {
   const compiled = compileLoaded(parsePipelineText('test.yaml', yaml, env));
@@ -57,7 +58,7 @@ export async function runScripted(plan: Plan, script: Chunk[][], emit: EmitMode 
   const parts = {
     source: new ScriptedSource(script),
     sink,
-    deadLetters: { add: (d: DeadLetter) => void deadLetters.push(d), flush: async () => {}, close: async () => {} },
+    deadLetters: collectDeadLetters(deadLetters),
   };
   const stats = await new PipelineRun(plan, parts, silentLogger, new AbortController().signal).run();
   return { rows, emissions, deadLetters, stats, sink };

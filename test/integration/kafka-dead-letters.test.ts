@@ -6,11 +6,48 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kafkaDeadLetter } from '../../src/components/dead-letters/kafka.js';
+import { silentLogger } from '../../src/log.js';
 import { kafkaBrokers, requireStack } from '../helpers/stack.js';
 import { testKafka } from '../helpers/kafka.js';
+import { compileText } from '../helpers/pipeline.js';
+import { BAD_RECORDS_PLAN, runBadRecords } from '../helpers/bad-records-run.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
+
+interface Received {
+  key: string;
+  reason: string;
+  value: Record<string, unknown>;
+}
+
+/** Every message of a one-partition topic, once `count` have arrived and nothing followed them for a moment. */
+async function readDeadLetters(topic: string, count: number): Promise<Received[]> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  const [{ high }] = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  assert.equal(Number(high), count, `messages in ${topic}`);
+  const consumer = testKafka().consumer({ groupId: `${topic}-reader` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const received: Received[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${received.length} of ${count} dead letters arrived`)), 30_000);
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        received.push({ key: message.key!.toString(), reason: message.headers!.reason!.toString(), value: JSON.parse(message.value!.toString()) });
+        if (received.length >= count) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    });
+  });
+  await consumer.disconnect();
+  return received;
+}
 
 describe('kafka dead-letter destination (integration)', await requireStack('kafka'), () => {
   test('each rejected record is one message: reason, partition, offset and payload, keyed by partition', async () => {
@@ -46,27 +83,7 @@ deadLetter:
     const result = spawnSync(process.execPath, [cli, 'run', pipeline], { cwd: dir, encoding: 'utf8', env: { ...process.env, RUNNEL_LOG_LEVEL: 'warn' } });
     assert.equal(result.status, 0, result.stderr);
 
-    const kafka = testKafka();
-    const consumer = kafka.consumer({ groupId: `${topic}-reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    const received: { key: string; reason: string; value: Record<string, unknown> }[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${received.length} dead letters arrived`)), 30_000);
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          received.push({ key: message.key!.toString(), reason: message.headers!.reason!.toString(), value: JSON.parse(message.value!.toString()) });
-          if (received.length >= expected.length) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-    // nothing more behind them
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await consumer.disconnect();
-
+    const received = await readDeadLetters(topic, expected.length);
     assert.equal(received.length, expected.length);
     received.forEach((message, i) => {
       assert.equal(message.key, input);
@@ -76,5 +93,17 @@ deadLetter:
       assert.ok(!Number.isNaN(Date.parse(String(at))));
       assert.deepEqual(rest, { ...expected[i], partition: input });
     });
+  });
+
+  test('every bad record is one message when filling overlaps storing (many small batches, a slow store)', async () => {
+    const topic = `runnel-dlq-overlap-${process.pid}-${Date.now().toString(36)}`;
+    const context = { plan: compileText(BAD_RECORDS_PLAN), logger: silentLogger, cwd: process.cwd(), signal: new AbortController().signal };
+    const deadLetters = await kafkaDeadLetter.create({ brokers: kafkaBrokers(), topic }, context);
+    const { stats, expected } = await runBadRecords(deadLetters, { count: 3000 });
+    await deadLetters.close();
+    assert.ok(stats.batches > 10, `${stats.batches} batches`);
+    const received = await readDeadLetters(topic, expected.size);
+    assert.deepEqual(new Map(received.map((m) => [m.value.offset as number, m.reason])), expected);
+    assert.equal(Object.values(stats.deadLetters).reduce((sum, n) => sum + n, 0), expected.size);
   });
 });

@@ -22,6 +22,7 @@ import { compileText, ScriptedSource } from '../helpers/pipeline.js';
 import { groupBy, seededRandom } from '../helpers/reference.js';
 import { BrokenProxy, freePort } from '../helpers/proxy.js';
 import { mongoUri, requireStack } from '../helpers/stack.js';
+import { collectDeadLetters } from '../../src/components/dead-letters/memory.js';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -111,7 +112,7 @@ describe('serving API against FerretDB', stack, () => {
     const deadLetters: DeadLetter[] = [];
     const parts = await assemble(plan, silentLogger, new AbortController().signal, {
       source: new ScriptedSource([[chunk(0, half)], [chunk(half, data.length)]]),
-      deadLetters: { add: (d) => void deadLetters.push(d), flush: async () => {}, close: async () => {} },
+      deadLetters: collectDeadLetters(deadLetters),
     });
     try {
       await new PipelineRun({ ...plan, batch: { intervalMs: 10, maxRecords: half } }, parts, silentLogger, new AbortController().signal).run();

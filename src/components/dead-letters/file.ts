@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import type { DeadLetterSpec } from '../spec.js';
-import { bufferedDeadLetters } from './buffered.js';
 import { JsonlFile } from '../../util/jsonl-file.js';
 import { strictObject, text } from '../../schema/fragments.js';
 
@@ -21,7 +20,7 @@ export const fileDeadLetter: DeadLetterSpec<FileDeadLetterConfig> = {
   examples: [{ title: 'A local file', yaml: 'file:\n  path: dead-letters/impressions.jsonl\n' }],
   async create(config, { cwd }) {
     let file: JsonlFile | undefined;
-    return bufferedDeadLetters({
+    return {
       async write(deadLetters) {
         // opened on the first dead letter, so a clean run leaves no empty file behind
         file ??= new JsonlFile(resolve(cwd, config.path), 'append');
@@ -31,6 +30,6 @@ export const fileDeadLetter: DeadLetterSpec<FileDeadLetterConfig> = {
       async close() {
         await file?.close();
       },
-    });
+    };
   },
 };

@@ -3,7 +3,6 @@ import { RunnelError } from '../../errors.js';
 import { strictObject, text } from '../../schema/fragments.js';
 import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from '../kafka/connection.js';
 import type { DeadLetterSpec } from '../spec.js';
-import { bufferedDeadLetters } from './buffered.js';
 
 export interface KafkaDeadLetterConfig extends KafkaConnection {
   topic: string;
@@ -48,7 +47,7 @@ export const kafkaDeadLetter: DeadLetterSpec<KafkaDeadLetterConfig> = {
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    return bufferedDeadLetters({
+    return {
       async write(deadLetters) {
         const messages = deadLetters.map((d) => ({ key: d.partition, value: JSON.stringify(d), headers: { reason: d.reason } }));
         try {
@@ -61,6 +60,6 @@ export const kafkaDeadLetter: DeadLetterSpec<KafkaDeadLetterConfig> = {
       async close() {
         await producer.disconnect();
       },
-    });
+    };
   },
 };
