@@ -13,19 +13,36 @@ import type { ServedPipeline } from '../serve/catalog.js';
 import type { ServeOptions } from './serve.js';
 
 /**
- * `runner run FILE`: compile, assemble the components, run the batch loop. The first SIGINT or
- * SIGTERM finishes the current batch, stores it and exits 0; a second one exits at once.
+ * How long a stop may take. The first SIGINT or SIGTERM ends the batch being filled at the record
+ * in hand, stores it and exits 0; when that has not happened within this time (a store waiting
+ * for a database that is down, a start-up waiting for a broker), the run exits without storing
+ * the batch, as a crash would: its offsets are uncommitted and its records are read again.
+ */
+export const STOP_GRACE_MS = 10_000;
+
+/** Exit code of a run stopped by a signal before it could store its batch (128 + SIGINT, as shells use). */
+const STOPPED_UNSTORED = 130;
+
+/**
+ * `runner run FILE`: compile, assemble the components, run the batch loop. A signal stops it (see
+ * STOP_GRACE_MS); a second one exits at once.
  */
 export async function runCommand(file: string, serve?: ServeOptions): Promise<number> {
   // Signals first: a stop asked for during start-up is honoured once the run begins, never fatal.
   const controller = new AbortController();
   let signals = 0;
   let logger = createLogger();
+  let grace: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
-    if (signals > 1) process.exit(130);
-    logger.info({ signal }, 'stopping after the current batch (signal again to exit at once)');
+    if (signals > 1) process.exit(STOPPED_UNSTORED);
+    logger.info({ signal }, 'stopping: storing the batch in hand (signal again to exit at once)');
     controller.abort();
+    grace = setTimeout(() => {
+      logger.warn(`not stopped within ${STOP_GRACE_MS / 1000} s: exiting now, as a crash would; whatever was read after the last commit is read again by the next run`);
+      process.exit(STOPPED_UNSTORED);
+    }, STOP_GRACE_MS);
+    grace.unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -66,6 +83,7 @@ export async function runCommand(file: string, serve?: ServeOptions): Promise<nu
     logger.error({ err }, `run failed: ${(err as Error).message}`);
     return 1;
   } finally {
+    clearTimeout(grace);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -59,7 +59,7 @@ interface PipelineValue {
   description?: string;
   source: Record<string, unknown>;
   batch?: { interval?: string; maxRecords?: number };
-  limits?: { maxRecordBytes?: number; maxDepth?: number; expressionTimeout?: string };
+  limits?: { maxRecordBytes?: number; maxDepth?: number; expressionTimeout?: string; maxValueLength?: number };
   time?: { field: string; format?: string; maxOutOfOrder?: string; allowedLateness?: string; maxFuture?: string; maxPast?: string };
   missingKeys?: 'null' | 'deadLetter' | null;
   filter?: string;
@@ -91,6 +91,7 @@ class PlanBuilder {
         v.limits?.expressionTimeout === undefined
           ? DEFAULT_LIMITS.expressionTimeoutMs
           : this.positiveDuration(['limits', 'expressionTimeout'], v.limits.expressionTimeout),
+      maxValueLength: v.limits?.maxValueLength ?? DEFAULT_LIMITS.maxValueLength,
     };
     const source = this.component('source', v.source);
     const window = this.window();
@@ -217,7 +218,8 @@ class PlanBuilder {
   /** Compiles an expression now, so a syntax error points at its line and the column inside it. */
   private expression(path: Path, text: string): CompiledExpression {
     try {
-      const compiled = compileExpression(text, { timeoutMs: this.limits.expressionTimeoutMs });
+      const { expressionTimeoutMs: timeoutMs, maxValueLength } = this.limits;
+      const compiled = compileExpression(text, { timeoutMs, maxValueLength, where: this.where(path) });
       const forbidden = forbiddenFunction(text);
       if (forbidden !== undefined) {
         const node = locatePath(this.doc, path).value;
@@ -241,6 +243,12 @@ class PlanBuilder {
       );
       return compileExpression('null');
     }
+  }
+
+  /** `file:line:column` of a value, for messages of the run (which has no source text to point into). */
+  private where(path: Path): string {
+    const { line, col } = this.loaded.source.position(rangeOf(this.doc, path)[0]);
+    return `${this.loaded.source.path}:${line}:${col}`;
   }
 
   private groupBy(): GroupKey[] {

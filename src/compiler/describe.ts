@@ -37,6 +37,7 @@ export function describePlan(plan: Plan): Stage[] {
         maxRecordBytes: plan.limits.maxRecordBytes,
         maxDepth: plan.limits.maxDepth,
         expressionTimeout: formatDuration(plan.limits.expressionTimeoutMs),
+        maxValueLength: plan.limits.maxValueLength,
       },
     },
   ];

@@ -45,9 +45,11 @@ export interface Limits {
   maxDepth: number;
   /** Longest evaluation of one expression by jsonata's evaluator for one record (`expression-timeout`). */
   expressionTimeoutMs: number;
+  /** Most items of an array an expression builds, and longest string `$pad` makes (`expression-error`). */
+  maxValueLength: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxRecordBytes: 1048576, maxDepth: 64, expressionTimeoutMs: 1000 };
+export const DEFAULT_LIMITS: Limits = { maxRecordBytes: 1048576, maxDepth: 64, expressionTimeoutMs: 1000, maxValueLength: 1_000_000 };
 
 export interface ComponentUse {
   name: string;

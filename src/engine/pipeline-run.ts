@@ -5,7 +5,7 @@ import { mergeBatch, raiseFences, StraddleError, type RecentDocs } from './merge
 import { rollupBatch } from './rollups.js';
 import { metrics } from '../metrics.js';
 import { RecordProcessor } from './processor.js';
-import type { DeadLetterReason } from './records.js';
+import type { DeadLetter, DeadLetterReason } from './records.js';
 import type { DeadLetterRuntime, RunStatus, SinkRuntime, SourceRuntime } from './runtime.js';
 import type { StateDoc } from './store.js';
 import { Watermarks } from './watermark.js';
@@ -64,6 +64,8 @@ export class PipelineRun {
   private committedProgress: ReadonlyMap<string, number> = new Map();
   /** Per store level, base first: its documents as this runner last wrote them. */
   private readonly recentDocs: RecentDocs[];
+  /** False while a batch is being stored: the next one then fills past its interval. */
+  private storingDone = true;
 
   constructor(
     private readonly plan: Plan,
@@ -76,43 +78,26 @@ export class PipelineRun {
     this.watermarks = new Watermarks(plan.time?.maxOutOfOrderMs ?? 0);
     this.recentDocs = [parts.sink.store, ...(parts.sink.rollups ?? [])].map(() => new Map());
     const reasonsSeen = new Set<DeadLetterReason>();
-    this.processor = new RecordProcessor(plan, this.watermarks, ({ reason, detail, partition, offset }) => {
+    const onReject = ({ reason, detail, partition, offset }: DeadLetter): void => {
       if (reasonsSeen.has(reason)) return;
       reasonsSeen.add(reason);
       // the first of each kind is worth a line of its own; the counts follow in the progress lines
       this.logger.warn({ reason, detail, partition, offset }, `first dead letter of reason ${reason}`);
-    });
+    };
+    this.processor = new RecordProcessor(plan, this.watermarks, { onReject, signal });
   }
 
   async run(): Promise<RunStats> {
-    const { batch: limits } = this.plan;
     let drained = false;
     let storing: Promise<Stored> | undefined;
-    let storingDone = true;
     while (!drained && !this.signal.aborted) {
       const batch = new BatchState();
-      const started = Date.now();
-      const deadline = started + limits.intervalMs;
-      let tailEnd: number | undefined;
-      while (batch.records < limits.maxRecords && !this.signal.aborted) {
-        const now = Date.now();
-        const wait = deadline - now;
-        if (wait <= 0 && storingDone) {
-          const remaining = this.parts.source.remaining?.() ?? 0;
-          tailEnd ??= batchTailMs(batch.records, remaining, now - started, this.stats.lastFlushMs) + now;
-          if (now >= tailEnd || remaining === 0) break;
-        }
-        const chunks = await this.parts.source.next(limits.maxRecords - batch.records, wait > 0 ? wait : STORING_POLL_MS);
-        if (chunks === null) {
-          drained = true;
-          break;
-        }
-        for (const chunk of chunks) {
-          if (!this.processor.fences.has(chunk.partition)) {
-            this.processor.fences.set(chunk.partition, await this.parts.sink.store.readFence(chunk.partition));
-          }
-          await this.processor.process(chunk, batch);
-        }
+      try {
+        drained = await this.fill(batch);
+      } catch (err) {
+        // a fault while filling (a runaway expression) ends the run once the batch before it is stored
+        await storing?.catch(() => undefined);
+        throw err;
       }
       // A stopped run emits its open windows too: the local stores do not outlive the process.
       const closed: ClosedBatch = {
@@ -127,8 +112,8 @@ export class PipelineRun {
         drained = false; // only a source that can rewind gets here, and it has more to give
         continue;
       }
-      storingDone = false;
-      storing = this.store(closed).finally(() => (storingDone = true));
+      this.storingDone = false;
+      storing = this.store(closed).finally(() => (this.storingDone = true));
       // a failed store ends the run now, not after the next batch fills
       storing.catch(() => {});
     }
@@ -137,6 +122,37 @@ export class PipelineRun {
     this.stats.ended = drained ? 'drained' : 'stopped';
     await this.publishStatus();
     return this.stats;
+  }
+
+  /**
+   * Takes records into the batch until its interval or maxRecords is reached (past the interval,
+   * not before the store before it has ended), or the run is stopped. True when the source is drained.
+   */
+  private async fill(batch: BatchState): Promise<boolean> {
+    const { batch: limits } = this.plan;
+    const started = Date.now();
+    const deadline = started + limits.intervalMs;
+    let tailEnd: number | undefined;
+    while (batch.records < limits.maxRecords && !this.signal.aborted) {
+      const now = Date.now();
+      const wait = deadline - now;
+      if (wait <= 0 && this.storingDone) {
+        const remaining = this.parts.source.remaining?.() ?? 0;
+        tailEnd ??= batchTailMs(batch.records, remaining, now - started, this.stats.lastFlushMs) + now;
+        if (now >= tailEnd || remaining === 0) return false;
+      }
+      const chunks = await this.parts.source.next(limits.maxRecords - batch.records, wait > 0 ? wait : STORING_POLL_MS);
+      if (chunks === null) return true;
+      for (const chunk of chunks) {
+        // a stop cuts the batch where it is: what was fetched beyond is read again next run
+        if (this.signal.aborted) break;
+        if (!this.processor.fences.has(chunk.partition)) {
+          this.processor.fences.set(chunk.partition, await this.parts.sink.store.readFence(chunk.partition));
+        }
+        await this.processor.process(chunk, batch);
+      }
+    }
+    return false;
   }
 
   /** Back to the last commit: the source re-reads from there, record by record up to the fences. */

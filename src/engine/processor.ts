@@ -9,6 +9,7 @@ import { firstInvalidUtf8, isUtf8, linesAreUtf8, nestsDeeperThan, startsMidChara
 import { OversizedRecord, payloadAt, previewText, TOO_LARGE_PREVIEW_BYTES, type Chunk, type DeadLetter, type DeadLetterReason } from './records.js';
 import type { Watermarks } from './watermark.js';
 import { formatDuration } from '../config/duration.js';
+import { RunnelError } from '../errors.js';
 
 /** A record that cannot be counted: thrown inside the per-record step, caught and dead-lettered. */
 class Rejection {
@@ -48,6 +49,28 @@ class NeedsFallback {
   ) {}
 }
 
+/**
+ * Timeouts of jsonata's evaluator in a row that stop the run: an expression that never finishes
+ * (unbounded recursion) would otherwise hold the runner for `expressionTimeout` per record.
+ */
+export const MAX_TIMEOUTS_IN_A_ROW = 3;
+
+/** How long the asynchronous (jsonata) path may run before it lets signals and timers in. */
+const YIELD_EVERY_MS = 50;
+
+/** An expression that keeps running out of time: a fault of the pipeline, which stops the run uncommitted. */
+export class RunawayExpressionError extends RunnelError {
+  constructor(expression: CompiledExpression, timeoutMs: number, partition: string, offsets: number[]) {
+    super(
+      `${expression.where ? `${expression.where}: ` : ''}the expression \`${expression.source}\` ran longer than limits.expressionTimeout ` +
+        `(${formatDuration(timeoutMs)}) on ${offsets.length} records in a row (partition ${partition}, offsets ${offsets.join(', ')}): ` +
+        'it does not finish, whatever the record, so the run stops here and this batch stays uncommitted, to be read again. ' +
+        'Make the expression end (a recursive function needs a case that does not call itself), or raise limits.expressionTimeout if records really need longer.',
+    );
+    this.name = 'RunawayExpressionError';
+  }
+}
+
 /** Values of expressions that needed the fallback for the record being re-run. */
 type Resolved = Map<CompiledExpression, unknown> | undefined;
 
@@ -85,13 +108,27 @@ export class RecordProcessor {
   private readonly maxFutureMs: number;
   private readonly maxPastMs: number;
   private readonly rejectMissingKeys: boolean;
+  /** Offsets of the records whose evaluation timed out since the last one that did not. */
+  private timeoutsInARow: number[] = [];
+  private lastYield = 0;
+  private readonly onReject: (deadLetter: DeadLetter) => void;
+  private readonly signal?: AbortSignal;
+  private readonly now: () => number;
 
   constructor(
     private readonly plan: Plan,
     private readonly watermarks: Watermarks,
-    private readonly onReject: (deadLetter: DeadLetter) => void = () => {},
-    private readonly now: () => number = Date.now,
+    options: {
+      /** Sees each dead letter as the batch takes it. */
+      onReject?: (deadLetter: DeadLetter) => void;
+      /** A chunk is left unfinished once it aborts (see process). */
+      signal?: AbortSignal;
+      now?: () => number;
+    } = {},
   ) {
+    this.onReject = options.onReject ?? (() => {});
+    this.signal = options.signal;
+    this.now = options.now ?? Date.now;
     if (plan.time) {
       this.readTime = makePathReader(plan.time.path);
       this.parseTime = makeTimeParser(plan.time.format);
@@ -110,6 +147,11 @@ export class RecordProcessor {
     if (fields) this.decoder = new FieldDecoder(fields, plan.limits.maxDepth);
   }
 
+  /**
+   * Adds a chunk's records to the batch. Records that need jsonata's own evaluator let signals in
+   * every YIELD_EVERY_MS; once the signal aborts, the chunk ends at the record in hand and the rest
+   * stays out of the batch (uncommitted, read again by the next run).
+   */
   async process(chunk: Chunk, batch: BatchState): Promise<void> {
     const { partition, offsets, payloads, lines } = chunk;
     const count = offsets.length;
@@ -139,7 +181,8 @@ export class RecordProcessor {
     // stored offsets catch those of earlier batches.
     let first = 0;
     while (first < count && offsets[first] <= context.table.maxOffset) first++;
-    for (let i = first; i < count; i++) {
+    let end = count;
+    for (let i = first; i < end; i++) {
       const offset = offsets[i];
       let projected: Row | undefined;
       if (bytes) {
@@ -157,13 +200,15 @@ export class RecordProcessor {
       } catch (err) {
         const payload = payloadAt(chunk, i);
         // jsonata's evaluator gets the whole record, never a projection
-        if (err instanceof NeedsFallback) await this.stepWithFallback(context, offset, payload, projected ? undefined : err);
-        else this.rejectOrThrow(err, context, offset, payload);
+        if (err instanceof NeedsFallback) {
+          await this.stepWithFallback(context, offset, payload, projected ? undefined : err);
+          if (await this.stopRequested()) end = i + 1;
+        } else this.rejectOrThrow(err, context, offset, payload);
       }
     }
-    if (count > first) {
-      context.table.maxOffset = offsets[count - 1];
-      batch.records += count - first;
+    if (end > first) {
+      context.table.maxOffset = offsets[end - 1];
+      batch.records += end - first;
     }
     this.watermarks.setHighest(partition, context.highest);
   }
@@ -174,7 +219,7 @@ export class RecordProcessor {
     let pending = first;
     for (let done = false; !done; ) {
       try {
-        if (pending) resolved.set(pending.expression, await this.evaluateWithBound(pending.expression, pending.row));
+        if (pending) resolved.set(pending.expression, await this.evaluateWithBound(pending.expression, pending.row, context.partition, offset));
         pending = undefined;
         this.step(context, offset, this.decode(payload), resolved);
         done = true;
@@ -188,15 +233,40 @@ export class RecordProcessor {
     }
   }
 
-  /** jsonata's evaluator, its time bound running out being a dead letter that names the expression. */
-  private async evaluateWithBound(expression: CompiledExpression, row: Row): Promise<unknown> {
+  /**
+   * jsonata's evaluator, its time bound running out being a dead letter that names the expression;
+   * MAX_TIMEOUTS_IN_A_ROW of them stop the run (RunawayExpressionError).
+   */
+  private async evaluateWithBound(expression: CompiledExpression, row: Row, partition: string, offset: number): Promise<unknown> {
     try {
-      return await expression.evaluateAsync(row);
+      const value = await expression.evaluateAsync(row);
+      this.timeoutsInARow = [];
+      return value;
     } catch (err) {
-      if (!(err instanceof ExpressionRuntimeError) || err.code !== TIMEOUT_CODE) throw err;
-      const bound = formatDuration(this.plan.limits.expressionTimeoutMs);
-      throw new Rejection('expression-timeout', `\`${expression.source}\` ran longer than limits.expressionTimeout (${bound}): ${err.message}`);
+      if (!(err instanceof ExpressionRuntimeError) || err.code !== TIMEOUT_CODE) {
+        this.timeoutsInARow = [];
+        throw err;
+      }
+      const timeoutMs = this.plan.limits.expressionTimeoutMs;
+      this.timeoutsInARow.push(offset);
+      if (this.timeoutsInARow.length >= MAX_TIMEOUTS_IN_A_ROW) throw new RunawayExpressionError(expression, timeoutMs, partition, this.timeoutsInARow);
+      throw new Rejection('expression-timeout', `\`${expression.source}\` ran longer than limits.expressionTimeout (${formatDuration(timeoutMs)}): ${err.message}`);
     }
+  }
+
+  /**
+   * Whether the run was asked to stop, after letting signal handlers run if the asynchronous path
+   * has held the thread for a while (jsonata's evaluation only ever yields to microtasks).
+   */
+  private async stopRequested(): Promise<boolean> {
+    const now = Date.now();
+    if (now - this.lastYield >= YIELD_EVERY_MS) {
+      // two turns: the first may end the event loop's current round, the second passes its poll
+      // phase, where a signal that came meanwhile is delivered
+      for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+      this.lastYield = Date.now();
+    }
+    return this.signal?.aborted === true;
   }
 
   /** A line too large, or not UTF-8: dead-lettered from its bytes, never decoded. */

@@ -29,6 +29,12 @@ export const DEFAULT_TIMEOUT_MS = 1000;
 /** jsonata's error code for an evaluation that ran past its time bound. */
 export const TIMEOUT_CODE = 'D1012';
 
+/** jsonata's error code for a sequence (a range, a path's results) beyond its `sequence` option. */
+const SEQUENCE_TOO_LONG = 'D2015';
+
+/** The default bound on the arrays an evaluation builds and the strings `$pad` makes (`limits.maxValueLength`). */
+export const DEFAULT_MAX_VALUE_LENGTH = 1_000_000;
+
 /**
  * Functions a pipeline's expressions may not call. `$eval` parses and evaluates a string at run
  * time: with a record value as its argument, records would be evaluated as expressions.
@@ -80,17 +86,53 @@ function synchronous(fn: TranslatedFunction): (row: Row) => unknown {
 }
 
 /**
+ * `$pad` as jsonata defines it, refusing widths beyond `maxLength` before it allocates: jsonata
+ * builds the padding in one step its time bound cannot interrupt (`$pad("", 1e9)` takes seconds
+ * and gigabytes).
+ */
+function boundedPad(expression: jsonata.Expression, maxLength: number): void {
+  expression.registerFunction(
+    'pad',
+    async (str: string | undefined, width: number, char?: string) => {
+      if (Math.abs(Math.trunc(width)) > maxLength) {
+        throw { code: 'R0002', message: `$pad to ${Math.trunc(width)} characters is beyond limits.maxValueLength (${maxLength})` };
+      }
+      jsonataPad ??= jsonata('$pad').evaluate(undefined) as Promise<{ implementation: typeof padImplementation }>;
+      return (await jsonataPad).implementation(str, width, char);
+    },
+    '<s-ns?:s>',
+  );
+}
+
+declare function padImplementation(str: string | undefined, width: number, char?: string): string | undefined;
+/** jsonata's own `$pad` (its function object), fetched once. */
+let jsonataPad: Promise<{ implementation: typeof padImplementation }> | undefined;
+
+export interface CompileOptions {
+  /** `limits.expressionTimeout` of jsonata's evaluator, per evaluation. */
+  timeoutMs?: number;
+  /** `limits.maxValueLength`: most items of an array an evaluation builds, longest string `$pad` makes. */
+  maxValueLength?: number;
+  /** Where the pipeline file declares the expression, for messages of the run. */
+  where?: string;
+}
+
+/**
  * Compiles a jsonata expression. Throws ExpressionSyntaxError for text jsonata cannot parse.
  * `evaluate` runs the translated function when there is one; `evaluateAsync` always runs jsonata,
  * within `timeoutMs` (checked each time jsonata evaluates a node: ExpressionRuntimeError D1012
- * after it), and without `$eval` (see FORBIDDEN_FUNCTIONS; the compiler reports it as an error).
+ * after it), building no array longer than `maxValueLength` (D2014/D2015, checked before a range
+ * allocates), and without `$eval` (see FORBIDDEN_FUNCTIONS; the compiler reports it as an error).
  */
-export function compileExpression(source: string, options: { timeoutMs?: number } = {}): CompiledJsonataExpression {
-  const expression = parseExpression(source, { timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+export function compileExpression(source: string, options: CompileOptions = {}): CompiledJsonataExpression {
+  const maxValueLength = options.maxValueLength ?? DEFAULT_MAX_VALUE_LENGTH;
+  const expression = parseExpression(source, { timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, sequence: maxValueLength });
   for (const name of FORBIDDEN_FUNCTIONS) expression.assign(name, refuseEval);
+  boundedPad(expression, maxValueLength);
   const translation = translate(expression.ast() as unknown as AstNode);
   return {
     source,
+    where: options.where,
     translated: translation.ok,
     fallbackReason: translation.ok ? undefined : translation.reason,
     evaluate: translation.ok ? synchronous(translation.fn) : fallbackOnly,
@@ -98,7 +140,10 @@ export function compileExpression(source: string, options: { timeoutMs?: number 
       try {
         return await expression.evaluate(row);
       } catch (err) {
-        throw toRuntimeError(err);
+        const error = toRuntimeError(err);
+        // jsonata names the size it refused, not the bound
+        if (error.code === SEQUENCE_TOO_LONG) throw new ExpressionRuntimeError(`an array grew beyond limits.maxValueLength (${maxValueLength} items)`, error.code);
+        throw error;
       }
     },
   };

@@ -7,6 +7,8 @@ export const NEEDS_FALLBACK: unique symbol = Symbol('needs-jsonata-fallback');
 export interface CompiledExpression {
   /** The expression text as written in the pipeline. */
   readonly source: string;
+  /** Where the pipeline file declares it (`file:line:column`), when it came from one. */
+  readonly where?: string;
   /** True when the whole expression was translated into plain JavaScript. */
   readonly translated: boolean;
   /**

@@ -90,8 +90,13 @@ export function buildPipelineSchema(): JsonSchema {
             1000,
           ),
           expressionTimeout: duration(
-            'Longest time jsonata\'s evaluator may spend on one expression for one record; a record that takes longer is a dead letter `expression-timeout`. Expressions compiled to JavaScript never loop and need no bound.',
+            'Longest time jsonata\'s evaluator may spend on one expression for one record; a record that takes longer is a dead letter `expression-timeout`. Expressions compiled to JavaScript never loop and need no bound. Three such timeouts in a row stop the run: an expression that never finishes is a fault of the pipeline, not of its records.',
             `${DEFAULT_LIMITS.expressionTimeoutMs / 1000}s`,
+          ),
+          maxValueLength: integer(
+            'Most items an expression may build in one array (a range `[1..n]`, a path over arrays) and longest string `$pad` may make; beyond it the record is a dead letter `expression-error`, before the memory is taken.',
+            1,
+            DEFAULT_LIMITS.maxValueLength,
           ),
         },
       ),

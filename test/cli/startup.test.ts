@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { STOP_GRACE_MS } from '../../src/cli/run.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
@@ -109,6 +110,27 @@ test('a database that accepts and never answers: message after connectTimeout', 
     const outcome = await run(files.path, {}, BAD_RECORD);
     assertCleanFailure(outcome, /MongoDB d\.c at mongodb:\/\/127\.0\.0\.1:\d+ is not reachable/, files);
     assert.ok(outcome.ms < 10_000, `took ${outcome.ms} ms`);
+  } finally {
+    server.close();
+  }
+});
+
+test('a stop signal while start-up waits on a silent broker exits after the grace period, not the connect timeout', async () => {
+  const { server, address } = await silentServer();
+  try {
+    const files = setUp(`{ kafka: { brokers: "${address}", topics: t, group: g, connectTimeout: 120s } }`, '{ file: { path: OUT } }');
+    const started = Date.now();
+    const child = spawn(process.execPath, [cli, 'run', files.path], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /not stopped within 10 s: exiting now/);
+    const ms = Date.now() - started;
+    assert.ok(ms >= STOP_GRACE_MS && ms < STOP_GRACE_MS + 20_000, `took ${ms} ms`);
+    assert.equal(readFileSync(files.out, 'utf8'), 'rows of an earlier run\n');
   } finally {
     server.close();
   }

@@ -252,15 +252,15 @@ test('YAML syntax errors, duplicate keys, empty files, non-mappings', () => {
 
 test('limits, event-time bounds and missingKeys: defaults, and what the plan holds', () => {
   const plain = compileLoaded(parsePipelineText('fixture.yaml', VALID, {})).plan!;
-  assert.deepEqual(plain.limits, { maxRecordBytes: 1048576, maxDepth: 64, expressionTimeoutMs: 1000 });
+  assert.deepEqual(plain.limits, { maxRecordBytes: 1048576, maxDepth: 64, expressionTimeoutMs: 1000, maxValueLength: 1000000 });
   assert.equal(plain.missingKeys, 'null');
   assert.equal(plain.time!.maxFutureMs, 86_400_000);
   assert.equal(plain.time!.maxPastMs, Infinity);
   const text = VALID.replace('time:\n  field: timestamp', 'time:\n  field: timestamp\n  maxFuture: 1h\n  maxPast: 30d')
-    .replace('filter:', 'limits: { maxRecordBytes: 4096, maxDepth: 10, expressionTimeout: 250ms }\nmissingKeys: deadLetter\nfilter:');
+    .replace('filter:', 'limits: { maxRecordBytes: 4096, maxDepth: 10, expressionTimeout: 250ms, maxValueLength: 50 }\nmissingKeys: deadLetter\nfilter:');
   const compiled = compileLoaded(parsePipelineText('fixture.yaml', text, {}));
   assert.deepEqual(compiled.diagnostics, []);
-  assert.deepEqual(compiled.plan!.limits, { maxRecordBytes: 4096, maxDepth: 10, expressionTimeoutMs: 250 });
+  assert.deepEqual(compiled.plan!.limits, { maxRecordBytes: 4096, maxDepth: 10, expressionTimeoutMs: 250, maxValueLength: 50 });
   assert.equal(compiled.plan!.missingKeys, 'deadLetter');
   assert.deepEqual([compiled.plan!.time!.maxFutureMs, compiled.plan!.time!.maxPastMs], [3_600_000, 30 * 86_400_000]);
   // `missingKeys: null` is YAML's null, and the default

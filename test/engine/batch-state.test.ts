@@ -22,7 +22,7 @@ sink: { console: {} }
 // one batch crossing the fence holds both kinds for the same window and key.
 test('a batch crossing the fence merges single-record and ordinary partials of one key exactly once', async () => {
   const store = new MemoryStore();
-  const processor = new RecordProcessor(plan, new Watermarks(60_000), (d) => assert.fail(d.detail));
+  const processor = new RecordProcessor(plan, new Watermarks(60_000), { onReject: (d) => assert.fail(d.detail) });
   const partition = 'events/0';
   const record = (offset: number) => JSON.stringify({ t: T0 + offset, k: 'a' });
   // a crashed run stored offsets 0..4 and raised the fence to 7 before it died
@@ -52,7 +52,7 @@ test('the next batch merges into the documents it wrote last without reading the
       return super.read(ids);
     }
   })();
-  const processor = new RecordProcessor(plan, new Watermarks(60_000), (d) => assert.fail(d.detail));
+  const processor = new RecordProcessor(plan, new Watermarks(60_000), { onReject: (d) => assert.fail(d.detail) });
   const partition = 'events/0';
   const batchOf = async (keys: string[], from: number) => {
     const batch = new BatchState();

@@ -131,3 +131,34 @@ test('the list of translated functions', () => {
     '$not', '$number', '$round', '$string', '$substring', '$trim', '$uppercase',
   ]);
 });
+
+test('an evaluation builds no array beyond maxValueLength: ranges and paths are refused before they allocate', async () => {
+  const expr = compileExpression('$count([1..n])', { maxValueLength: 1000 });
+  assert.equal(await expr.evaluateAsync({ n: 1000 }), 1000);
+  await assert.rejects(expr.evaluateAsync({ n: 1001 }), (err: ExpressionRuntimeError) => {
+    assert.equal(err.code, 'D2015');
+    assert.equal(err.message, 'an array grew beyond limits.maxValueLength (1000 items)');
+    return true;
+  });
+  // the default bound refuses what the issue report ran: ten million numbers per record
+  await assert.rejects(compileExpression('$count([1..10000000]) > 0').evaluateAsync({}), { code: 'D2015' });
+  const mapped = compileExpression('$count(items.a)', { maxValueLength: 10 });
+  assert.equal(await mapped.evaluateAsync({ items: Array.from({ length: 10 }, (_, a) => ({ a })) }), 10);
+  await assert.rejects(mapped.evaluateAsync({ items: Array.from({ length: 11 }, (_, a) => ({ a })) }), { code: 'D2015' });
+});
+
+test('$pad keeps jsonata\'s meaning and refuses a width beyond maxValueLength', async () => {
+  const pad = (text: string) => compileExpression(text, { maxValueLength: 100 });
+  assert.equal(await pad('$pad("ab", 5, "-")').evaluateAsync({}), 'ab---');
+  assert.equal(await pad('$pad("ab", -5)').evaluateAsync({}), '   ab');
+  assert.equal(await pad('$pad("😀", 3, "xy")').evaluateAsync({}), '😀xy');
+  assert.equal(await pad('s.$pad(8, "0")').evaluateAsync({ s: '42' }), '42000000', 'the context as first argument');
+  assert.equal(await pad('$pad(missing, 5)').evaluateAsync({}), undefined);
+  assert.equal(await pad('$pad("x", 100)').evaluateAsync({}), 'x'.padEnd(100));
+  await assert.rejects(pad('$pad("x", 101)').evaluateAsync({}), (err: ExpressionRuntimeError) => {
+    assert.equal(err.code, 'R0002');
+    assert.match(err.message, /\$pad to 101 characters is beyond limits\.maxValueLength \(100\)/);
+    return true;
+  });
+  await assert.rejects(pad('$pad("x", -1e9)').evaluateAsync({}), { code: 'R0002' });
+});
