@@ -1,5 +1,6 @@
 import { compilePipelineFile } from '../compiler/compile.js';
 import { describePlan, formatStages } from '../compiler/describe.js';
+import { fingerprintOf, meaningOf } from '../compiler/meaning.js';
 import { printDiagnostics } from './report.js';
 
 /** `runner explain FILE`: the compiled plan stage by stage; a file with errors prints them instead. */
@@ -12,7 +13,7 @@ export function explainCommand(file: string, options: { json?: boolean }): numbe
   const stages = describePlan(compilation.plan);
   process.stdout.write(
     options.json
-      ? JSON.stringify({ pipeline: compilation.plan.name, file, stages }, null, 2) + '\n'
+      ? JSON.stringify({ pipeline: compilation.plan.name, file, fingerprint: fingerprintOf(meaningOf(compilation.plan)), stages }, null, 2) + '\n'
       : formatStages(compilation.plan, stages),
   );
   return 0;

@@ -2,6 +2,7 @@ import { findComponent } from '../components/registry.js';
 import type { Slot } from '../components/spec.js';
 import { formatDuration } from '../config/duration.js';
 import type { CompiledExpression } from '../expr/types.js';
+import { fingerprintOf, meaningOf } from './meaning.js';
 import type { ComponentUse, Plan } from './plan.js';
 import { redactConfig } from './redact.js';
 
@@ -94,6 +95,12 @@ export function describePlan(plan: Plan): Stage[] {
     },
   );
   stages.push({ stage: 'dead letters', summary: findComponent('deadLetter', plan.deadLetter.name)!.summary, details: component('deadLetter', plan.deadLetter) });
+  const meaning = meaningOf(plan);
+  stages.push({
+    stage: 'meaning',
+    summary: `fingerprint ${fingerprintOf(meaning)}: what stored states mean; a sink that keeps them refuses a change of any of these under existing documents, but for aggregates added or removed`,
+    details: meaning,
+  });
   return stages;
 }
 

@@ -2,7 +2,7 @@ import type { AggregationState, StoredValue } from '../components/aggregations/t
 import type { AggregateUse } from '../compiler/plan.js';
 import type { Partial } from './batch-state.js';
 import type { PartialBatch } from './rollups.js';
-import { stateDocId, type ConditionalWrite, type StateDoc, type StateStore } from './store.js';
+import { restoreState, stateDocId, type ConditionalWrite, type StateDoc, type StateStore } from './store.js';
 
 /**
  * A partial covers offsets on both sides of what a document already holds: the batch cannot be
@@ -97,14 +97,28 @@ function mergeDoc(id: string, stored: StateDoc | undefined, partials: Partial[],
   // a stored document stays as it was read: the write may yet fail on a concurrent change
   const states = aggregates.map((a, i) => {
     if (!stored) return a.kind.create(a.options);
-    if (!stored.live) return a.kind.deserialize(stored.states[a.name], a.options);
+    if (!stored.live) return restoreState(a, stored.states);
     const copy = a.kind.create(a.options);
     copy.merge(stored.live[i]);
     return copy;
   });
   for (const partial of fresh) for (let i = 0; i < states.length; i++) states[i].merge(partial.states[i]);
-  const doc = new MergedDoc(id, (stored?.version ?? 0) + 1, first.windowStart, first.windowEnd, first.key, offsets, states, aggregates);
+  const doc = new MergedDoc(id, (stored?.version ?? 0) + 1, first.windowStart, first.windowEnd, first.key, offsets, states, aggregates, stored && partialAggregates(stored, aggregates));
   return { doc, expectedVersion: stored?.version ?? null };
+}
+
+/**
+ * The aggregates a stored document holds only in part: those it marked so before, and those it
+ * lacks a state of (the pipeline gained them since): from here on they count the records after
+ * the offsets the document holds now. Aggregates the pipeline no longer has are dropped.
+ */
+function partialAggregates(stored: StateDoc, aggregates: readonly AggregateUse[]): StateDoc['partial'] {
+  let partial: StateDoc['partial'];
+  for (const { name } of aggregates) {
+    const since = stored.partial?.[name] ?? (stored.live || name in stored.states ? undefined : stored.offsets);
+    if (since) (partial ??= {})[name] = since;
+  }
+  return partial;
 }
 
 /** A document just merged: it keeps its states live and serializes them only for a store that reads `states`. */
@@ -120,6 +134,7 @@ class MergedDoc implements StateDoc {
     readonly offsets: Record<string, number>,
     readonly live: readonly AggregationState[],
     private readonly aggregates: readonly AggregateUse[],
+    readonly partial: StateDoc['partial'],
   ) {}
 
   get states(): Record<string, StoredValue> {

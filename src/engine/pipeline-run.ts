@@ -225,6 +225,7 @@ export class PipelineRun {
   private async mergeLevels(batch: BatchState): Promise<StateDoc[]> {
     const { store, rollups = [] } = this.parts.sink;
     const { name: pipeline, aggregates } = this.plan;
+    await this.parts.sink.verify?.();
     await raiseFences(store, batch);
     const timed = async (level: string, work: () => Promise<StateDoc[]>): Promise<StateDoc[]> => {
       const started = Date.now();

@@ -1,5 +1,5 @@
 import type { Plan } from '../compiler/plan.js';
-import type { StateDoc } from './store.js';
+import { restoreState, type StateDoc } from './store.js';
 
 export type ResultRow = Record<string, unknown>;
 
@@ -13,7 +13,7 @@ export function toRow(doc: StateDoc, plan: Plan): ResultRow {
     ['window.end', new Date(doc.windowEnd)],
   ]);
   plan.groupBy.forEach((k, i) => values.set(k.name, doc.key[i]));
-  plan.aggregates.forEach((a, i) => values.set(a.name, (doc.live?.[i] ?? a.kind.deserialize(doc.states[a.name], a.options)).result()));
+  plan.aggregates.forEach((a, i) => values.set(a.name, (doc.live?.[i] ?? restoreState(a, doc.states)).result()));
   const row: ResultRow = {};
   for (const field of plan.sink.document) row[field.target] = values.get(field.from);
   return row;

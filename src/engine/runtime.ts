@@ -42,6 +42,12 @@ export interface SinkRuntime {
    */
   afterBatch(written: readonly StateDoc[], finalUpTo: number): Promise<void>;
   /**
+   * Before each batch is merged: throws when what the sink stores no longer means what this
+   * pipeline computes (another runner, of another version of the pipeline, recorded its own
+   * meaning since), so the run stops before it writes. Sinks that keep nothing between runs omit it.
+   */
+  verify?(): Promise<void>;
+  /**
    * Publishes the run's live status (last batch, watermark, lag) where a separate `runner serve`
    * can read it; best effort, called after each stored batch. Sinks without shared storage omit it.
    */

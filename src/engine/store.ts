@@ -1,4 +1,5 @@
 import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
+import type { AggregateUse } from '../compiler/plan.js';
 
 /**
  * The persisted state of one (window, group key): serialized aggregate states plus, for every
@@ -14,6 +15,12 @@ export interface StateDoc {
   key: unknown[];
   states: Record<string, StoredValue>;
   offsets: Record<string, number>;
+  /**
+   * Aggregates this document holds for only part of its records, because the pipeline gained them
+   * after the document was first written: name -> the offsets the document held when the
+   * aggregate first merged into it. The aggregate counts only the records after those.
+   */
+  partial?: Record<string, Record<string, number>>;
   /**
    * The states themselves (in the plan's aggregate order) when the document was merged in this
    * process: equal to `states`, never changed afterwards. An in-process store keeps them, so
@@ -43,6 +50,12 @@ export interface StateStore {
    */
   readFence(partition: string): Promise<number>;
   raiseFence(partition: string, offset: number): Promise<void>;
+}
+
+/** An aggregate's state as a document stores it; empty when the document was written before the pipeline had it. */
+export function restoreState(aggregate: AggregateUse, states: Record<string, StoredValue>): AggregationState {
+  const stored = states[aggregate.name];
+  return stored === undefined ? aggregate.kind.create(aggregate.options) : aggregate.kind.deserialize(stored, aggregate.options);
 }
 
 /** A deterministic, readable document id: window start and the JSON of the key values. */

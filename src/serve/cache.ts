@@ -1,5 +1,6 @@
 import type { AggregateUse, Plan } from '../compiler/plan.js';
 import type { RunStatus } from '../engine/runtime.js';
+import { restoreState } from '../engine/store.js';
 import type { KeyFilters, Level, LevelDoc, MongoReader, PipelineReader, StoredLevelDoc } from './reader.js';
 
 export interface CacheOptions {
@@ -122,7 +123,7 @@ export class CachedReader implements PipelineReader {
       if (!byKey) continue;
       for (const doc of byKey.values()) {
         if (!matches(doc.key, filters)) continue;
-        found.push({ windowStart: start, key: doc.key, states: aggregates.map((a) => a.kind.deserialize(doc.states[a.name], a.options)) });
+        found.push({ windowStart: start, key: doc.key, states: aggregates.map((a) => restoreState(a, doc.states)) });
       }
     }
     return found;

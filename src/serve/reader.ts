@@ -8,6 +8,7 @@ import { decodeValue } from '../components/sinks/mongodb-encoding.js';
 import { rollupCollection, statusCollection, type MongoSinkConfig } from '../components/sinks/mongodb.js';
 import { levelLabel } from '../engine/rollups.js';
 import type { RunStatus } from '../engine/runtime.js';
+import { restoreState } from '../engine/store.js';
 import { RunnelError } from '../errors.js';
 import { silentLogger } from '../log.js';
 
@@ -117,7 +118,7 @@ export class MongoReader implements PipelineReader {
     return docs.map((doc) => ({
       windowStart: doc.windowStart,
       key: doc.key,
-      states: aggregates.map((a) => a.kind.deserialize(doc.states[a.name], a.options)),
+      states: aggregates.map((a) => restoreState(a, doc.states)),
     }));
   }
 

@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fingerprintOf } from '../../src/compiler/meaning.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
@@ -105,7 +106,7 @@ test('explain prints every stage and never a secret', () => {
   assert.equal(json.code, 0, json.stderr);
   for (const output of [text.stdout, text.stderr, json.stdout, json.stderr]) assert.ok(!output.includes(secret), output);
   const stages = (JSON.parse(json.stdout) as { stages: { stage: string; details: Record<string, any> }[] }).stages;
-  assert.deepEqual(stages.map((s) => s.stage), ['source', 'batch', 'decode', 'event time', 'window', 'keys', 'aggregates', 'sink', 'dead letters']);
+  assert.deepEqual(stages.map((s) => s.stage), ['source', 'batch', 'decode', 'event time', 'window', 'keys', 'aggregates', 'sink', 'dead letters', 'meaning']);
   assert.equal(stages[0].details.config.sasl.password, '***');
   assert.equal(stages[7].details.config.uri, 'mongodb://admin:***@db:27017');
 });
@@ -119,4 +120,26 @@ test('explain of the canonical pipeline names the state each aggregate keeps', (
   assert.match(aggregates.uniques.state, /HyperLogLog/);
   const filter = stages.find((s) => s.stage === 'filter')!.details;
   assert.deepEqual(filter, { expression: 'geo != "unknown"', evaluation: 'compiled to JavaScript' });
+});
+
+test('explain shows the fingerprint of what stored states mean, in text and as a --json field', () => {
+  const json = runner(['explain', '--json', 'pipelines/impressions.yaml']);
+  assert.equal(json.code, 0, json.stderr);
+  const plan = JSON.parse(json.stdout) as { fingerprint: string; stages: { stage: string; details: Record<string, string> }[] };
+  const meaning = plan.stages.find((s) => s.stage === 'meaning')!.details;
+  assert.equal(plan.fingerprint, fingerprintOf(meaning));
+  assert.deepEqual(meaning, {
+    window: 'tumbling 1m',
+    rollups: '1h, 1d',
+    time: 'timestamp (epochMillis)',
+    filter: 'geo != "unknown"',
+    fields: 'none',
+    groupBy: 'publisher, geo',
+    missingKeys: 'null',
+    'aggregate.imps': 'count()',
+    'aggregate.uniques': 'approxDistinct(cookie) { precision: 14 }',
+    'aggregate.avgBid': 'avg(bid)',
+  });
+  const text = runner(['explain', 'pipelines/impressions.yaml']);
+  assert.match(text.stdout, new RegExp(`meaning: fingerprint ${plan.fingerprint}: `));
 });

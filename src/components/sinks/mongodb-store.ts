@@ -27,7 +27,7 @@ import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './mongod
  *
  *   { _id: doc.id, ...render(doc),
  *     _runnel: { v: version, start: Date, end: Date, key: [...], states: {...},
- *                offsets: { [partition]: offset }, w: writeToken } }
+ *                offsets: { [partition]: offset }, partial?: { [aggregate]: offsets }, w: writeToken } }
  *
  * Any number of processes may write the same documents at once (runners of one consumer group,
  * a stale runner that wakes up after a rebalance). The only primitive relied upon is the unique
@@ -117,6 +117,8 @@ interface RunnelFields {
   key: unknown[];
   states: Record<string, unknown>;
   offsets: Record<string, number>;
+  /** StateDoc.partial, when the document has aggregates it holds only in part. */
+  partial?: Record<string, Record<string, number>>;
   w: string;
 }
 
@@ -214,6 +216,14 @@ export class MongoStateStore implements StateStore {
       initialMs: options.retry?.initialMs,
       maxMs: options.retry?.maxMs,
     };
+  }
+
+  get databaseName(): string {
+    return this.options.database;
+  }
+
+  get collectionName(): string {
+    return this.options.collection;
   }
 
   // From the connection's current client at each use: the connection may replace it.
@@ -515,6 +525,7 @@ export class MongoStateStore implements StateStore {
       key: encodeValue(doc.key) as unknown[],
       states: encodeValue(doc.states) as Record<string, unknown>,
       offsets: encodeOffsets(doc.offsets),
+      ...(doc.partial ? { partial: encodeValue(doc.partial) as Record<string, Record<string, number>> } : {}),
       w: token,
     } satisfies RunnelFields;
     return fields as Omit<StoredDoc, '_id'>;
@@ -535,6 +546,7 @@ export class MongoStateStore implements StateStore {
       key: decodeValue(r.key) as unknown[],
       states: decodeValue(r.states) as Record<string, StoredValue>,
       offsets: decodeOffsets(r.offsets),
+      ...(r.partial ? { partial: decodeValue(r.partial) as Record<string, Record<string, number>> } : {}),
     };
   }
 

@@ -3,6 +3,8 @@ import { toRow } from '../../engine/rows.js';
 import { levelLabel, type RollupLevel } from '../../engine/rollups.js';
 import { duration, integer, strictObject, text } from '../../schema/fragments.js';
 import { parseDuration } from '../../config/duration.js';
+import type { MongoStateStore } from './mongodb-store.js';
+import type { MeaningGuard } from './mongodb-meaning.js';
 
 export interface MongoSinkConfig {
   uri: string;
@@ -41,7 +43,7 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
   ],
   async create(config, { plan, logger, signal }) {
     // loaded on use, so validating a pipeline does not load the MongoDB driver
-    const { MongoStateStore } = await import('./mongodb-store.js');
+    const [{ MongoStateStore }, { MeaningGuard }] = await Promise.all([import('./mongodb-store.js'), import('./mongodb-meaning.js')]);
     const identity = new Set(['window.start', ...plan.groupBy.map((k) => k.name)]);
     const loggerFor = (collection: string) => logger.child({ component: 'mongodb-sink', collection });
     const store = await MongoStateStore.connect({
@@ -55,7 +57,8 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
       logger: loggerFor(config.collection),
       signal,
     });
-    const rollups: RollupLevel[] = [];
+    const rollups: (RollupLevel & { store: MongoStateStore })[] = [];
+    let meaning: MeaningGuard;
     try {
       // level L of collection C lives in C_L (impsPerPubGeo_1h), documents shaped like C's
       for (const sizeMs of plan.window.rollups) {
@@ -64,6 +67,7 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
         const levelStore = await store.sibling(collection, loggerFor(collection));
         rollups.push({ sizeMs, label, store: levelStore });
       }
+      meaning = await MeaningGuard.start(store, rollups.map((level) => level.store), plan, loggerFor(config.collection), signal);
     } catch (error) {
       await store.close().catch(() => undefined);
       throw error;
@@ -71,6 +75,7 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
     return {
       store,
       rollups,
+      verify: () => meaning.verify(),
       // every batch is merged into its documents as it is written: nothing is left to emit
       afterBatch: async () => {},
       // for `runner serve` in another process: one small document per pipeline in <collection>.runnel_status
