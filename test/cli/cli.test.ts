@@ -128,18 +128,9 @@ test('explain shows the fingerprint of what stored states mean, in text and as a
   const plan = JSON.parse(json.stdout) as { fingerprint: string; stages: { stage: string; details: Record<string, string> }[] };
   const meaning = plan.stages.find((s) => s.stage === 'meaning')!.details;
   assert.equal(plan.fingerprint, fingerprintOf(meaning));
-  assert.deepEqual(meaning, {
-    window: 'tumbling 1m',
-    rollups: '1h, 1d',
-    time: 'timestamp (epochMillis)',
-    filter: 'geo != "unknown"',
-    fields: 'none',
-    groupBy: 'publisher, geo',
-    missingKeys: 'null',
-    'aggregate.imps': 'count()',
-    'aggregate.uniques': 'approxDistinct(cookie) { precision: 14 }',
-    'aggregate.avgBid': 'avg(bid)',
-  });
+  // the facets themselves are test/compiler/meaning.test.ts's business; here, that explain carries them all
+  assert.deepEqual(Object.keys(meaning), ['window', 'rollups', 'time', 'filter', 'fields', 'groupBy', 'missingKeys', 'aggregate.imps', 'aggregate.uniques', 'aggregate.avgBid']);
+  assert.equal(meaning.window, 'tumbling 1m');
   const text = runner(['explain', 'pipelines/impressions.yaml']);
   assert.match(text.stdout, new RegExp(`meaning: fingerprint ${plan.fingerprint}: `));
 });
