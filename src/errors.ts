@@ -5,6 +5,7 @@
  */
 export const diagnosticCodes = {
   'file-missing': 'the pipeline file does not exist or cannot be read',
+  'file-too-large': 'the pipeline file is larger than a pipeline can be (1 MiB)',
   'yaml-syntax': 'the file is not valid YAML',
   'yaml-duplicate-key': 'a key appears twice in the same mapping',
   'empty-file': 'the file has no content',

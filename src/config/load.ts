@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
 import { diagnostic, type Diagnostic } from '../errors.js';
 import { interpolateEnv, type Environment } from './interpolate.js';
@@ -15,10 +15,23 @@ export interface LoadedPipeline {
 
 const yamlCodes: Record<string, 'yaml-duplicate-key' | 'yaml-syntax'> = { DUPLICATE_KEY: 'yaml-duplicate-key' };
 
+/**
+ * The largest pipeline file read: a pipeline is a page or two of YAML, and parsing keeps several
+ * copies of the text and a node per value, so a file of hundreds of megabytes would exhaust memory.
+ */
+export const MAX_PIPELINE_BYTES = 1024 * 1024;
+
 /** Reads and parses a pipeline file; every problem becomes a diagnostic, none is thrown. */
 export function loadPipelineFile(path: string, env: Environment = process.env): LoadedPipeline {
   let text: string;
   try {
+    const { size } = statSync(path);
+    if (size > MAX_PIPELINE_BYTES) {
+      return {
+        source: new SourceFile(path, ''),
+        diagnostics: [diagnostic('file-too-large', `the pipeline file is ${size} bytes, more than ${MAX_PIPELINE_BYTES} (1 MiB)`, undefined, 'is this the pipeline, or a data file? records go in the source, not the pipeline')],
+      };
+    }
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
@@ -75,5 +88,7 @@ export function parsePipelineText(path: string, text: string, env: Environment =
 /** yaml's messages end with a source excerpt of their own; ours prints its own, so keep the first line. */
 function yamlMessage(code: string, message: string): string {
   const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  // the parser recurses per level of nesting: thousands of levels exhaust its stack
+  if (/Maximum call stack size exceeded/.test(first)) return 'YAML syntax: nested too deeply to read (thousands of levels of brackets or indentation)';
   return code === 'DUPLICATE_KEY' ? `${first}; each key may appear only once in a mapping` : `YAML syntax: ${first}`;
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fingerprintOf } from '../../src/compiler/meaning.js';
+import { MAX_PIPELINE_BYTES } from '../../src/config/load.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
@@ -58,6 +59,21 @@ test('validate: a missing file is an error, not a stack trace', () => {
   assert.equal(r.code, 1);
   assert.equal(r.stdout, 'no/such/file.yaml: error[file-missing]: cannot read pipeline file: no such file\nno/such/file.yaml: 1 error\n');
   assert.equal(r.stderr, '');
+});
+
+test('validate: a file too large to be a pipeline, or nested too deeply to parse, is one located error', () => {
+  const huge = tempFile('huge.yaml', `name: huge\ndescription: "${'x'.repeat(MAX_PIPELINE_BYTES)}"\n`);
+  const big = runner(['validate', huge]);
+  assert.equal(big.code, 1);
+  assert.equal(
+    big.stdout,
+    `${huge}: error[file-too-large]: the pipeline file is ${MAX_PIPELINE_BYTES + 27} bytes, more than ${MAX_PIPELINE_BYTES} (1 MiB) (is this the pipeline, or a data file? records go in the source, not the pipeline)\n${huge}: 1 error\n`,
+  );
+  const deep = tempFile('deep.yaml', `name: deep\nx: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`);
+  const nested = runner(['validate', deep]);
+  assert.equal(nested.code, 1);
+  assert.match(nested.stdout, /deep\.yaml:2:\d+: error\[yaml-syntax\]: YAML syntax: nested too deeply to read \(thousands of levels of brackets or indentation\)\n/);
+  assert.equal(nested.stderr, '');
 });
 
 test('usage errors exit 2', () => {

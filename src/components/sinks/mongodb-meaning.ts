@@ -1,4 +1,4 @@
-import type { Collection } from 'mongodb';
+import { MongoError, type Collection } from 'mongodb';
 import type { Logger } from 'pino';
 import { compareMeanings, fingerprintOf, meaningOf, type MeaningChange } from '../../compiler/meaning.js';
 import type { Plan } from '../../compiler/plan.js';
@@ -17,6 +17,9 @@ interface MeaningDoc {
 }
 
 const MEANING_ID = 'meaning';
+const DUPLICATE_KEY = 11000;
+/** Upserts lost to runners starting at the same moment (FerretDB answers one of two with a duplicate key). */
+const MAX_RECORD_ATTEMPTS = 5;
 
 export function meaningCollection(collection: string): string {
   return `${collection}.runnel_meaning`;
@@ -47,26 +50,38 @@ export class MeaningGuard {
     const db = () => store.connection.client.db(store.databaseName);
     const retry = <T>(what: string, op: () => Promise<T>) => retryTransient(op, { what, where, logger, signal, connection: store.connection });
     const guard = new MeaningGuard(db().collection<MeaningDoc>(meaningCollection(store.collectionName)), fingerprint, where, retry);
-    const recorded = await retry('read the recorded meaning', () => guard.meanings.findOne({ _id: MEANING_ID }));
-    if (recorded?.fingerprint === fingerprint) return guard;
-    const nonEmpty: string[] = [];
-    for (const s of [store, ...levels]) {
-      if (await retry('look for documents', () => db().collection(s.collectionName).findOne({}, { projection: { _id: 1 } }))) nonEmpty.push(s.collectionName);
+    // runners that start together may record at once: the one whose upsert loses reads again
+    for (let attempt = 1; ; attempt++) {
+      const recorded = await retry('read the recorded meaning', () => guard.meanings.findOne({ _id: MEANING_ID }));
+      if (recorded?.fingerprint === fingerprint) return guard;
+      const nonEmpty: string[] = [];
+      for (const s of [store, ...levels]) {
+        if (await retry('look for documents', () => db().collection(s.collectionName).findOne({}, { projection: { _id: 1 } }))) nonEmpty.push(s.collectionName);
+      }
+      if (recorded && nonEmpty.length > 0) {
+        const change = compareMeanings(Object.fromEntries(recorded.facets.map(({ facet, value }) => [facet, value])), current);
+        if (change.changed.length > 0) throw new RunnelError(refusal(plan, where, nonEmpty, recorded, change));
+        if (change.added.length > 0) logger.warn({ added: change.added }, addedWarning(where, change));
+        if (change.removed.length > 0) logger.warn({ removed: change.removed }, removedWarning(change));
+      } else if (nonEmpty.length > 0) {
+        logger.warn(
+          `${where} holds documents but no record of what they mean (written by a Runnel before 0.2): taking them to mean what this pipeline computes (fingerprint ${fingerprint}); if it changed since they were written, replay into a new collection`,
+        );
+      }
+      const doc: MeaningDoc = { _id: MEANING_ID, fingerprint, facets: Object.entries(current).map(([facet, value]) => ({ facet, value })), pipeline: plan.name, file: plan.file, recordedAt: new Date() };
+      const raced = await retry('record the meaning', async () => {
+        try {
+          await guard.meanings.replaceOne({ _id: MEANING_ID }, doc, { upsert: true });
+          return false;
+        } catch (error) {
+          if (error instanceof MongoError && error.code === DUPLICATE_KEY && attempt < MAX_RECORD_ATTEMPTS) return true;
+          throw error;
+        }
+      });
+      if (raced) continue;
+      logger.info({ fingerprint, was: recorded?.fingerprint ?? null }, `recorded the meaning of ${where}`);
+      return guard;
     }
-    if (recorded && nonEmpty.length > 0) {
-      const change = compareMeanings(Object.fromEntries(recorded.facets.map(({ facet, value }) => [facet, value])), current);
-      if (change.changed.length > 0) throw new RunnelError(refusal(plan, where, nonEmpty, recorded, change));
-      if (change.added.length > 0) logger.warn({ added: change.added }, addedWarning(where, change));
-      if (change.removed.length > 0) logger.warn({ removed: change.removed }, removedWarning(change));
-    } else if (nonEmpty.length > 0) {
-      logger.warn(
-        `${where} holds documents but no record of what they mean (written by a Runnel before 0.2): taking them to mean what this pipeline computes (fingerprint ${fingerprint}); if it changed since they were written, replay into a new collection`,
-      );
-    }
-    const doc: MeaningDoc = { _id: MEANING_ID, fingerprint, facets: Object.entries(current).map(([facet, value]) => ({ facet, value })), pipeline: plan.name, file: plan.file, recordedAt: new Date() };
-    await retry('record the meaning', () => guard.meanings.replaceOne({ _id: MEANING_ID }, doc, { upsert: true }));
-    logger.info({ fingerprint, was: recorded?.fingerprint ?? null }, `recorded the meaning of ${where}`);
-    return guard;
   }
 
   /** Throws a RunnelError when another runner recorded another meaning since this one started. */

@@ -25,6 +25,13 @@ const RESTART_PAUSE_MS = 2000;
 const COMMIT_TIMEOUT_MS = 15_000;
 /** Pause between attempts to commit offsets the group refused. */
 const COMMIT_RETRY_MS = 1000;
+/**
+ * How long the consumer may fetch nothing before the runtime asks whether its topics still exist:
+ * kafkajs retries the fetches of a deleted topic's partitions for ever, quietly but for an error log.
+ */
+const TOPIC_CHECK_MS = 15_000;
+/** How long leaving the group may take at the end (kafkajs can wait for ever on a deleted topic). */
+const CLOSE_TIMEOUT_MS = 5000;
 
 /**
  * Adapts kafkajs's push-based consumer to the engine's pull: eachBatch queues messages and
@@ -53,6 +60,9 @@ export class KafkaRuntime implements SourceRuntime {
   private failure: Error | undefined;
   /** Restarts of the consumer since it last joined the group. */
   private restarts = 0;
+  /** When kafkajs last handed over a batch; an idle consumer checks its topics (see TOPIC_CHECK_MS). */
+  private lastFetch = Date.now();
+  private topicCheck: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly kafka: Kafka,
@@ -112,7 +122,35 @@ export class KafkaRuntime implements SourceRuntime {
       runtime.joined(event.payload.memberAssignment);
     });
     await runtime.run();
+    runtime.topicCheck = setInterval(() => void runtime.checkTopicsWhenIdle(), TOPIC_CHECK_MS);
+    runtime.topicCheck.unref();
     return runtime;
+  }
+
+  /**
+   * A topic deleted while the run reads it ends the run with a message: its partitions never come
+   * back as they were (a topic created again under the name starts its offsets at 0, and records
+   * at offsets the stored documents hold would be taken for ones already counted).
+   */
+  private async checkTopicsWhenIdle(): Promise<void> {
+    if (this.failure || this.signal.aborted || Date.now() - this.lastFetch < TOPIC_CHECK_MS) return;
+    const admin = this.kafka.admin();
+    let missing: string[];
+    try {
+      await admin.connect();
+      missing = await missingTopics(admin, this.topics);
+    } catch {
+      return; // the broker away: the consumer's own retries deal with that
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    if (missing.length === 0) return;
+    this.fail(
+      new RunnelError(
+        `${topicsMissing(missing)} any more: deleted while this run read ${missing.length > 1 ? 'them' : 'it'}. A topic created again under the name starts its offsets at 0, ` +
+          'and records at offsets the stored documents hold would be taken for ones already counted: read it into a new collection with a new consumer group',
+      ),
+    );
   }
 
   private run(): Promise<void> {
@@ -140,6 +178,7 @@ export class KafkaRuntime implements SourceRuntime {
   private async take({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     // fetched before a rewind's seek: the fetch from the seek position follows
     if (isStale()) return;
+    this.lastFetch = Date.now();
     const partition = partitionId(batch.topic, batch.partition);
     const seen = this.delivered.get(partition) ?? -1;
     this.highWatermarks.set(partition, Number(batch.highWatermark));
@@ -299,17 +338,30 @@ export class KafkaRuntime implements SourceRuntime {
 
   async close(): Promise<void> {
     clearTimeout(this.commitRetry);
+    clearInterval(this.topicCheck);
     await this.committing;
-    await this.consumer.disconnect();
+    try {
+      await withTimeout(this.consumer.disconnect(), CLOSE_TIMEOUT_MS, 'Kafka leaving the consumer group');
+    } catch (err) {
+      // the group hands the partitions on after its session timeout anyway
+      this.logger.warn({ err: (err as Error).message }, 'could not leave the consumer group cleanly');
+    }
   }
 }
 
-async function checkTopics(admin: Admin, topics: string[]): Promise<void> {
+async function missingTopics(admin: Admin, topics: string[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
-  const missing = topics.filter((t) => !existing.has(t));
-  if (missing.length > 0) {
-    throw new RunnelError(`Kafka topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} do${missing.length > 1 ? '' : 'es'} not exist; create ${missing.length > 1 ? 'them' : 'it'} first (for example with \`runner produce\`)`);
-  }
+  return topics.filter((t) => !existing.has(t));
+}
+
+/** `Kafka topic t does not exist` / `Kafka topics a, b do not exist`. */
+function topicsMissing(missing: string[]): string {
+  return `Kafka topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} do${missing.length > 1 ? '' : 'es'} not exist`;
+}
+
+async function checkTopics(admin: Admin, topics: string[]): Promise<void> {
+  const missing = await missingTopics(admin, topics);
+  if (missing.length > 0) throw new RunnelError(`${topicsMissing(missing)}; create ${missing.length > 1 ? 'them' : 'it'} first (for example with \`runner produce\`)`);
 }
 
 /** `start: <timestamp>`: a group with no committed offsets starts at the first record at or after it. */

@@ -1,0 +1,66 @@
+/** The recorded meaning of a MongoDB sink's documents, against the real database: runners that start together, and one that outlives its version. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { MongoClient } from 'mongodb';
+import { MeaningGuard, meaningCollection } from '../../../src/components/sinks/mongodb-meaning.js';
+import { MongoStateStore } from '../../../src/components/sinks/mongodb-store.js';
+import { fingerprintOf, meaningOf } from '../../../src/compiler/meaning.js';
+import { RunnelError } from '../../../src/errors.js';
+import { silentLogger } from '../../../src/log.js';
+import { mongoUri, requireStack } from '../../helpers/stack.js';
+import { compileText } from '../../helpers/pipeline.js';
+
+const plan = (aggregates: string) =>
+  compileText(`name: meaning
+source: { stdin: {} }
+window: { tumbling: 1m }
+groupBy: [k]
+aggregate:
+${aggregates}
+sink: { console: {} }
+`);
+
+describe('MeaningGuard (integration)', await requireStack('mongodb'), () => {
+  const database = `runnel_meaning_${process.pid}_${Date.now().toString(36)}`;
+  let client: MongoClient;
+  const stores: MongoStateStore[] = [];
+  const connect = async (collection: string) => {
+    const store = await MongoStateStore.connect({ uri: mongoUri(), database, collection, render: () => ({}), indexFields: [], logger: silentLogger });
+    stores.push(store);
+    return store;
+  };
+
+  before(async () => {
+    client = await new MongoClient(mongoUri()).connect();
+  });
+
+  after(async () => {
+    for (const store of stores) await store.close().catch(() => undefined);
+    await client.db(database).dropDatabase().catch(() => undefined);
+    await client.close();
+  });
+
+  it('runners starting at the same moment all start, and one meaning is recorded', async () => {
+    const v1 = plan('  n: count');
+    const starting = await Promise.all(Array.from({ length: 6 }, () => connect('together')));
+    await Promise.all(starting.map((store) => MeaningGuard.start(store, [], v1, silentLogger)));
+    const recorded = await client.db(database).collection(meaningCollection('together')).find().toArray();
+    assert.equal(recorded.length, 1);
+    assert.equal(recorded[0].fingerprint, fingerprintOf(meaningOf(v1)));
+  });
+
+  it('a runner whose meaning another runner replaced stops before its next batch', async () => {
+    const store = await connect('outlived');
+    const old = await MeaningGuard.start(store, [], plan('  n: count'), silentLogger);
+    await old.verify();
+    await client.db(database).collection('outlived').insertOne({ _id: 'a document' as never });
+    // a newer version adds an aggregate: allowed, and recorded
+    const newer = await MeaningGuard.start(store, [], plan('  n: count\n  top: { max: k }'), silentLogger);
+    await newer.verify();
+    await assert.rejects(old.verify(), (err: RunnelError) => {
+      assert.match(err.message, /the meaning recorded for runnel_meaning_\S+\.outlived changed while this runner ran: fingerprint [0-9a-f]{16}/);
+      assert.match(err.message, /this one stops before it writes/);
+      return true;
+    });
+  });
+});
