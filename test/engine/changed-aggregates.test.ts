@@ -13,19 +13,10 @@ import { RecordProcessor } from '../../src/engine/processor.js';
 import { Watermarks } from '../../src/engine/watermark.js';
 import { toRow } from '../../src/engine/rows.js';
 import type { Plan } from '../../src/compiler/plan.js';
-import { compileText } from '../helpers/pipeline.js';
+import { pipelineOfAggregates } from '../helpers/pipeline.js';
 
 const T0 = Date.UTC(2026, 0, 1);
-const pipeline = (aggregates: string) =>
-  compileText(`name: changed
-source: { stdin: {} }
-time: { field: t, maxOutOfOrder: 1h }
-window: { tumbling: 1m }
-groupBy: [k]
-aggregate:
-${aggregates}
-sink: { console: {} }
-`);
+const pipeline = pipelineOfAggregates;
 
 /** Keeps documents as a database does: serialized states, no live ones (those belong to the run that merged them). */
 class SerializingStore extends MemoryStore {

@@ -15,6 +15,19 @@ export function compileText(yaml: string, env: Record<string, string> = {}): Pla
   return compiled.plan;
 }
 
+/** A pipeline of 1-minute windows by `k`, from stdin to the console, with these aggregates (YAML lines, indented). */
+export function pipelineOfAggregates(aggregates: string): Plan {
+  return compileText(`name: aggregates
+source: { stdin: {} }
+time: { field: t, maxOutOfOrder: 1h }
+window: { tumbling: 1m }
+groupBy: [k]
+aggregate:
+${aggregates}
+sink: { console: {} }
+`);
+}
+
 /** Hands out prepared chunks, one call each; `null` ends a bounded run. A `batchEnd` entry returns an empty list so the batch loop flushes when its interval is short. */
 export class ScriptedSource implements SourceRuntime {
   private index = 0;

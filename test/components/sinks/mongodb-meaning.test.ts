@@ -8,17 +8,9 @@ import { fingerprintOf, meaningOf } from '../../../src/compiler/meaning.js';
 import { RunnelError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { mongoUri, requireStack } from '../../helpers/stack.js';
-import { compileText } from '../../helpers/pipeline.js';
+import { pipelineOfAggregates } from '../../helpers/pipeline.js';
 
-const plan = (aggregates: string) =>
-  compileText(`name: meaning
-source: { stdin: {} }
-window: { tumbling: 1m }
-groupBy: [k]
-aggregate:
-${aggregates}
-sink: { console: {} }
-`);
+const plan = pipelineOfAggregates;
 
 describe('MeaningGuard (integration)', await requireStack('mongodb'), () => {
   const database = `runnel_meaning_${process.pid}_${Date.now().toString(36)}`;
