@@ -65,7 +65,7 @@ export class MeaningGuard {
         if (change.removed.length > 0) logger.warn({ removed: change.removed }, removedWarning(change));
       } else if (nonEmpty.length > 0) {
         logger.warn(
-          `${where} holds documents but no record of what they mean (written by a Runnel before 0.2): taking them to mean what this pipeline computes (fingerprint ${fingerprint}); if it changed since they were written, replay into a new collection`,
+          `${where} holds documents but no record of what they mean (written before Runnel recorded what documents mean): taking them to mean what this pipeline computes (fingerprint ${fingerprint}); if it changed since they were written, replay into a new collection`,
         );
       }
       const doc: MeaningDoc = { _id: MEANING_ID, fingerprint, facets: Object.entries(current).map(([facet, value]) => ({ facet, value })), pipeline: plan.name, file: plan.file, recordedAt: new Date() };

@@ -2,6 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoClient } from 'mongodb';
+import pino from 'pino';
 import { MeaningGuard, meaningCollection } from '../../../src/components/sinks/mongodb-meaning.js';
 import { MongoStateStore } from '../../../src/components/sinks/mongodb-store.js';
 import { fingerprintOf, meaningOf } from '../../../src/compiler/meaning.js';
@@ -54,5 +55,20 @@ describe('MeaningGuard (integration)', await requireStack('mongodb'), () => {
       assert.match(err.message, /this one stops before it writes/);
       return true;
     });
+  });
+
+  it('documents with no recorded meaning (written before meanings were recorded) are taken as this pipeline\'s, with a warning', async () => {
+    const store = await connect('legacy');
+    await client.db(database).collection('legacy').insertOne({ _id: 'an old document' as never });
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
+    const v1 = plan('  n: count');
+    await MeaningGuard.start(store, [], v1, logger);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /legacy holds documents but no record of what they mean \(written before Runnel recorded what documents mean\): taking them to mean what this pipeline computes/);
+    const [recorded] = await client.db(database).collection(meaningCollection('legacy')).find().toArray();
+    assert.equal(recorded.fingerprint, fingerprintOf(meaningOf(v1)));
+    // from then on a change is judged against it
+    await assert.rejects(MeaningGuard.start(store, [], plan('  n: { sum: k }'), silentLogger), /aggregate\.n: count\(\) -> sum\(k\)/);
   });
 });
