@@ -1,13 +1,13 @@
 import type { ComponentSpec, Slot } from './spec.js';
-import { kafkaSource } from './sources/kafka.js';
+import { kafkaSource } from './kafka/source.js';
 import { fileSource } from './sources/file.js';
 import { generatorSource } from './sources/generator.js';
 import { stdinSource } from './sources/stdin.js';
-import { mongodbSink } from './sinks/mongodb.js';
+import { mongodbSink } from './mongodb/sink.js';
 import { fileSink } from './sinks/file.js';
 import { consoleSink } from './sinks/console.js';
 import { fileDeadLetter } from './dead-letters/file.js';
-import { kafkaDeadLetter } from './dead-letters/kafka.js';
+import { kafkaDeadLetter } from './kafka/dead-letters.js';
 import { tumblingWindow } from './windows/tumbling.js';
 import { slidingWindow } from './windows/sliding.js';
 

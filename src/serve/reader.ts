@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import type { AggregateUse, Plan } from '../compiler/plan.js';
 import { redactUrlCredentials } from '../compiler/redact.js';
 import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
-import { MongoConnection } from '../components/sinks/mongodb-connection.js';
-import { decodeValue } from '../components/sinks/mongodb-encoding.js';
-import { rollupCollection, statusCollection, type MongoSinkConfig } from '../components/sinks/mongodb.js';
+import { MongoConnection } from '../components/mongodb/connection.js';
+import { decodeValue } from '../components/mongodb/encoding.js';
+import { rollupCollection, statusCollection, type MongoSinkConfig } from '../components/mongodb/sink.js';
 import { levelLabel } from '../engine/rollups.js';
 import type { RunStatus } from '../engine/runtime.js';
 import { restoreState } from '../engine/store.js';
@@ -62,8 +62,8 @@ export function planLevels(plan: Plan, where: (sizeMs: number, base: boolean) =>
 
 /**
  * Reads the documents a MongoDB sink wrote (one collection per level, documents as described in
- * mongodb-store.ts): filters on the user's indexed output fields when the mapping stores them
- * (date, publisher, geo), on `_runnel` otherwise, and projects only the states asked for.
+ * src/components/mongodb/store.ts): filters on the user's indexed output fields when the mapping
+ * stores them (date, publisher, geo), on `_runnel` otherwise, and projects only the states asked for.
  */
 export class MongoReader implements PipelineReader {
   readonly levels: Level[];

@@ -14,7 +14,7 @@ import type { Db, Document } from 'mongodb';
 import { getAggregationKind } from '../../src/components/aggregations/index.js';
 import { ImpressionGenerator, impressionDefaults, type Impression } from '../../src/components/sources/impressions.js';
 import { groupBy } from './reference.js';
-import { decodeValue } from '../../src/components/sinks/mongodb-encoding.js';
+import { decodeValue } from '../../src/components/mongodb/encoding.js';
 import { kafkaBrokers, mongoUri } from './stack.js';
 
 export const root = fileURLToPath(new URL('../../../', import.meta.url));

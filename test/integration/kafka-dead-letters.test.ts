@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kafkaDeadLetter } from '../../src/components/dead-letters/kafka.js';
+import { kafkaDeadLetter } from '../../src/components/kafka/dead-letters.js';
 import { silentLogger } from '../../src/log.js';
 import { kafkaBrokers, requireStack } from '../helpers/stack.js';
 import { testKafka } from '../helpers/kafka.js';

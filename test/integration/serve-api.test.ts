@@ -17,7 +17,7 @@ import { silentLogger } from '../../src/log.js';
 import { buildServer } from '../../src/serve/app.js';
 import { servePipeline, type ServedPipeline } from '../../src/serve/catalog.js';
 import { MongoReader } from '../../src/serve/reader.js';
-import type { MongoSinkConfig } from '../../src/components/sinks/mongodb.js';
+import type { MongoSinkConfig } from '../../src/components/mongodb/sink.js';
 import { compileText, ScriptedSource } from '../helpers/pipeline.js';
 import { groupBy, seededRandom } from '../helpers/reference.js';
 import { BrokenProxy, freePort } from '../helpers/proxy.js';

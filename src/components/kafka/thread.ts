@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { RunnelError } from '../../errors.js';
-import type { KafkaSourceConfig } from './kafka.js';
+import type { KafkaSourceConfig } from './source.js';
 
-/** What the main thread asks the worker (src/components/sources/kafka-worker.ts). */
+/** What the main thread asks the worker (src/components/kafka/worker.ts). */
 export type KafkaCall =
   | { method: 'start' }
   | { method: 'next'; maxRecords: number; waitMs: number }
@@ -61,7 +61,7 @@ export class KafkaThread implements SourceRuntime {
 
   static async start(config: KafkaSourceConfig, maxQueued: number, logger: Logger, signal: AbortSignal): Promise<KafkaThread> {
     const workerData: KafkaWorkerData = { config, maxQueued, logLevel: logger.level, logBindings: logger.bindings() };
-    const worker = new Worker(new URL('./kafka-worker.js', import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     const thread = new KafkaThread(worker, signal);
     try {
       await thread.call({ method: 'start' });

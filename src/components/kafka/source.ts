@@ -1,6 +1,6 @@
 import type { SourceSpec } from '../spec.js';
 import { duration, integer, strictObject, stringOrList, text } from '../../schema/fragments.js';
-import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from '../kafka/connection.js';
+import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from './connection.js';
 
 export interface KafkaSourceConfig extends KafkaConnection {
   topics: string | string[];
@@ -50,7 +50,7 @@ export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
   lint: lintKafkaConnection,
   async create(config, { plan, logger, signal }) {
     // loaded on use, so validating a pipeline does not load the Kafka client
-    const { KafkaThread } = await import('./kafka-thread.js');
+    const { KafkaThread } = await import('./thread.js');
     const log = logger.child({ component: 'kafka-source' });
     return KafkaThread.start(config, Math.min(2 * plan.batch.maxRecords, MAX_QUEUED), log, signal);
   },

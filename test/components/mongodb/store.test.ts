@@ -8,8 +8,8 @@ import {
   MongoStateStore,
   retryTransient,
   type MongoStoreOptions,
-} from '../../../src/components/sinks/mongodb-store.js';
-import { foundNoServer } from '../../../src/components/sinks/mongodb-connection.js';
+} from '../../../src/components/mongodb/store.js';
+import { foundNoServer } from '../../../src/components/mongodb/connection.js';
 import { MemoryStore } from '../../../src/engine/memory-store.js';
 import type { StateDoc, StateStore } from '../../../src/engine/store.js';
 import { RunnelError } from '../../../src/errors.js';

@@ -1,7 +1,7 @@
 import type { Producer } from 'kafkajs';
 import { RunnelError } from '../../errors.js';
 import { strictObject, text } from '../../schema/fragments.js';
-import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from '../kafka/connection.js';
+import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from './connection.js';
 import type { DeadLetterSpec } from '../spec.js';
 
 export interface KafkaDeadLetterConfig extends KafkaConnection {
@@ -28,7 +28,7 @@ export const kafkaDeadLetter: DeadLetterSpec<KafkaDeadLetterConfig> = {
   lint: lintKafkaConnection,
   async create(config, { logger }) {
     // loaded on use, so validating a pipeline does not load the Kafka client
-    const { kafkaClient } = await import('../kafka/client.js');
+    const { kafkaClient } = await import('./client.js');
     const log = logger.child({ component: 'kafka-dead-letters' });
     const kafka = kafkaClient(config, log, { retry: { retries: 5 } });
     const where = `dead-letter topic ${config.topic} at ${([] as string[]).concat(config.brokers).join(',')}`;

@@ -18,8 +18,8 @@ import type { ConditionalWrite, StateDoc, StateStore } from '../../engine/store.
 import { RunnelError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 import type { StoredValue } from '../aggregations/types.js';
-import { failedAsAWhole, MongoConnection, writeErrorsOf } from './mongodb-connection.js';
-import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './mongodb-encoding.js';
+import { failedAsAWhole, MongoConnection, writeErrorsOf } from './connection.js';
+import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './encoding.js';
 
 /**
  * The MongoDB StateStore: one document per (window, group key), holding the user's rendered

@@ -4,8 +4,8 @@ import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { sleep } from '../../engine/pacing.js';
 import { RunnelError } from '../../errors.js';
-import type { KafkaSourceConfig } from './kafka.js';
-import type { ConnectionLog } from '../kafka/client.js';
+import type { KafkaSourceConfig } from './source.js';
+import type { ConnectionLog } from './client.js';
 
 /** `topic/partition`: the partition id records carry and stored documents key their offsets by. */
 export function partitionId(topic: string, partition: number): string {

@@ -4,18 +4,18 @@ import type { Chunk } from '../../engine/records.js';
 import { RunnelError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { parseDuration } from '../../config/duration.js';
-import type { ConnectionLog } from '../kafka/client.js';
-import { installFastRecordDecoding } from '../kafka/fast-records.js';
-import type { KafkaRuntime as Runtime } from './kafka-runtime.js';
-import type { KafkaCall, KafkaReply, KafkaWorkerData } from './kafka-thread.js';
+import type { ConnectionLog } from './client.js';
+import { installFastRecordDecoding } from './fast-records.js';
+import type { KafkaRuntime as Runtime } from './runtime.js';
+import type { KafkaCall, KafkaReply, KafkaWorkerData } from './thread.js';
 
 const { config, maxQueued, logLevel, logBindings } = workerData as KafkaWorkerData;
 const logger = createLogger(logLevel).child(logBindings);
 // before kafkajs is loaded (below): its consumer takes the Batch class when it loads
 const fastRecords = installFastRecordDecoding();
 logger.debug({ fastRecords }, fastRecords ? 'kafkajs record decoding on numbers' : 'kafkajs decodes records with its own code');
-const { kafkaClient } = await import('../kafka/client.js');
-const { KafkaRuntime } = await import('./kafka-runtime.js');
+const { kafkaClient } = await import('./client.js');
+const { KafkaRuntime } = await import('./runtime.js');
 const stop = new AbortController();
 let runtime: Runtime | undefined;
 

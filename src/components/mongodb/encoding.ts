@@ -1,6 +1,6 @@
 /**
  * The reversible encoding of StoredValues into BSON that every server accepts (see
- * mongodb-store.ts): shared by the store that writes documents and the serving layer that reads them.
+ * store.ts): shared by the store that writes documents and the serving layer that reads them.
  */
 import { Binary } from 'mongodb';
 

@@ -3,8 +3,8 @@ import { toRow } from '../../engine/rows.js';
 import { levelLabel, type RollupLevel } from '../../engine/rollups.js';
 import { duration, integer, strictObject, text } from '../../schema/fragments.js';
 import { parseDuration } from '../../config/duration.js';
-import type { MongoStateStore } from './mongodb-store.js';
-import type { MeaningGuard } from './mongodb-meaning.js';
+import type { MongoStateStore } from './store.js';
+import type { MeaningGuard } from './meaning.js';
 
 export interface MongoSinkConfig {
   uri: string;
@@ -43,7 +43,7 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
   ],
   async create(config, { plan, logger, signal }) {
     // loaded on use, so validating a pipeline does not load the MongoDB driver
-    const [{ MongoStateStore }, { MeaningGuard }] = await Promise.all([import('./mongodb-store.js'), import('./mongodb-meaning.js')]);
+    const [{ MongoStateStore }, { MeaningGuard }] = await Promise.all([import('./store.js'), import('./meaning.js')]);
     const identity = new Set(['window.start', ...plan.groupBy.map((k) => k.name)]);
     const loggerFor = (collection: string) => logger.child({ component: 'mongodb-sink', collection });
     const store = await MongoStateStore.connect({

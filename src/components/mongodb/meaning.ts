@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { compareMeanings, fingerprintOf, meaningOf, type MeaningChange } from '../../compiler/meaning.js';
 import type { Plan } from '../../compiler/plan.js';
 import { RunnelError } from '../../errors.js';
-import { retryTransient, type MongoStateStore } from './mongodb-store.js';
+import { retryTransient, type MongoStateStore } from './store.js';
 
 /** The one document of `<collection>.runnel_meaning`: the meaning of the states the collection and its levels hold. */
 interface MeaningDoc {
