@@ -64,7 +64,7 @@ export async function runCommand(file: string, serve?: ServeOptions): Promise<nu
         // loaded only with --serve: a plain run loads neither Fastify nor the reader
         const { servePipeline } = await import('../serve/catalog.js');
         const { startServer } = await import('./serve.js');
-        const pipeline = servePipeline(plan, () => run.status(), { onError: (err) => logger.warn({ err: err.message }, 'refreshing the cached rollups failed; retrying') }, logger);
+        const pipeline = await servePipeline(plan, () => run.status(), { onError: (err) => logger.warn({ err: err.message }, 'refreshing the cached rollups failed; retrying') }, logger);
         served = { pipeline, app: await startServer([pipeline], serve, logger) };
       }
       const stats = await run.run();

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Plan } from '../compiler/plan.js';
 import { RunnelError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { ServedPipeline } from '../serve/catalog.js';
@@ -36,7 +37,8 @@ export async function serveCommand(target: string, options: ServeOptions): Promi
     for (const compilation of failed) printDiagnostics(compilation, process.stderr, Boolean(process.stderr.isTTY));
     if (failed.length > 0) return 1;
     if (plans.length === 0) throw new RunnelError(`no pipeline files in ${target}`, 2);
-    pipelines = plans.map((plan) => servePipeline(plan, undefined, { onError: (err) => logger.warn({ pipeline: plan.name, err: err.message }, 'refreshing the cached rollups failed; retrying') }, logger));
+    const onError = (plan: Plan) => (err: Error) => logger.warn({ pipeline: plan.name, err: err.message }, 'refreshing the cached rollups failed; retrying');
+    pipelines = await Promise.all(plans.map((plan) => servePipeline(plan, undefined, { onError: onError(plan) }, logger)));
     const app = await startServer(pipelines, options, logger);
     await new Promise<void>((resolve) => {
       let signals = 0;

@@ -1,4 +1,7 @@
 import type { JsonSchema } from '../schema/json-schema.js';
+import type { Logger } from 'pino';
+import type { Plan } from '../compiler/plan.js';
+import type { StoredReader } from '../engine/reader.js';
 import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } from '../engine/runtime.js';
 
 /** The slots of a pipeline that take one component each, keyed by the component's name (`source: { kafka: ... }`). */
@@ -34,5 +37,12 @@ export interface RunnableSpec<Config, Runtime> extends ComponentSpec<Config> {
 }
 
 export type SourceSpec<Config> = RunnableSpec<Config, SourceRuntime>;
-export type SinkSpec<Config> = RunnableSpec<Config, SinkRuntime>;
+export interface SinkSpec<Config> extends RunnableSpec<Config, SinkRuntime> {
+  /**
+   * For a sink that keeps its windows where another process can read them: a reader of them for
+   * the serving layer (it connects on first use; loaded only when a pipeline is served). Sinks
+   * that keep nothing omit it.
+   */
+  reader?(config: Config, plan: Plan, logger: Logger): Promise<StoredReader>;
+}
 export type DeadLetterSpec<Config> = RunnableSpec<Config, DeadLetterRuntime>;

@@ -1,7 +1,7 @@
 import type { AggregateUse, Plan } from '../compiler/plan.js';
 import type { RunStatus } from '../engine/runtime.js';
 import { restoreState } from '../engine/store.js';
-import type { KeyFilters, Level, LevelDoc, MongoReader, PipelineReader, StoredLevelDoc } from './reader.js';
+import type { KeyFilters, Level, LevelDoc, PipelineReader, StoredLevelDoc, StoredReader } from '../engine/reader.js';
 
 export interface CacheOptions {
   /** Least time between two refreshes of a level (default 2000 ms); a refresh never starts before the previous one ended. */
@@ -49,7 +49,7 @@ export class CachedReader implements PipelineReader {
   private readonly fullReloadMs: number;
 
   constructor(
-    private readonly inner: MongoReader,
+    private readonly inner: StoredReader,
     private readonly plan: Plan,
     private readonly options: CacheOptions = {},
     /** The live status of a run in this process, when there is one (else the published one is read). */

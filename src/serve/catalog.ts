@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import { RunnelError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { CachedReader, type CacheOptions } from './cache.js';
-import { MongoReader, planLevels, type Level, type PipelineReader } from './reader.js';
+import { planLevels, type Level, type PipelineReader } from '../engine/reader.js';
+import { components, findComponent } from '../components/registry.js';
+import type { SinkSpec } from '../components/spec.js';
 
 /** A pipeline the API serves: its plan, how to read its stored windows, and where its live status comes from. */
 export interface ServedPipeline {
@@ -22,17 +24,19 @@ export interface ServedPipeline {
   liveStatus?: () => RunStatus;
 }
 
-/** How a plan's stored windows are read: MongoDB sinks only; local sinks keep rows in the running process. */
-export function servePipeline(plan: Plan, liveStatus?: () => RunStatus, cache: CacheOptions = {}, logger: Logger = silentLogger): ServedPipeline {
-  if (plan.sink.name === 'mongodb') {
-    const reader = new CachedReader(MongoReader.create(plan, plan.sink.config, undefined, logger), plan, cache, liveStatus);
+/** How a plan's stored windows are read: through the reader its sink declares; local sinks declare none (rows stay in the running process). */
+export async function servePipeline(plan: Plan, liveStatus?: () => RunStatus, cache: CacheOptions = {}, logger: Logger = silentLogger): Promise<ServedPipeline> {
+  const sink = findComponent('sink', plan.sink.name) as SinkSpec<unknown> | undefined;
+  if (sink?.reader) {
+    const reader = new CachedReader(await sink.reader(plan.sink.config, plan, logger), plan, cache, liveStatus);
     reader.start();
     return { plan, levels: reader.levels, reader, liveStatus };
   }
+  const queryable = components.sink.filter((spec) => (spec as SinkSpec<unknown>).reader).map((spec) => spec.name);
   return {
     plan,
     levels: planLevels(plan, () => `${plan.sink.name} sink (not stored)`),
-    notQueryable: `pipeline ${plan.name} writes to the ${plan.sink.name} sink, which keeps nothing to query; only MongoDB sinks can be queried`,
+    notQueryable: `pipeline ${plan.name} writes to the ${plan.sink.name} sink, which keeps nothing to query; only ${queryable.join(', ')} sinks can be queried`,
     liveStatus,
   };
 }

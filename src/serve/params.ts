@@ -3,7 +3,7 @@ import { formatDuration, parseDuration } from '../config/duration.js';
 import { DURATION_PATTERN } from '../schema/fragments.js';
 import type { JsonSchema } from '../schema/json-schema.js';
 import { BadRequest } from './query.js';
-import type { Level } from './reader.js';
+import type { Level } from '../engine/reader.js';
 
 /** A time: ISO 8601 (a date, or a date and time with a zone), epoch milliseconds, `now`, or `now-<duration>`. */
 export const TIME_PATTERN =

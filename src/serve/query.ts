@@ -1,6 +1,6 @@
 import type { AggregateUse, Plan } from '../compiler/plan.js';
 import type { AggregationState } from '../components/aggregations/types.js';
-import type { KeyFilters, Level, PipelineReader } from './reader.js';
+import type { KeyFilters, Level, PipelineReader } from '../engine/reader.js';
 
 /** A request the caller got wrong: answered 400 with a message naming the parameter. */
 export class BadRequest extends Error {

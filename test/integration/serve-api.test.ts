@@ -16,7 +16,7 @@ import type { Chunk, DeadLetter } from '../../src/engine/records.js';
 import { silentLogger } from '../../src/log.js';
 import { buildServer } from '../../src/serve/app.js';
 import { servePipeline, type ServedPipeline } from '../../src/serve/catalog.js';
-import { MongoReader } from '../../src/serve/reader.js';
+import { MongoReader } from '../../src/components/mongodb/reader.js';
 import type { MongoSinkConfig } from '../../src/components/mongodb/sink.js';
 import { compileText, ScriptedSource } from '../helpers/pipeline.js';
 import { groupBy, seededRandom } from '../helpers/reference.js';
@@ -120,7 +120,7 @@ describe('serving API against FerretDB', stack, () => {
       await closeParts(parts);
     }
     assert.deepEqual(deadLetters, []);
-    served = [servePipeline(plan), servePipeline(compileText(pipelineYaml('local', '  console: {}')))];
+    served = [await servePipeline(plan), await servePipeline(compileText(pipelineYaml('local', '  console: {}')))];
     app = await buildServer({ pipelines: served });
     mongo = await new MongoClient(mongoUri()).connect();
   });

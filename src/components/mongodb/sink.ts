@@ -41,6 +41,10 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
       yaml: 'mongodb:\n  uri: ${MONGODB_URI:-mongodb://127.0.0.1:27017}\n  database: adlogdb\n  collection: impsPerPubGeo\n',
     },
   ],
+  async reader(config, plan, logger) {
+    const { MongoReader } = await import('./reader.js');
+    return MongoReader.create(plan, config, undefined, logger);
+  },
   async create(config, { plan, logger, signal }) {
     // loaded on use, so validating a pipeline does not load the MongoDB driver
     const [{ MongoStateStore }, { MeaningGuard }] = await Promise.all([import('./store.js'), import('./meaning.js')]);

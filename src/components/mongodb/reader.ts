@@ -1,71 +1,23 @@
 import type { Collection, Db, Document } from 'mongodb';
 import type { Logger } from 'pino';
-import type { AggregateUse, Plan } from '../compiler/plan.js';
-import { redactUrlCredentials } from '../compiler/redact.js';
-import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
-import { MongoConnection } from '../components/mongodb/connection.js';
-import { decodeValue } from '../components/mongodb/encoding.js';
-import { rollupCollection, statusCollection, type MongoSinkConfig } from '../components/mongodb/sink.js';
-import { levelLabel } from '../engine/rollups.js';
-import type { RunStatus } from '../engine/runtime.js';
-import { restoreState } from '../engine/store.js';
-import { RunnelError } from '../errors.js';
-import { silentLogger } from '../log.js';
-
-/** One stored granularity of a pipeline: the base windows (`1m`) or a rollup level (`1h`). */
-export interface Level {
-  sizeMs: number;
-  label: string;
-  /** Where it is stored (for people): `adlogdb.impsPerPubGeo_1h`. */
-  where: string;
-}
-
-/** A stored document as queries need it: its window, key and the requested states. */
-export interface LevelDoc {
-  windowStart: number;
-  key: unknown[];
-  /** In the order of the aggregates asked for. */
-  states: AggregationState[];
-}
-
-/** A stored document with its states as stored (not deserialized). */
-export interface StoredLevelDoc {
-  windowStart: number;
-  key: unknown[];
-  states: Record<string, StoredValue>;
-}
-
-/** Equality filters on group keys, by the key's index in plan.groupBy. */
-export type KeyFilters = ReadonlyMap<number, string>;
-
-/** What the serving layer reads a pipeline's stored windows through. */
-export interface PipelineReader {
-  readonly levels: readonly Level[];
-  /** Documents of a level whose window starts in [from, to) and whose key matches the filters. */
-  find(level: Level, from: number, to: number, filters: KeyFilters, aggregates: readonly AggregateUse[]): Promise<LevelDoc[]>;
-  /** The first window start and the last window end stored (read from the coarsest level); null when empty. */
-  extent(): Promise<{ first: number; last: number } | null>;
-  /** The status a runner published for this pipeline (another process), if any. */
-  publishedStatus(): Promise<RunStatus | null>;
-  ping(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** The stored levels of a plan: base windows first, then each rollup. */
-export function planLevels(plan: Plan, where: (sizeMs: number, base: boolean) => string): Level[] {
-  const base = plan.window.sizeMs;
-  return [
-    { sizeMs: base, label: levelLabel(base), where: where(base, true) },
-    ...plan.window.rollups.map((sizeMs) => ({ sizeMs, label: levelLabel(sizeMs), where: where(sizeMs, false) })),
-  ];
-}
+import type { AggregateUse, Plan } from '../../compiler/plan.js';
+import { redactUrlCredentials } from '../../compiler/redact.js';
+import type { StoredValue } from '../aggregations/types.js';
+import { MongoConnection } from './connection.js';
+import { decodeValue } from './encoding.js';
+import { rollupCollection, statusCollection, type MongoSinkConfig } from './sink.js';
+import { planLevels, type KeyFilters, type Level, type LevelDoc, type StoredLevelDoc, type StoredReader } from '../../engine/reader.js';
+import type { RunStatus } from '../../engine/runtime.js';
+import { restoreState } from '../../engine/store.js';
+import { RunnelError } from '../../errors.js';
+import { silentLogger } from '../../log.js';
 
 /**
  * Reads the documents a MongoDB sink wrote (one collection per level, documents as described in
- * src/components/mongodb/store.ts): filters on the user's indexed output fields when the mapping
+ * store.ts): filters on the user's indexed output fields when the mapping
  * stores them (date, publisher, geo), on `_runnel` otherwise, and projects only the states asked for.
  */
-export class MongoReader implements PipelineReader {
+export class MongoReader implements StoredReader {
   readonly levels: Level[];
   /** Collection name of each level. */
   private readonly collections = new Map<number, string>();
@@ -122,7 +74,6 @@ export class MongoReader implements PipelineReader {
     }));
   }
 
-  /** Like find, with the states as stored (decoded BSON, not yet deserialized); `names` limits the states read. */
   async findStored(level: Level, from: number, to: number, filters: KeyFilters, names?: readonly string[]): Promise<StoredLevelDoc[]> {
     const query: Document = { [this.startField]: { $gte: new Date(from), $lt: new Date(to) } };
     for (const [index, value] of filters) {
