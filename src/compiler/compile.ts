@@ -1,7 +1,7 @@
 import type { Document } from 'yaml';
 import { diagnostic, type Diagnostic } from '../errors.js';
-import { findComponent } from '../components/registry.js';
-import type { Slot } from '../components/spec.js';
+import { defaultDeadLetter, findComponent } from '../components/registry.js';
+import type { FileUse, Slot } from '../components/spec.js';
 import { getAggregationKind } from '../components/aggregations/index.js';
 import { AggregationError } from '../components/aggregations/types.js';
 import { compileExpression, forbiddenFunction, referencedFields } from '../expr/index.js';
@@ -15,6 +15,9 @@ import { WINDOW_FIELDS } from '../schema/pipeline-schema.js';
 import { didYouMean } from '../schema/suggest.js';
 import { offsetInScalar } from './expression-position.js';
 import { DEFAULT_LIMITS, type AggregateUse, type ComponentUse, type DocumentField, type GroupKey, type Limits, type Plan } from './plan.js';
+
+/** How messages name the slots. */
+const SLOT_NAMES: Record<Slot, string> = { source: 'source', sink: 'sink', deadLetter: 'dead-letter', window: 'window' };
 
 /** The longest duration a pipeline may give anything: 100 years, well inside the range of dates. */
 const MAX_DURATION_MS = 100 * 365 * 86_400_000;
@@ -103,8 +106,12 @@ class PlanBuilder {
     const groupBy = this.groupBy();
     const aggregates = this.aggregates(groupBy);
     const sink = { ...this.component('sink', v.sink, ['document']), document: this.document(groupBy, aggregates) };
-    const deadLetter = v.deadLetter === undefined ? { name: 'file', config: { path: `dead-letters/${v.name}.jsonl` } } : this.component('deadLetter', v.deadLetter);
-    this.checkPaths(sink, deadLetter);
+    const deadLetter = v.deadLetter === undefined ? defaultDeadLetter(v.name) : this.component('deadLetter', v.deadLetter);
+    this.checkFiles([
+      ['source', source],
+      ['sink', sink],
+      ['deadLetter', deadLetter],
+    ]);
     // referencedFields parses again; only worth it (and safe) once every expression compiled
     if (!hasErrors(this.diagnostics)) this.checkUnusedFields(fields.map((f) => f.name));
     return {
@@ -319,14 +326,23 @@ class PlanBuilder {
     return Object.entries(mapping).map(([target, from]) => ({ target, from }));
   }
 
-  private checkPaths(sink: ComponentUse, deadLetter: ComponentUse): void {
-    const sinkPath = sink.name === 'file' ? sink.config.path : undefined;
-    if (sinkPath !== undefined && deadLetter.name === 'file' && deadLetter.config.path === sinkPath) {
-      this.error(['deadLetter', 'file', 'path'], 'conflict', 'the dead-letter file is the sink\'s output file', 'give them different paths');
-    }
-    const sourcePath = this.value.source.file ? (this.value.source.file as { path: string }).path : undefined;
-    if (sourcePath !== undefined && (sourcePath === sinkPath || sourcePath === deadLetter.config.path)) {
-      this.error(['source', 'file', 'path'], 'conflict', 'the source file is also written by this pipeline', 'read from and write to different files');
+  /**
+   * No file is written twice, and none the pipeline reads is written by it: each component says
+   * which files it uses (ComponentSpec.files). The error goes on the file read, else on the later
+   * of two written; a slot the pipeline left out (the default dead letters) is located at the top.
+   */
+  private checkFiles(uses: [Slot, ComponentUse][]): void {
+    const seen: { slot: Slot; at: Path; file: FileUse }[] = [];
+    for (const [slot, use] of uses) {
+      for (const file of findComponent(slot, use.name)?.files?.(use.config) ?? []) {
+        const here = { slot, at: slot in this.value ? [slot, use.name, ...file.at] : [], file };
+        const clash = seen.find((s) => s.file.path === file.path && (s.file.writes || file.writes));
+        seen.push(here);
+        if (!clash) continue;
+        const read = [clash, here].find((u) => !u.file.writes);
+        if (read) this.error(read.at, 'conflict', `the ${SLOT_NAMES[read.slot]} file is also written by this pipeline`, 'read from and write to different files');
+        else this.error(here.at, 'conflict', `the ${SLOT_NAMES[slot]} file is the ${SLOT_NAMES[clash.slot]}'s output file`, 'give them different paths');
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import type { ComponentSpec, Slot } from './spec.js';
+import type { ComponentSpec, DeadLetterSpec, Slot } from './spec.js';
 import { kafkaSource } from './kafka/source.js';
 import { fileSource } from './sources/file.js';
 import { generatorSource } from './sources/generator.js';
@@ -21,4 +21,10 @@ export const components: Readonly<Record<Slot, readonly ComponentSpec<any>[]>> =
 
 export function findComponent(slot: Slot, name: string): ComponentSpec<any> | undefined {
   return components[slot].find((spec) => spec.name === name);
+}
+
+/** Where a pipeline that names no dead-letter destination sends its rejected records: the one destination that declares a default. */
+export function defaultDeadLetter(pipeline: string): { name: string; config: unknown } {
+  const spec = (components.deadLetter as readonly DeadLetterSpec<unknown>[]).find((s) => s.byDefault)!;
+  return { name: spec.name, config: spec.byDefault!(pipeline) };
 }

@@ -29,6 +29,18 @@ export interface ComponentSpec<Config = unknown> {
   examples: { title: string; yaml: string }[];
   /** Checks between fields that the schema cannot express; config has already passed the schema. */
   lint?(config: Config): LintIssue[];
+  /**
+   * The local files the component reads or writes, each with where its config names it: the
+   * compiler refuses a pipeline that writes a file it reads, or writes one file twice.
+   */
+  files?(config: Config): FileUse[];
+}
+
+/** A local file a component uses; `at` is the path of the setting inside the component's config. */
+export interface FileUse {
+  path: string;
+  at: (string | number)[];
+  writes: boolean;
 }
 
 /** A component that runs: its factory only ever sees config that passed the schema and lint. */
@@ -45,4 +57,7 @@ export interface SinkSpec<Config> extends RunnableSpec<Config, SinkRuntime> {
    */
   reader?(config: Config, plan: Plan, logger: Logger): Promise<StoredReader>;
 }
-export type DeadLetterSpec<Config> = RunnableSpec<Config, DeadLetterRuntime>;
+export interface DeadLetterSpec<Config> extends RunnableSpec<Config, DeadLetterRuntime> {
+  /** The config this destination takes when a pipeline names none; one destination declares it. */
+  byDefault?(pipeline: string): Config;
+}

@@ -213,6 +213,20 @@ test('the dead-letter file may not be the output file', () => {
   ]);
 });
 
+test('a pipeline may not write the file it reads: the error is on the file read, whichever writes it', () => {
+  const reading = VALID.replace('  generator:\n    count: 10', '  file: { path: data.jsonl }');
+  expectExactly(reading.replace('  console: {}', '  file: { path: data.jsonl }'), [
+    { code: 'conflict', line: 3, col: 17, message: /the source file is also written by this pipeline/ },
+  ]);
+  expectExactly(reading + 'deadLetter:\n  file: { path: data.jsonl }\n', [
+    { code: 'conflict', line: 3, col: 17, message: /the source file is also written by this pipeline/ },
+  ]);
+  // the default dead-letter file is dead-letters/<name>.jsonl
+  expectExactly(reading.replace('  console: {}', '  file: { path: dead-letters/demo.jsonl }'), [
+    { code: 'conflict', line: 1, col: 1, message: /the dead-letter file is the sink's output file/ },
+  ]);
+});
+
 test('an unset environment variable names the variable and the line', () => {
   const text = VALID.replace('  console: {}', '  file:\n    path: ${OUT_DIR}/rows.jsonl');
   expectExactly(text, [

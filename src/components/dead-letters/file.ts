@@ -18,6 +18,9 @@ export const fileDeadLetter: DeadLetterSpec<FileDeadLetterConfig> = {
     ['path'],
   ),
   examples: [{ title: 'A local file', yaml: 'file:\n  path: dead-letters/impressions.jsonl\n' }],
+  files: (config) => [{ path: config.path, at: ['path'], writes: true }],
+  // no rejected record is ever lost: a pipeline that names no destination keeps them in a file
+  byDefault: (pipeline) => ({ path: `dead-letters/${pipeline}.jsonl` }),
   async create(config, { cwd }) {
     let file: JsonlFile | undefined;
     return {

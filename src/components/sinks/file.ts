@@ -19,6 +19,7 @@ export const fileSink: SinkSpec<FileSinkConfig> = {
     ['path'],
   ),
   examples: [{ title: 'Final rows to a file', yaml: 'file:\n  path: out/impressions.jsonl\n  emit: final\n' }],
+  files: (config) => [{ path: config.path, at: ['path'], writes: true }],
   async create(config, { plan, cwd }) {
     const path = resolve(cwd, config.path);
     // opened (and so replaced) only once the run has started: a run that fails to start leaves the old file alone

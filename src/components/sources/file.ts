@@ -30,6 +30,7 @@ export const fileSource: SourceSpec<FileSourceConfig> = {
     ['path'],
   ),
   examples: [{ title: 'Replay a file of impressions', yaml: 'file:\n  path: data/impressions.jsonl\n' }],
+  files: (config) => [{ path: config.path, at: ['path'], writes: false }],
   async create(config, { cwd, signal, plan }) {
     let handle: FileHandle;
     try {
