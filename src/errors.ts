@@ -49,11 +49,25 @@ export function diagnostic(
   return { code, severity, message, range, hint };
 }
 
+/**
+ * Codes of the runtime errors that code tells apart (as diagnostics have theirs), so that no code
+ * decides by matching message text.
+ */
+export const runtimeErrorCodes = {
+  'server-unreachable': 'a server did not answer within the time allowed',
+  'stopped': 'an operation was cut short because the run is stopping',
+  'operation-failed': 'a server refused an operation for good (permissions, invalid names, a full disk)',
+} as const;
+
+export type RuntimeErrorCode = keyof typeof runtimeErrorCodes;
+
 /** A problem that stops a command before or while running, with an exit code; never a stack trace for users. */
 export class RunnelError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** Set where callers tell errors apart. */
+    readonly code?: RuntimeErrorCode,
   ) {
     super(message);
     this.name = 'RunnelError';

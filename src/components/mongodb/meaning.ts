@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { compareMeanings, fingerprintOf, meaningOf, type MeaningChange } from '../../compiler/meaning.js';
 import type { Plan } from '../../compiler/plan.js';
 import { RunnelError } from '../../errors.js';
-import { retryTransient, type MongoStateStore } from './store.js';
+import { DUPLICATE_KEY, retryTransient } from './retry.js';
+import type { MongoStateStore } from './store.js';
 
 /** The one document of `<collection>.runnel_meaning`: the meaning of the states the collection and its levels hold. */
 interface MeaningDoc {
@@ -17,7 +18,6 @@ interface MeaningDoc {
 }
 
 const MEANING_ID = 'meaning';
-const DUPLICATE_KEY = 11000;
 /** Upserts lost to runners starting at the same moment (FerretDB answers one of two with a duplicate key). */
 const MAX_RECORD_ATTEMPTS = 5;
 

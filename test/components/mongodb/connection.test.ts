@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { MongoConnection } from '../../../src/components/mongodb/connection.js';
-import { retryTransient } from '../../../src/components/mongodb/store.js';
+import { retryTransient } from '../../../src/components/mongodb/retry.js';
 import { RunnelError } from '../../../src/errors.js';
 import { BrokenProxy } from '../../helpers/proxy.js';
 import { mongoUri, requireStack } from '../../helpers/stack.js';

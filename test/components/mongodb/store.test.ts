@@ -3,12 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Binary, MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
 import pino from 'pino';
-import {
-  isTransientMongoError,
-  MongoStateStore,
-  retryTransient,
-  type MongoStoreOptions,
-} from '../../../src/components/mongodb/store.js';
+import { MongoStateStore, type MongoStoreOptions } from '../../../src/components/mongodb/store.js';
+import { isTransientMongoError, retryTransient } from '../../../src/components/mongodb/retry.js';
 import { foundNoServer } from '../../../src/components/mongodb/connection.js';
 import { MemoryStore } from '../../../src/engine/memory-store.js';
 import type { StateDoc, StateStore } from '../../../src/engine/store.js';
@@ -220,7 +216,7 @@ describe('MongoStateStore without a server', () => {
         calls++;
         throw new MongoServerError({ message: 'Authentication failed.', code: 18, codeName: 'AuthenticationFailed' });
       }, { ...base, what: 'read' }),
-      (error: unknown) => error instanceof RunnelError && /read on db\.coll/.test(error.message) && /code 18/.test(error.message) && /password/.test(error.message),
+      (error: unknown) => error instanceof RunnelError && error.code === 'operation-failed' && /read on db\.coll/.test(error.message) && /code 18/.test(error.message) && /password/.test(error.message),
     );
     assert.equal(calls, 1);
 
@@ -230,7 +226,7 @@ describe('MongoStateStore without a server', () => {
       retryTransient(async () => {
         throw new MongoNetworkError('down');
       }, { ...base, what: 'write', signal: controller.signal }),
-      (error: unknown) => error instanceof RunnelError && /stopped/.test(error.message),
+      (error: unknown) => error instanceof RunnelError && error.code === 'stopped' && /stopped/.test(error.message),
     );
 
     // after a stop (SIGTERM), the batch in hand is still stored: operations are tried, not retried
@@ -241,7 +237,7 @@ describe('MongoStateStore without a server', () => {
         calls++;
         throw new MongoNetworkError('down');
       }, { ...base, what: 'write', signal: controller.signal }),
-      (error: unknown) => error instanceof RunnelError && /stopped/.test(error.message),
+      (error: unknown) => error instanceof RunnelError && error.code === 'stopped' && /stopped/.test(error.message),
     );
     assert.equal(calls, 1);
 
@@ -249,7 +245,7 @@ describe('MongoStateStore without a server', () => {
       retryTransient(async () => {
         throw new MongoNetworkError('down');
       }, { ...base, what: 'connect', deadline: Date.now() + 20 }),
-      (error: unknown) => error instanceof RunnelError && /not reachable/.test(error.message),
+      (error: unknown) => error instanceof RunnelError && error.code === 'server-unreachable' && /not reachable/.test(error.message),
     );
   });
 
