@@ -122,7 +122,9 @@ test('batches grow while the previous one is stored, and every record is counted
 });
 
 test('a rewind while the next batch fills drops that batch unstored; the replay counts nothing twice', async () => {
-  const source = new ReplayableSource(3000, 100);
+  // fetches of 150: batches end at fetch boundaries, so the batch holding offset 999 holds 1000 too
+  // (fetches of 100 could end a batch at 999 under load, and nothing would straddle)
+  const source = new ReplayableSource(3000, 150);
   // another runner stored offsets 0..999 of key "a" (500 records) just as our first batch is stored
   const store = new SlowStore(20, async (s) => {
     const doc: StateDoc = { id: stateDocId(T0, ['a']), version: 1, windowStart: T0, windowEnd: T0 + 60_000, key: ['a'], offsets: { p: 999 }, states: { n: 500 } };
