@@ -21,7 +21,6 @@ export const diagnosticCodes = {
   'expression-not-allowed': 'a JSONata expression uses a function pipelines may not use ($eval)',
   'duplicate-name': 'two outputs share a name',
   'unknown-name': 'a reference to a name that does not exist',
-  'window-every': 'a sliding window step that does not fit the window size',
   'conflict': 'settings that contradict each other',
   'unused': 'something declared but never used',
 } as const;

@@ -1,4 +1,4 @@
-import { isScalar, visit, type Document } from 'yaml';
+import { visit, type Document } from 'yaml';
 import { diagnostic, type Diagnostic } from '../errors.js';
 
 const REFERENCE = /\$\$\{|\$\{([^}]*)\}/g;
@@ -56,9 +56,4 @@ function retype(text: string): string | number | boolean | null {
   if (text === 'true' || text === 'false') return text === 'true';
   if (text === 'null' || text === '~') return null;
   return text;
-}
-
-/** True when a scalar node's text came from the environment; used to keep secrets out of output. */
-export function usesEnvironment(node: unknown): boolean {
-  return isScalar(node) && typeof node.source === 'string' && node.source.includes('${');
 }

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { LineSplitter } from '../../src/components/sources/lines.js';
-import { OversizedRecord, payloadAt, type Chunk } from '../../src/engine/records.js';
-import { canonical, compileText, runScripted } from '../helpers/pipeline.js';
+import { LineSplitter } from '../../../src/components/sources/lines.js';
+import { OversizedRecord, payloadAt, type Chunk } from '../../../src/engine/records.js';
+import { canonical, compileText, runScripted } from '../../helpers/pipeline.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
