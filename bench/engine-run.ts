@@ -6,7 +6,7 @@
 import { compilePipelineFile } from '../src/compiler/compile.js';
 import { fileSource } from '../src/components/sources/file.js';
 import { LocalRowSink } from '../src/components/sinks/local-rows.js';
-import { assemble, closeParts } from '../src/engine/assemble.js';
+import { assemble, closeParts } from '../src/cli/assemble.js';
 import { PipelineRun } from '../src/engine/pipeline-run.js';
 import { silentLogger } from '../src/log.js';
 import { collectDeadLetters } from '../src/components/dead-letters/memory.js';

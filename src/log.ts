@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { REDACTED, redactUrlCredentials } from './compiler/redact.js';
+import { REDACTED, redactUrlCredentials } from './redact.js';
 
 /** Secrets shorter than this are not scrubbed from text: they would blank out ordinary words. */
 const MIN_SECRET_LENGTH = 4;

@@ -1,6 +1,6 @@
 import { compilePipelineFile } from '../compiler/compile.js';
 import { describePlan, formatStages } from '../compiler/describe.js';
-import { fingerprintOf, meaningOf } from '../compiler/meaning.js';
+import { fingerprintOf, meaningOf } from '../engine/meaning.js';
 import { printDiagnostics } from './report.js';
 
 /** `runner explain FILE`: the compiled plan stage by stage; a file with errors prints them instead. */

@@ -1,11 +1,11 @@
 import { compilePipelineFile } from '../compiler/compile.js';
-import { assemble, closeParts } from '../engine/assemble.js';
+import { assemble, closeParts } from './assemble.js';
 import { PipelineRun } from '../engine/pipeline-run.js';
 import { RunnelError } from '../errors.js';
 import { createLogger, registerSecrets } from '../log.js';
 import { findComponent } from '../components/registry.js';
-import { secretValues } from '../compiler/redact.js';
-import type { Plan } from '../compiler/plan.js';
+import { secretValues } from '../redact.js';
+import type { Plan } from '../engine/plan.js';
 import { Progress } from './progress.js';
 import { printDiagnostics } from './report.js';
 import type { FastifyInstance } from 'fastify';

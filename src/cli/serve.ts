@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from '../engine/plan.js';
 import { RunnelError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { ServedPipeline } from '../serve/catalog.js';

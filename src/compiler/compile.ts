@@ -3,7 +3,7 @@ import { diagnostic, type Diagnostic } from '../errors.js';
 import { defaultDeadLetter, findComponent } from '../components/registry.js';
 import type { FileUse, Slot } from '../components/spec.js';
 import { getAggregationKind } from '../components/aggregations/index.js';
-import { AggregationError } from '../components/aggregations/types.js';
+import { AggregationError } from '../engine/aggregation.js';
 import { compileExpression, forbiddenFunction, referencedFields } from '../expr/index.js';
 import { ExpressionSyntaxError, type CompiledExpression } from '../expr/types.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
@@ -14,7 +14,7 @@ import { validateAgainstSchema } from '../schema/validate.js';
 import { WINDOW_FIELDS } from '../schema/pipeline-schema.js';
 import { didYouMean } from '../schema/suggest.js';
 import { offsetInScalar } from './expression-position.js';
-import { DEFAULT_LIMITS, type AggregateUse, type ComponentUse, type DocumentField, type GroupKey, type Limits, type Plan } from './plan.js';
+import { DEFAULT_LIMITS, type AggregateUse, type ComponentUse, type DocumentField, type GroupKey, type Limits, type Plan } from '../engine/plan.js';
 
 /** How messages name the slots. */
 const SLOT_NAMES: Record<Slot, string> = { source: 'source', sink: 'sink', deadLetter: 'dead-letter', window: 'window' };

@@ -2,9 +2,9 @@ import { findComponent } from '../components/registry.js';
 import type { Slot } from '../components/spec.js';
 import { formatDuration } from '../config/duration.js';
 import type { CompiledExpression } from '../expr/types.js';
-import { fingerprintOf, meaningOf } from './meaning.js';
-import type { ComponentUse, Plan } from './plan.js';
-import { redactConfig } from './redact.js';
+import { fingerprintOf, meaningOf } from '../engine/meaning.js';
+import type { ComponentUse, Plan } from '../engine/plan.js';
+import { redactConfig } from '../redact.js';
 
 export interface Stage {
   stage: string;

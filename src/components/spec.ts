@@ -1,6 +1,6 @@
-import type { JsonSchema } from '../schema/json-schema.js';
+import type { JsonSchema } from '../json-schema.js';
 import type { Logger } from 'pino';
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from '../engine/plan.js';
 import type { StoredReader } from '../engine/reader.js';
 import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } from '../engine/runtime.js';
 

@@ -1,7 +1,7 @@
 import { components } from '../components/registry.js';
 import type { ComponentSpec, Slot } from '../components/spec.js';
 import { aggregationKinds } from '../components/aggregations/index.js';
-import type { JsonSchema } from '../schema/json-schema.js';
+import type { JsonSchema } from '../json-schema.js';
 
 const slotTitles: Record<Slot, string> = {
   source: 'Sources (`source:`)',

@@ -1,4 +1,4 @@
-import type { AggregationState } from '../components/aggregations/types.js';
+import type { AggregationState } from './aggregation.js';
 import type { DeadLetter } from './records.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from './plan.js';
 
 /** Numbers below this are read as epoch seconds by `format: auto` (1e11 s is the year 5138; 1e11 ms is 1973). */
 const SECONDS_LIMIT = 1e11;

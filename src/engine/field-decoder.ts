@@ -1,4 +1,4 @@
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from './plan.js';
 import { referencedFields } from '../expr/index.js';
 import type { CompiledExpression, Row } from '../expr/types.js';
 

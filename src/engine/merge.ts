@@ -1,5 +1,5 @@
-import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
-import type { AggregateUse } from '../compiler/plan.js';
+import type { AggregationState, StoredValue } from './aggregation.js';
+import type { AggregateUse } from './plan.js';
 import type { Partial } from './batch-state.js';
 import type { PartialBatch } from './rollups.js';
 import { restoreState, stateDocId, type ConditionalWrite, type StateDoc, type StateStore } from './store.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from './plan.js';
 import { BatchState } from './batch-state.js';
 import { mergeBatch, raiseFences, StraddleError, type RecentDocs } from './merge.js';
 import { rollupBatch } from './rollups.js';

@@ -1,5 +1,5 @@
-import type { AggregationState } from '../components/aggregations/types.js';
-import type { Plan } from '../compiler/plan.js';
+import type { AggregationState } from './aggregation.js';
+import type { Plan } from './plan.js';
 import { isTruthy, TIMEOUT_CODE } from '../expr/index.js';
 import { ExpressionRuntimeError, NEEDS_FALLBACK, type CompiledExpression, type Row } from '../expr/types.js';
 import { partialFor, type BatchState, type PartitionTable } from './batch-state.js';

@@ -1,5 +1,5 @@
-import type { AggregateUse, Plan } from '../compiler/plan.js';
-import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
+import type { AggregateUse, Plan } from './plan.js';
+import type { AggregationState, StoredValue } from './aggregation.js';
 import { levelLabel } from './rollups.js';
 import type { RunStatus } from './runtime.js';
 

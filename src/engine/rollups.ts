@@ -1,4 +1,4 @@
-import type { AggregateUse } from '../compiler/plan.js';
+import type { AggregateUse } from './plan.js';
 import { formatDuration } from '../config/duration.js';
 import type { Partial } from './batch-state.js';
 import type { StateStore } from './store.js';

@@ -1,4 +1,4 @@
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from './plan.js';
 import { restoreState, type StateDoc } from './store.js';
 
 export type ResultRow = Record<string, unknown>;

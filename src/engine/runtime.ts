@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from './plan.js';
 import type { Chunk, DeadLetter } from './records.js';
 import type { StateDoc, StateStore } from './store.js';
 import type { RollupLevel } from './rollups.js';

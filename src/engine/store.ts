@@ -1,5 +1,5 @@
-import type { AggregationState, StoredValue } from '../components/aggregations/types.js';
-import type { AggregateUse } from '../compiler/plan.js';
+import type { AggregationState, StoredValue } from './aggregation.js';
+import type { AggregateUse } from './plan.js';
 
 /**
  * The persisted state of one (window, group key): serialized aggregate states plus, for every

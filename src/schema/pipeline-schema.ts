@@ -1,9 +1,9 @@
 import { components } from '../components/registry.js';
 import type { Slot } from '../components/spec.js';
 import { aggregationKinds } from '../components/aggregations/index.js';
-import type { JsonSchema } from './json-schema.js';
-import { DURATION_PATTERN, duration, expression, integer, strictObject, text } from './fragments.js';
-import { DEFAULT_LIMITS } from '../compiler/plan.js';
+import type { JsonSchema } from '../json-schema.js';
+import { DURATION_PATTERN, duration, expression, integer, strictObject, text } from '../components/fragments.js';
+import { DEFAULT_LIMITS } from '../engine/plan.js';
 
 export const SCHEMA_ID = 'https://runnel.dev/schemas/pipeline.schema.json';
 

@@ -2,11 +2,11 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import type { Document } from 'yaml';
 import { diagnostic, type Diagnostic } from '../errors.js';
 import { pointerToPath, rangeOf, type Path } from '../config/positions.js';
-import { DURATION_PATTERN } from './fragments.js';
-import type { JsonSchema } from './json-schema.js';
+import { DURATION_PATTERN } from '../components/fragments.js';
+import type { JsonSchema } from '../json-schema.js';
 import { buildPipelineSchema } from './pipeline-schema.js';
 import { didYouMean, listOf } from './suggest.js';
-import { redactUrlCredentials } from '../compiler/redact.js';
+import { redactUrlCredentials } from '../redact.js';
 
 const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 let pipelineSchema: JsonSchema | undefined;

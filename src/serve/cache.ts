@@ -1,4 +1,4 @@
-import type { AggregateUse, Plan } from '../compiler/plan.js';
+import type { AggregateUse, Plan } from '../engine/plan.js';
 import type { RunStatus } from '../engine/runtime.js';
 import { restoreState } from '../engine/store.js';
 import type { KeyFilters, Level, LevelDoc, PipelineReader, StoredLevelDoc, StoredReader } from '../engine/reader.js';

@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from '../engine/plan.js';
 import { compilePipelineFile } from '../compiler/compile.js';
 import type { Compilation } from '../compiler/compile.js';
 import type { RunStatus } from '../engine/runtime.js';

@@ -1,7 +1,7 @@
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from '../engine/plan.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
-import { DURATION_PATTERN } from '../schema/fragments.js';
-import type { JsonSchema } from '../schema/json-schema.js';
+import { DURATION_PATTERN } from '../components/fragments.js';
+import type { JsonSchema } from '../json-schema.js';
 import { BadRequest } from './query.js';
 import type { Level } from '../engine/reader.js';
 

@@ -1,5 +1,5 @@
-import type { AggregateUse, Plan } from '../compiler/plan.js';
-import type { AggregationState } from '../components/aggregations/types.js';
+import type { AggregateUse, Plan } from '../engine/plan.js';
+import type { AggregationState } from '../engine/aggregation.js';
 import type { KeyFilters, Level, PipelineReader } from '../engine/reader.js';
 
 /** A request the caller got wrong: answered 400 with a message naming the parameter. */

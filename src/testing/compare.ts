@@ -1,4 +1,4 @@
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from '../engine/plan.js';
 import type { ResultRow } from '../engine/rows.js';
 
 const APPROXIMATE_KINDS = new Set(['approxDistinct', 'quantile']);

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { loadPipelineFile, type LoadedPipeline } from '../config/load.js';
-import type { JsonSchema } from '../schema/json-schema.js';
+import type { JsonSchema } from '../json-schema.js';
 import { validateDocument } from '../schema/validate.js';
 
 /** The schema of a pipeline test file (`*.test.yaml`): input records and the rows expected from them. */

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fingerprintOf } from '../../src/compiler/meaning.js';
+import { fingerprintOf } from '../../src/engine/meaning.js';
 import { MAX_PIPELINE_BYTES } from '../../src/config/load.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -144,7 +144,7 @@ test('explain shows the fingerprint of what stored states mean, in text and as a
   const plan = JSON.parse(json.stdout) as { fingerprint: string; stages: { stage: string; details: Record<string, string> }[] };
   const meaning = plan.stages.find((s) => s.stage === 'meaning')!.details;
   assert.equal(plan.fingerprint, fingerprintOf(meaning));
-  // the facets themselves are test/compiler/meaning.test.ts's business; here, that explain carries them all
+  // the facets themselves are test/engine/meaning.test.ts's business; here, that explain carries them all
   assert.deepEqual(Object.keys(meaning), ['window', 'rollups', 'time', 'filter', 'fields', 'groupBy', 'missingKeys', 'aggregate.imps', 'aggregate.uniques', 'aggregate.avgBid']);
   assert.equal(meaning.window, 'tumbling 1m');
   const text = runner(['explain', 'pipelines/impressions.yaml']);

@@ -12,7 +12,7 @@ import { mergeBatch } from '../../src/engine/merge.js';
 import { RecordProcessor } from '../../src/engine/processor.js';
 import { Watermarks } from '../../src/engine/watermark.js';
 import { toRow } from '../../src/engine/rows.js';
-import type { Plan } from '../../src/compiler/plan.js';
+import type { Plan } from '../../src/engine/plan.js';
 import { pipelineOfAggregates } from '../helpers/pipeline.js';
 
 const T0 = Date.UTC(2026, 0, 1);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getAggregationKind } from '../../src/components/aggregations/index.js';
-import type { Plan } from '../../src/compiler/plan.js';
+import type { Plan } from '../../src/engine/plan.js';
 import { MemoryStore } from '../../src/engine/memory-store.js';
 import { PipelineRun } from '../../src/engine/pipeline-run.js';
 import type { Chunk, DeadLetter } from '../../src/engine/records.js';

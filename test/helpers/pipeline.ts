@@ -1,6 +1,6 @@
 import { parsePipelineText } from '../../src/config/load.js';
 import { compileLoaded } from '../../src/compiler/compile.js';
-import type { Plan } from '../../src/compiler/plan.js';
+import type { Plan } from '../../src/engine/plan.js';
 import { LocalRowSink, type EmitMode } from '../../src/components/sinks/local-rows.js';
 import { PipelineRun, type RunStats } from '../../src/engine/pipeline-run.js';
 import type { Chunk, DeadLetter } from '../../src/engine/records.js';

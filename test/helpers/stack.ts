@@ -9,7 +9,7 @@
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { MongoClient } from 'mongodb';
-import { redactUrlCredentials } from '../../src/compiler/redact.js';
+import { redactUrlCredentials } from '../../src/redact.js';
 
 export type StackService = 'mongodb' | 'kafka';
 

@@ -1,7 +1,7 @@
 /** `approxDistinct`: an estimate of the number of distinct values, in a HyperLogLog of fixed size. */
 import { HyperLogLog, MAX_PRECISION, MIN_PRECISION, standardError } from './hyperloglog.js';
 import { integerOption, resolveOptions } from './options.js';
-import type { AggregationKind } from './types.js';
+import type { AggregationKind } from '../../engine/aggregation.js';
 
 const options = {
   precision: integerOption({

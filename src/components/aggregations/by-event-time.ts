@@ -5,7 +5,7 @@
  * can change the result.
  */
 import { invalidState, sameKind, storedObject } from './checks.js';
-import { AggregationError, type AggregationState, type StoredValue } from './types.js';
+import { AggregationError, type AggregationState, type StoredValue } from '../../engine/aggregation.js';
 
 export class ByEventTimeState implements AggregationState {
   has = false;

@@ -2,7 +2,7 @@
  * Compact binary encodings for serialized sketch states: unsigned and zigzag varints, raw
  * float64, and reading back whatever form the store returns binary data in.
  */
-import { AggregationError } from './types.js';
+import { AggregationError } from '../../engine/aggregation.js';
 
 /** A growable byte buffer written front to back. */
 export class ByteWriter {

@@ -1,6 +1,6 @@
 /** The errors every kind raises for a stored value it cannot read or a state it cannot merge. */
 import { describeStored } from './bytes.js';
-import { AggregationError, type AggregationState, type StoredValue } from './types.js';
+import { AggregationError, type AggregationState, type StoredValue } from '../../engine/aggregation.js';
 
 /** `invalid-state`: what the store returned is not a state of this kind. */
 export function invalidState(kind: string, stored: unknown, expected: string): AggregationError {

@@ -1,7 +1,7 @@
 /** `count`: the number of records in the window and group. */
 import { sameKind, storedNumber } from './checks.js';
 import { resolveOptions } from './options.js';
-import type { AggregationKind, AggregationState, StoredValue } from './types.js';
+import type { AggregationKind, AggregationState, StoredValue } from '../../engine/aggregation.js';
 
 export class CountState implements AggregationState {
   constructor(public n = 0) {}

@@ -16,7 +16,7 @@
  */
 import { ByteReader, ByteWriter, storedBytes } from './bytes.js';
 import { sameKind } from './checks.js';
-import { AggregationError, type AggregationState, type StoredValue } from './types.js';
+import { AggregationError, type AggregationState, type StoredValue } from '../../engine/aggregation.js';
 
 const FORMAT = 1;
 /** Distinct keys a store keeps in its small unsorted arrays before it turns dense. */

@@ -2,7 +2,7 @@
 import { invalidState, sameKind, storedObject } from './checks.js';
 import { canonicalJson } from './canonical-json.js';
 import { integerOption, resolveOptions } from './options.js';
-import { AggregationError, type AggregationKind, type AggregationState, type StoredValue } from './types.js';
+import { AggregationError, type AggregationKind, type AggregationState, type StoredValue } from '../../engine/aggregation.js';
 
 type Scalar = string | number | boolean;
 

@@ -1,7 +1,7 @@
 /** `first`: the value of the earliest record by event time. */
 import { ByEventTimeState } from './by-event-time.js';
 import { resolveOptions } from './options.js';
-import type { AggregationKind } from './types.js';
+import type { AggregationKind } from '../../engine/aggregation.js';
 
 export const first: AggregationKind<Record<string, never>> = {
   name: 'first',

@@ -19,7 +19,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ByteReader, storedBytes } from './bytes.js';
 import { sameKind } from './checks.js';
 import { Hash64, hashValue } from './hash.js';
-import { AggregationError, type AggregationState, type StoredValue } from './types.js';
+import { AggregationError, type AggregationState, type StoredValue } from '../../engine/aggregation.js';
 
 export const MIN_PRECISION = 4;
 export const MAX_PRECISION = 18;

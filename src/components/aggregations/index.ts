@@ -12,7 +12,7 @@ import { max } from './max.js';
 import { min } from './min.js';
 import { quantile } from './quantile.js';
 import { sum } from './sum.js';
-import type { AggregationKind } from './types.js';
+import type { AggregationKind } from '../../engine/aggregation.js';
 
 export const aggregationKinds: readonly AggregationKind[] = [
   count,

@@ -1,7 +1,7 @@
 /** `last`: the value of the latest record by event time. */
 import { ByEventTimeState } from './by-event-time.js';
 import { resolveOptions } from './options.js';
-import type { AggregationKind } from './types.js';
+import type { AggregationKind } from '../../engine/aggregation.js';
 
 export const last: AggregationKind<Record<string, never>> = {
   name: 'last',

@@ -1,7 +1,7 @@
 /** `max`: the largest value of a numeric input. */
 import { sameKind, storedNumber } from './checks.js';
 import { resolveOptions } from './options.js';
-import type { AggregationKind, AggregationState, StoredValue } from './types.js';
+import type { AggregationKind, AggregationState, StoredValue } from '../../engine/aggregation.js';
 
 export class MaxState implements AggregationState {
   /** -Infinity while empty (inputs are finite). */

@@ -4,7 +4,7 @@
  * correctly rounded total whatever their number, order and grouping.
  */
 import { invalidState, storedObject } from './checks.js';
-import type { StoredValue } from './types.js';
+import type { StoredValue } from '../../engine/aggregation.js';
 
 export class CompensatedSum {
   constructor(

@@ -3,8 +3,8 @@
  * Schema and the check `create` runs, so a kind called directly (tests, the serving layer) gets
  * the same validation and defaults as a pipeline that passed the schema.
  */
-import type { JsonSchema } from '../../schema/json-schema.js';
-import { AggregationError } from './types.js';
+import type { JsonSchema } from '../../json-schema.js';
+import { AggregationError } from '../../engine/aggregation.js';
 
 interface NumberDeclaration {
   description: string;

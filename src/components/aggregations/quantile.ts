@@ -1,7 +1,7 @@
 /** `quantile`: a quantile of a numeric input, from a mergeable DDSketch of relative accuracy. */
 import { QuantileSketch } from './ddsketch.js';
 import { integerOption, numberOption, resolveOptions } from './options.js';
-import type { AggregationKind } from './types.js';
+import type { AggregationKind } from '../../engine/aggregation.js';
 
 const options = {
   q: numberOption({

@@ -2,7 +2,7 @@
 import { sameKind } from './checks.js';
 import { CompensatedSum } from './neumaier.js';
 import { resolveOptions } from './options.js';
-import type { AggregationKind, AggregationState, StoredValue } from './types.js';
+import type { AggregationKind, AggregationState, StoredValue } from '../../engine/aggregation.js';
 
 export class SumState implements AggregationState {
   constructor(readonly sum = new CompensatedSum()) {}

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { DeadLetterSpec } from '../spec.js';
 import { JsonlFile } from '../../util/jsonl-file.js';
-import { strictObject, text } from '../../schema/fragments.js';
+import { strictObject, text } from '../fragments.js';
 
 export interface FileDeadLetterConfig {
   path: string;

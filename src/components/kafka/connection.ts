@@ -1,6 +1,6 @@
 import type { LintIssue } from '../spec.js';
-import type { JsonSchema } from '../../schema/json-schema.js';
-import { secret, strictObject, stringOrList, text } from '../../schema/fragments.js';
+import type { JsonSchema } from '../../json-schema.js';
+import { secret, strictObject, stringOrList, text } from '../fragments.js';
 
 /** How to reach and log in to a Kafka cluster: shared by everything that talks to Kafka. */
 export interface KafkaConnection {

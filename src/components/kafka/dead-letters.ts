@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs';
 import { RunnelError } from '../../errors.js';
-import { strictObject, text } from '../../schema/fragments.js';
+import { strictObject, text } from '../fragments.js';
 import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from './connection.js';
 import type { DeadLetterSpec } from '../spec.js';
 

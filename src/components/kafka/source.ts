@@ -1,5 +1,5 @@
 import type { SourceSpec } from '../spec.js';
-import { duration, integer, strictObject, stringOrList, text } from '../../schema/fragments.js';
+import { duration, integer, strictObject, stringOrList, text } from '../fragments.js';
 import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from './connection.js';
 
 export interface KafkaSourceConfig extends KafkaConnection {

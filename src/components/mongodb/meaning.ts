@@ -1,7 +1,7 @@
 import { MongoError, type Collection } from 'mongodb';
 import type { Logger } from 'pino';
-import { compareMeanings, fingerprintOf, meaningOf, type MeaningChange } from '../../compiler/meaning.js';
-import type { Plan } from '../../compiler/plan.js';
+import { compareMeanings, fingerprintOf, meaningOf, type MeaningChange } from '../../engine/meaning.js';
+import type { Plan } from '../../engine/plan.js';
 import { RunnelError } from '../../errors.js';
 import { DUPLICATE_KEY, retryTransient } from './retry.js';
 import type { MongoStateStore } from './store.js';
@@ -26,7 +26,7 @@ export function meaningCollection(collection: string): string {
 }
 
 /**
- * Keeps a MongoDB sink's documents of one meaning (src/compiler/meaning.ts) as pipelines change
+ * Keeps a MongoDB sink's documents of one meaning (src/engine/meaning.ts) as pipelines change
  * under them. At start: a collection with no documents takes this pipeline's meaning; one that
  * holds documents of another meaning is refused when a facet changed (merging would mix two
  * meanings in one document), and accepted with a warning when aggregates were only added or

@@ -1,8 +1,8 @@
 import type { Collection, Db, Document } from 'mongodb';
 import type { Logger } from 'pino';
-import type { AggregateUse, Plan } from '../../compiler/plan.js';
-import { redactUrlCredentials } from '../../compiler/redact.js';
-import type { StoredValue } from '../aggregations/types.js';
+import type { AggregateUse, Plan } from '../../engine/plan.js';
+import { redactUrlCredentials } from '../../redact.js';
+import type { StoredValue } from '../../engine/aggregation.js';
 import { MongoConnection } from './connection.js';
 import { decodeValue } from './encoding.js';
 import { rollupCollection, statusCollection, type MongoSinkConfig } from './sink.js';

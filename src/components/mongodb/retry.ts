@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoAPIError, MongoBulkWriteError, MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
 import type { Logger } from 'pino';
-import { redactUrlCredentials } from '../../compiler/redact.js';
+import { redactUrlCredentials } from '../../redact.js';
 import { RunnelError } from '../../errors.js';
 import { failedAsAWhole, type MongoConnection, writeErrorsOf } from './connection.js';
 

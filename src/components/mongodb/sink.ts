@@ -1,7 +1,7 @@
 import type { SinkSpec } from '../spec.js';
 import { toRow } from '../../engine/rows.js';
 import { levelLabel, type RollupLevel } from '../../engine/rollups.js';
-import { duration, integer, strictObject, text } from '../../schema/fragments.js';
+import { duration, integer, strictObject, text } from '../fragments.js';
 import { parseDuration } from '../../config/duration.js';
 import type { MongoStateStore } from './store.js';
 import type { MeaningGuard } from './meaning.js';

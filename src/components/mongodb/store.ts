@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document, type MongoClientOptions } from 'mongodb';
 import type { Logger } from 'pino';
-import { redactUrlCredentials } from '../../compiler/redact.js';
+import { redactUrlCredentials } from '../../redact.js';
 import type { ConditionalWrite, StateDoc, StateStore } from '../../engine/store.js';
 import { RunnelError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
-import type { StoredValue } from '../aggregations/types.js';
+import type { StoredValue } from '../../engine/aggregation.js';
 import { failedAsAWhole, MongoConnection, writeErrorsOf } from './connection.js';
 import { DUPLICATE_KEY, errorText, isDuplicateKey, retryTransient, TRANSIENT_CODES, type RetryOptions } from './retry.js';
 import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './encoding.js';

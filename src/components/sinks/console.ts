@@ -1,7 +1,7 @@
 import type { SinkSpec } from '../spec.js';
 import type { ResultRow } from '../../engine/rows.js';
 import { LocalRowSink } from './local-rows.js';
-import { emitMode, strictObject } from '../../schema/fragments.js';
+import { emitMode, strictObject } from '../fragments.js';
 
 export interface ConsoleSinkConfig {
   emit?: 'final' | 'updates';

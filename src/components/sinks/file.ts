@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { SinkSpec } from '../spec.js';
 import { JsonlFile } from '../../util/jsonl-file.js';
 import { LocalRowSink } from './local-rows.js';
-import { emitMode, strictObject, text } from '../../schema/fragments.js';
+import { emitMode, strictObject, text } from '../fragments.js';
 
 export interface FileSinkConfig {
   path: string;

@@ -1,4 +1,4 @@
-import type { Plan } from '../../compiler/plan.js';
+import type { Plan } from '../../engine/plan.js';
 import { MemoryStore } from '../../engine/memory-store.js';
 import { toRow, type ResultRow } from '../../engine/rows.js';
 import type { SinkRuntime } from '../../engine/runtime.js';

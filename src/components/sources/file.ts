@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { SourceSpec } from '../spec.js';
-import { strictObject, text } from '../../schema/fragments.js';
+import { strictObject, text } from '../fragments.js';
 import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { RunnelError } from '../../errors.js';

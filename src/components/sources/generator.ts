@@ -1,5 +1,5 @@
 import type { SourceSpec } from '../spec.js';
-import { duration, integer, strictObject } from '../../schema/fragments.js';
+import { duration, integer, strictObject } from '../fragments.js';
 import { parseDuration } from '../../config/duration.js';
 import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';

@@ -1,5 +1,5 @@
 import type { SourceSpec } from '../spec.js';
-import { strictObject } from '../../schema/fragments.js';
+import { strictObject } from '../fragments.js';
 import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { LineSplitter } from './lines.js';

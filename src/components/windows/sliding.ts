@@ -1,5 +1,5 @@
 import type { ComponentSpec, LintIssue } from '../spec.js';
-import { duration, strictObject } from '../../schema/fragments.js';
+import { duration, strictObject } from '../fragments.js';
 import { parseDuration } from '../../config/duration.js';
 
 export interface SlidingWindowConfig {

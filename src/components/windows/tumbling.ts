@@ -1,5 +1,5 @@
 import type { ComponentSpec } from '../spec.js';
-import { duration } from '../../schema/fragments.js';
+import { duration } from '../fragments.js';
 
 export const tumblingWindow: ComponentSpec<string> = {
   slot: 'window',

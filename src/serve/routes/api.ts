@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formatDuration } from '../../config/duration.js';
-import { redactConfig } from '../../compiler/redact.js';
+import { redactConfig } from '../../redact.js';
 import { findComponent } from '../../components/registry.js';
 import { didYouMean } from '../../schema/suggest.js';
 import type { ServedPipeline } from '../catalog.js';

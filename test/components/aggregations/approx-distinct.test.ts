@@ -6,7 +6,7 @@ import { Binary } from 'mongodb';
 import { getAggregationKind } from '../../../src/components/aggregations/index.js';
 import { Hash64, hashValue } from '../../../src/components/aggregations/hash.js';
 import { HyperLogLog } from '../../../src/components/aggregations/hyperloglog.js';
-import type { AggregationState } from '../../../src/components/aggregations/types.js';
+import type { AggregationState } from '../../../src/engine/aggregation.js';
 import { reload, seeded, TRIPS } from './helpers.js';
 
 const hll = getAggregationKind('approxDistinct')!;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { getAggregationKind } from '../../../src/components/aggregations/index.js';
-import type { AggregationState } from '../../../src/components/aggregations/types.js';
+import type { AggregationState } from '../../../src/engine/aggregation.js';
 import { exactSum, seeded } from './helpers.js';
 
 const kind = (name: string) => getAggregationKind(name)!;

@@ -1,6 +1,6 @@
 /** Plain references and store round trips for the aggregation tests, written independently of the kinds. */
 import { BSON } from 'mongodb';
-import type { AggregationKind, AggregationState, StoredValue } from '../../../src/components/aggregations/types.js';
+import type { AggregationKind, AggregationState, StoredValue } from '../../../src/engine/aggregation.js';
 
 /** The sign, integer significand and binary exponent of a finite double: x = sign * m * 2^e exactly. */
 function decompose(x: number): { m: bigint; e: number } {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { getAggregationKind } from '../../../src/components/aggregations/index.js';
-import type { AggregationKind, AggregationState } from '../../../src/components/aggregations/types.js';
+import type { AggregationKind, AggregationState } from '../../../src/engine/aggregation.js';
 import { reload, TRIPS, type Trip } from './helpers.js';
 
 interface Record_ {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { aggregationKinds, getAggregationKind } from '../../../src/components/aggregations/index.js';
-import { AggregationError } from '../../../src/components/aggregations/types.js';
+import { AggregationError } from '../../../src/engine/aggregation.js';
 
 const EXPECTED = ['count', 'sum', 'avg', 'min', 'max', 'distinct', 'approxDistinct', 'first', 'last', 'quantile'];
 

@@ -5,7 +5,7 @@ import { MongoClient } from 'mongodb';
 import pino from 'pino';
 import { MeaningGuard, meaningCollection } from '../../../src/components/mongodb/meaning.js';
 import { MongoStateStore } from '../../../src/components/mongodb/store.js';
-import { fingerprintOf, meaningOf } from '../../../src/compiler/meaning.js';
+import { fingerprintOf, meaningOf } from '../../../src/engine/meaning.js';
 import { RunnelError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { mongoUri, requireStack } from '../../helpers/stack.js';

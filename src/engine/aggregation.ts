@@ -4,7 +4,7 @@
  * without losing meaning: merge(a, b) must equal the state built from a's and b's inputs together,
  * in any order and grouping.
  */
-import type { JsonSchema } from '../../schema/json-schema.js';
+import type { JsonSchema } from '../json-schema.js';
 
 /** What a state serializes to: fits in a BSON document (numbers, strings, arrays, binary). */
 export type StoredValue =

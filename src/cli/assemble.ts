@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { Plan } from '../compiler/plan.js';
+import type { Plan } from '../engine/plan.js';
 import { findComponent } from '../components/registry.js';
 import type { RunnableSpec, Slot } from '../components/spec.js';
 import { RunnelError } from '../errors.js';
-import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } from './runtime.js';
-import type { RunParts } from './pipeline-run.js';
+import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } from '../engine/runtime.js';
+import type { RunParts } from '../engine/pipeline-run.js';
 
 async function create<Runtime>(slot: Slot, use: { name: string; config: unknown }, context: ComponentContext): Promise<Runtime> {
   const spec = findComponent(slot, use.name) as Partial<RunnableSpec<unknown, Runtime>> | undefined;

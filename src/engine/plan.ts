@@ -1,4 +1,4 @@
-import type { AggregationKind } from '../components/aggregations/types.js';
+import type { AggregationKind } from './aggregation.js';
 import type { CompiledExpression } from '../expr/types.js';
 
 /** The compiled form of a pipeline file: what the engine executes and what `runner explain` prints. */

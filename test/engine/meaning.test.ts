@@ -1,7 +1,7 @@
 /** The meaning of stored states: which changes of a pipeline keep it, which add or remove aggregates, which would mix two meanings. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareMeanings, fingerprintOf, meaningOf } from '../../src/compiler/meaning.js';
+import { compareMeanings, fingerprintOf, meaningOf } from '../../src/engine/meaning.js';
 import { compileText } from '../helpers/pipeline.js';
 
 const BASE = `name: m

@@ -1,4 +1,4 @@
-import type { JsonSchema } from './json-schema.js';
+import type { JsonSchema } from '../json-schema.js';
 
 /** Schema fragments shared by component declarations, so every duration or expression reads the same. */
 
