@@ -29,6 +29,7 @@ import { MongoStateStore } from '../src/components/mongodb/store.js';
 import { rollupCollection } from '../src/components/mongodb/sink.js';
 import { stateDocId, type StateDoc } from '../src/engine/store.js';
 import { rollupBatch } from '../src/engine/rollups.js';
+import { Fences } from '../src/engine/fences.js';
 import { toRow } from '../src/engine/rows.js';
 import { mulberry32 } from '../src/util/random.js';
 
@@ -124,13 +125,13 @@ async function load(mongo: MongoClient): Promise<void> {
         // the documents a first merge of this batch writes, inserted through the store's conditional write
         await base.write(partials.map((p) => ({ doc: docOf(p), expectedVersion: null })));
         for (const level of levels) {
-          const rolled = rollupBatch(batch, level.sizeMs, plan.aggregates, new Map()).partials;
+          const rolled = rollupBatch(batch, level.sizeMs, plan.aggregates, new Fences()).partials;
           if (level.sizeMs === HOUR) await level.store.write(rolled.map((p) => ({ doc: docOf(p), expectedVersion: null })));
           else dayPartials.push(...rolled);
         }
       }
       // a day's rollup: the 24 hourly parts of each key merged, as 24 flushes would have merged them
-      const daily = rollupBatch({ partials: dayPartials.splice(0), maxOffsets: () => new Map() }, DAY, plan.aggregates, new Map()).partials;
+      const daily = rollupBatch({ partials: dayPartials.splice(0), maxOffsets: () => new Map() }, DAY, plan.aggregates, new Fences()).partials;
       await levels.find((l) => l.sizeMs === DAY)!.store.write(daily.map((p) => ({ doc: docOf(p), expectedVersion: null })));
       const elapsed = (Date.now() - started) / 1000;
       log(`  day ${day + 1}/${days} stored (${Math.round(((day + 1) * 1440 * 36) / elapsed).toLocaleString()} base documents/s)`);

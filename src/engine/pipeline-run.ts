@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Plan } from './plan.js';
 import { BatchState } from './batch-state.js';
+import { Fences } from './fences.js';
 import { mergeBatch, raiseFences, StraddleError, type RecentDocs } from './merge.js';
 import { rollupBatch } from './rollups.js';
 import { metrics } from '../metrics.js';
@@ -62,6 +63,8 @@ export class PipelineRun {
   private readonly processor: RecordProcessor;
   /** Event-time progress as of the last stored batch. */
   private committedProgress: ReadonlyMap<string, number> = new Map();
+  /** Up to where a crashed run may have stored each partition: read as partitions arrive, forgotten on a rewind. */
+  private readonly fences = new Fences();
   /** Per store level, base first: its documents as this runner last wrote them. */
   private readonly recentDocs: RecentDocs[];
   /** False while a batch is being stored: the next one then fills past its interval. */
@@ -84,7 +87,7 @@ export class PipelineRun {
       // the first of each kind is worth a line of its own; the counts follow in the progress lines
       this.logger.warn({ reason, detail, partition, offset }, `first dead letter of reason ${reason}`);
     };
-    this.processor = new RecordProcessor(plan, this.watermarks, { onReject, signal });
+    this.processor = new RecordProcessor(plan, this.watermarks, this.fences, { onReject, signal });
   }
 
   async run(): Promise<RunStats> {
@@ -146,9 +149,7 @@ export class PipelineRun {
       for (const chunk of chunks) {
         // a stop cuts the batch where it is: what was fetched beyond is read again next run
         if (this.signal.aborted) break;
-        if (!this.processor.fences.has(chunk.partition)) {
-          this.processor.fences.set(chunk.partition, await this.parts.sink.store.readFence(chunk.partition));
-        }
+        await this.fences.load(chunk.partition, this.parts.sink.store);
         await this.processor.process(chunk, batch);
       }
     }
@@ -158,7 +159,7 @@ export class PipelineRun {
   /** Back to the last commit: the source re-reads from there, record by record up to the fences. */
   private async rewind(): Promise<void> {
     await this.parts.source.rewind!();
-    this.processor.fences.clear();
+    this.fences.clear();
     // another writer holds some of these documents now: start from what the store holds
     for (const docs of this.recentDocs) docs.clear();
     this.watermarks.restore(this.committedProgress);
@@ -239,7 +240,7 @@ export class PipelineRun {
       // the levels keep no fences of their own: the base store's govern every level (see above)
       ...rollups.map((level, i) =>
         timed(level.label, () =>
-          mergeBatch(level.store, rollupBatch(batch, level.sizeMs, aggregates, this.processor.fences), aggregates, this.recentDocs[i + 1]),
+          mergeBatch(level.store, rollupBatch(batch, level.sizeMs, aggregates, this.fences), aggregates, this.recentDocs[i + 1]),
         ),
       ),
     ]);

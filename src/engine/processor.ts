@@ -8,6 +8,7 @@ import { FieldDecoder, fieldsRead } from './field-decoder.js';
 import { firstInvalidUtf8, isUtf8, linesAreUtf8, nestsDeeperThan, startsMidCharacter } from './bad-input.js';
 import { OversizedRecord, payloadAt, previewText, TOO_LARGE_PREVIEW_BYTES, type Chunk, type DeadLetter, type DeadLetterReason } from './records.js';
 import type { Watermarks } from './watermark.js';
+import type { Fences } from './fences.js';
 import { formatDuration } from '../config/duration.js';
 import { RunnelError } from '../errors.js';
 
@@ -92,8 +93,6 @@ function describe(value: unknown): string {
  * Records that cannot be counted become the batch's dead letters (and are shown to `onReject`); the run goes on.
  */
 export class RecordProcessor {
-  /** Per partition, the offset up to which a crashed run may have merged records already. */
-  readonly fences = new Map<string, number>();
   private readonly readTime?: (row: Row) => unknown;
   private readonly parseTime?: (value: unknown) => number | undefined;
   private readonly keyReaders: ((row: Row) => unknown)[];
@@ -118,6 +117,8 @@ export class RecordProcessor {
   constructor(
     private readonly plan: Plan,
     private readonly watermarks: Watermarks,
+    /** Offsets at or below a partition's fence are merged record by record (exactly-once after a crash). */
+    private readonly fences: Fences,
     options: {
       /** Sees each dead letter as the batch takes it. */
       onReject?: (deadLetter: DeadLetter) => void;
@@ -159,7 +160,7 @@ export class RecordProcessor {
       batch,
       table: batch.table(partition),
       partition,
-      fence: this.fences.get(partition) ?? -1,
+      fence: this.fences.of(partition),
       others: this.watermarks.lowestExcept(partition),
       highest: this.watermarks.highestOf(partition),
       arrival: 0,

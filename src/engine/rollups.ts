@@ -2,6 +2,7 @@ import type { AggregateUse } from './plan.js';
 import { formatDuration } from '../config/duration.js';
 import type { Partial } from './batch-state.js';
 import type { StateStore } from './store.js';
+import type { Fences } from './fences.js';
 
 /**
  * A coarser granularity kept next to the base windows (`window: { tumbling: 1m, rollups: [1h, 1d] }`):
@@ -35,13 +36,13 @@ export function rollupBatch(
   base: PartialBatch,
   sizeMs: number,
   aggregates: readonly AggregateUse[],
-  fences: ReadonlyMap<string, number>,
+  fences: Fences,
 ): PartialBatch {
   const partials: Partial[] = [];
   const byId = new Map<string, Partial>();
   for (const p of base.partials) {
     const start = Math.floor(p.windowStart / sizeMs) * sizeMs;
-    const precise = p.maxOffset <= (fences.get(p.partition) ?? -1);
+    const precise = p.maxOffset <= fences.of(p.partition);
     const id = `${p.partition}\u0000${start}\u0000${JSON.stringify(p.key)}${precise ? `\u0000${p.minOffset}` : ''}`;
     let rolled = byId.get(id);
     if (!rolled) {

@@ -5,6 +5,7 @@ import { MemoryStore } from '../../src/engine/memory-store.js';
 import { mergeBatch, raiseFences } from '../../src/engine/merge.js';
 import { RecordProcessor } from '../../src/engine/processor.js';
 import { Watermarks } from '../../src/engine/watermark.js';
+import { Fences } from '../../src/engine/fences.js';
 import { compileText } from '../helpers/pipeline.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -22,18 +23,22 @@ sink: { console: {} }
 // one batch crossing the fence holds both kinds for the same window and key.
 test('a batch crossing the fence merges single-record and ordinary partials of one key exactly once', async () => {
   const store = new MemoryStore();
-  const processor = new RecordProcessor(plan, new Watermarks(60_000), { onReject: (d) => assert.fail(d.detail) });
+  const fences = new Fences();
+  const processor = new RecordProcessor(plan, new Watermarks(60_000), fences, { onReject: (d) => assert.fail(d.detail) });
   const partition = 'events/0';
   const record = (offset: number) => JSON.stringify({ t: T0 + offset, k: 'a' });
   // a crashed run stored offsets 0..4 and raised the fence to 7 before it died
   const first = new BatchState();
-  processor.fences.set(partition, -1);
+  await fences.load(partition, store);
   await processor.process({ partition, offsets: [0, 1, 2, 3, 4], payloads: [0, 1, 2, 3, 4].map(record) }, first);
   await raiseFences(store, first);
   await mergeBatch(store, first, plan.aggregates);
   await store.raiseFence(partition, 7);
 
-  processor.fences.set(partition, await store.readFence(partition));
+  // the restart reads the fence afresh
+  fences.clear();
+  await fences.load(partition, store);
+  assert.equal(fences.of(partition), 7);
   const replay = new BatchState();
   const offsets = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   await processor.process({ partition, offsets, payloads: offsets.map(record) }, replay);
@@ -52,12 +57,11 @@ test('the next batch merges into the documents it wrote last without reading the
       return super.read(ids);
     }
   })();
-  const processor = new RecordProcessor(plan, new Watermarks(60_000), { onReject: (d) => assert.fail(d.detail) });
+  const processor = new RecordProcessor(plan, new Watermarks(60_000), new Fences(), { onReject: (d) => assert.fail(d.detail) });
   const partition = 'events/0';
   const batchOf = async (keys: string[], from: number) => {
     const batch = new BatchState();
     const offsets = keys.map((_, i) => from + i);
-    processor.fences.set(partition, -1);
     await processor.process({ partition, offsets, payloads: keys.map((k, i) => JSON.stringify({ t: T0 + from + i, k })) }, batch);
     return batch;
   };

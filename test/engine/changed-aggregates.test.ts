@@ -11,6 +11,7 @@ import { stateDocId, type ConditionalWrite, type StateDoc } from '../../src/engi
 import { mergeBatch } from '../../src/engine/merge.js';
 import { RecordProcessor } from '../../src/engine/processor.js';
 import { Watermarks } from '../../src/engine/watermark.js';
+import { Fences } from '../../src/engine/fences.js';
 import { toRow } from '../../src/engine/rows.js';
 import type { Plan } from '../../src/engine/plan.js';
 import { pipelineOfAggregates } from '../helpers/pipeline.js';
@@ -39,7 +40,7 @@ async function storedDoc(memory: MemoryStore): Promise<StateDoc> {
 
 /** Merges records (offsets `from` to `to` - 1 of partition p, bids 1, 2, 3...) into the store with `plan`. */
 async function store(memory: MemoryStore, plan: Plan, from: number, to: number): Promise<void> {
-  const processor = new RecordProcessor(plan, new Watermarks(0), { onReject: (d) => assert.fail(d.detail) });
+  const processor = new RecordProcessor(plan, new Watermarks(0), new Fences(), { onReject: (d) => assert.fail(d.detail) });
   const batch = new BatchState();
   const offsets = Array.from({ length: to - from }, (_, i) => from + i);
   await processor.process({ partition: 'p', offsets, payloads: offsets.map((o) => JSON.stringify({ t: T0 + o, k: 'a', bid: o + 1 })) }, batch);
