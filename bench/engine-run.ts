@@ -5,6 +5,7 @@
  */
 import { compilePipelineFile } from '../src/compiler/compile.js';
 import { fileSource } from '../src/components/sources/file.js';
+import { applyDefaults } from '../src/components/fragments.js';
 import { LocalRowSink } from '../src/components/sinks/local-rows.js';
 import { assemble, closeParts } from '../src/cli/assemble.js';
 import { PipelineRun } from '../src/engine/pipeline-run.js';
@@ -19,7 +20,7 @@ const signal = new AbortController().signal;
 let rows = 0;
 const context = { plan, logger: silentLogger, cwd: process.cwd(), signal };
 const parts = await assemble(plan, silentLogger, signal, {
-  source: await fileSource.create({ path: file }, context),
+  source: await fileSource.create(applyDefaults(fileSource.config, { path: file }), context),
   sink: new LocalRowSink(plan, 'final', {
     async write(batch) {
       rows += batch.length;

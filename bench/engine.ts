@@ -8,7 +8,8 @@ import { createWriteStream, existsSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ImpressionGenerator, impressionDefaults } from '../src/components/sources/impressions.js';
+import { ImpressionGenerator } from '../src/components/sources/impressions.js';
+import { impressionDefaults } from '../src/components/sources/generator.js';
 
 const count = Number(process.env.BENCH_RECORDS ?? 5_000_000);
 const runs = Number(process.env.BENCH_RUNS ?? 3);

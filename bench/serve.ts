@@ -26,7 +26,8 @@ import type { Partial } from '../src/engine/batch-state.js';
 import { compileLoaded } from '../src/compiler/compile.js';
 import { parsePipelineText } from '../src/config/load.js';
 import { MongoStateStore } from '../src/components/mongodb/store.js';
-import { rollupCollection } from '../src/components/mongodb/sink.js';
+import { mongodbSink, rollupCollection } from '../src/components/mongodb/sink.js';
+import { applyDefaults } from '../src/components/fragments.js';
 import { stateDocId, type StateDoc } from '../src/engine/store.js';
 import { rollupBatch } from '../src/engine/rollups.js';
 import { Fences } from '../src/engine/fences.js';
@@ -85,9 +86,7 @@ async function load(mongo: MongoClient): Promise<void> {
   await db.dropDatabase();
   const connect = (name: string) =>
     MongoStateStore.connect({
-      uri: mongoUri,
-      database,
-      collection: name,
+      ...applyDefaults(mongodbSink.config, { uri: mongoUri, database, collection: name }),
       render: (doc) => toRow(doc, plan),
       indexFields: ['date', 'publisher', 'geo'],
     });

@@ -1,3 +1,4 @@
+import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Plan } from '../engine/plan.js';
 import { findComponent } from '../components/registry.js';
@@ -7,7 +8,7 @@ import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } 
 import type { RunParts } from '../engine/pipeline-run.js';
 
 async function create<Runtime>(slot: Slot, use: { name: string; config: unknown }, context: ComponentContext): Promise<Runtime> {
-  const spec = findComponent(slot, use.name) as Partial<RunnableSpec<unknown, Runtime>> | undefined;
+  const spec = findComponent(slot, use.name) as Partial<RunnableSpec<TSchema, Runtime>> | undefined;
   if (!spec?.create) throw new RunnelError(`the ${use.name} ${slot} validates, but cannot run yet`);
   return spec.create(use.config, context);
 }

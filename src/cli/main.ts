@@ -10,6 +10,7 @@ import { RunnelError } from '../errors.js';
 import { scrubSecrets } from '../log.js';
 import { testCommand } from './test.js';
 import { produceCommand, type ProduceOptions } from './produce.js';
+import { generatorDefaults } from '../components/sources/generator.js';
 
 const USAGE_ERROR = 2;
 
@@ -85,10 +86,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--file <path>', 'send the lines of this JSONL file instead of generated impressions')
     .option('--rate <n>', 'target records per second (default: as fast as possible)', positiveInteger)
     .option('--partitions <n>', 'partitions of the topic when it is created', positiveInteger, 6)
-    .option('--seed <n>', 'seed of the generated impressions', positiveInteger, 1)
-    .option('--start-time <iso|now>', 'event time of the first impression', '2026-01-01T00:00:00Z')
-    .option('--events-per-second <n>', 'how fast event time advances', positiveInteger, 1000)
-    .option('--jitter <duration>', 'largest random event-time delay (out-of-order records)', '0s')
+    .option('--seed <n>', 'seed of the generated impressions', positiveInteger, generatorDefaults.seed)
+    .option('--start-time <iso|now>', 'event time of the first impression', generatorDefaults.startTime)
+    .option('--events-per-second <n>', 'how fast event time advances', positiveInteger, generatorDefaults.eventsPerSecond)
+    .option('--jitter <duration>', 'largest random event-time delay (out-of-order records)', generatorDefaults.jitter)
     .option('--batch-size <n>', 'records per produce request', positiveInteger, 2000)
     .action(async (options: ProduceOptions) => setExitCode(await produceCommand(options)));
 

@@ -11,7 +11,10 @@ import { loadPipelineFile, type LoadedPipeline } from '../config/load.js';
 import type { Environment } from '../config/interpolate.js';
 import { locatePath, rangeOf, type Path } from '../config/positions.js';
 import { validateAgainstSchema } from '../schema/validate.js';
-import { WINDOW_FIELDS } from '../schema/pipeline-schema.js';
+import { buildPipelineSchema, WINDOW_FIELDS, type PipelineValue } from '../schema/pipeline-schema.js';
+import { applyDefaults } from '../components/fragments.js';
+import type { TumblingWindowConfig } from '../components/windows/tumbling.js';
+import type { SlidingWindowConfig } from '../components/windows/sliding.js';
 import { didYouMean } from '../schema/suggest.js';
 import { offsetInScalar } from './expression-position.js';
 import { DEFAULT_LIMITS, type AggregateUse, type ComponentUse, type DocumentField, type GroupKey, type Limits, type Plan } from '../engine/plan.js';
@@ -41,7 +44,7 @@ export function compileLoaded(loaded: LoadedPipeline): Compilation {
   if (!doc || !value || hasErrors(loaded.diagnostics)) return { loaded, diagnostics: loaded.diagnostics };
   const schemaProblems = validateAgainstSchema(value, doc);
   if (schemaProblems.length > 0) return { loaded, diagnostics: [...loaded.diagnostics, ...schemaProblems] };
-  const builder = new PlanBuilder(loaded, doc, value as unknown as PipelineValue);
+  const builder = new PlanBuilder(loaded, doc, applyDefaults(buildPipelineSchema(), value));
   const plan = builder.build();
   const diagnostics = [...loaded.diagnostics, ...builder.diagnostics];
   return { loaded, plan: hasErrors(diagnostics) ? undefined : plan, diagnostics };
@@ -54,24 +57,6 @@ function nextMultiple(base: number, wanted: number): number {
 
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');
-}
-
-/** The pipeline as plain data, once it has passed the schema. */
-interface PipelineValue {
-  name: string;
-  description?: string;
-  source: Record<string, unknown>;
-  batch?: { interval?: string; maxRecords?: number };
-  limits?: { maxRecordBytes?: number; maxDepth?: number; expressionTimeout?: string; maxValueLength?: number };
-  time?: { field: string; format?: string; maxOutOfOrder?: string; allowedLateness?: string; maxFuture?: string; maxPast?: string };
-  missingKeys?: 'null' | 'deadLetter' | null;
-  filter?: string;
-  fields?: Record<string, string>;
-  window: { tumbling?: string; sliding?: { size: string; every: string }; rollups?: string[] };
-  groupBy?: (string | Record<string, string>)[];
-  aggregate: Record<string, string | Record<string, unknown>>;
-  sink: Record<string, unknown> & { document?: Record<string, string> };
-  deadLetter?: Record<string, unknown>;
 }
 
 class PlanBuilder {
@@ -88,13 +73,10 @@ class PlanBuilder {
   build(): Plan {
     const v = this.value;
     this.limits = {
-      maxRecordBytes: v.limits?.maxRecordBytes ?? DEFAULT_LIMITS.maxRecordBytes,
-      maxDepth: v.limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth,
-      expressionTimeoutMs:
-        v.limits?.expressionTimeout === undefined
-          ? DEFAULT_LIMITS.expressionTimeoutMs
-          : this.positiveDuration(['limits', 'expressionTimeout'], v.limits.expressionTimeout),
-      maxValueLength: v.limits?.maxValueLength ?? DEFAULT_LIMITS.maxValueLength,
+      maxRecordBytes: v.limits.maxRecordBytes,
+      maxDepth: v.limits.maxDepth,
+      expressionTimeoutMs: this.positiveDuration(['limits', 'expressionTimeout'], v.limits.expressionTimeout),
+      maxValueLength: v.limits.maxValueLength,
     };
     const source = this.component('source', v.source);
     const window = this.window();
@@ -120,17 +102,17 @@ class PlanBuilder {
       description: v.description,
       source,
       batch: {
-        intervalMs: this.positiveDuration(['batch', 'interval'], v.batch?.interval ?? '1s'),
-        maxRecords: v.batch?.maxRecords ?? 100000,
+        intervalMs: this.positiveDuration(['batch', 'interval'], v.batch.interval),
+        maxRecords: v.batch.maxRecords,
       },
       limits: this.limits,
       time: v.time && {
         field: v.time.field,
         path: v.time.field.split('.'),
-        format: (v.time.format ?? 'auto') as NonNullable<Plan['time']>['format'],
-        maxOutOfOrderMs: this.duration(['time', 'maxOutOfOrder'], v.time.maxOutOfOrder ?? '5s'),
-        allowedLatenessMs: this.duration(['time', 'allowedLateness'], v.time.allowedLateness ?? '0s'),
-        maxFutureMs: this.duration(['time', 'maxFuture'], v.time.maxFuture ?? '1d'),
+        format: v.time.format,
+        maxOutOfOrderMs: this.duration(['time', 'maxOutOfOrder'], v.time.maxOutOfOrder),
+        allowedLatenessMs: this.duration(['time', 'allowedLateness'], v.time.allowedLateness),
+        maxFutureMs: this.duration(['time', 'maxFuture'], v.time.maxFuture),
         maxPastMs: v.time.maxPast === undefined ? Infinity : this.duration(['time', 'maxPast'], v.time.maxPast),
       },
       filter,
@@ -175,12 +157,13 @@ class PlanBuilder {
   }
 
   private window(): Plan['window'] {
-    const w = this.value.window;
+    // the registry types its slots loosely; the window components declare these two
+    const w = this.value.window as { tumbling?: TumblingWindowConfig; sliding?: SlidingWindowConfig; rollups?: string[] };
     const kind = w.tumbling !== undefined ? 'tumbling' : 'sliding';
     this.component('window', w as Record<string, unknown>, ['rollups']);
     if (kind === 'tumbling') {
       const size = this.positiveDuration(['window', 'tumbling'], w.tumbling!);
-      return { kind, sizeMs: size, everyMs: size, rollups: this.rollups(size) };
+      return { kind, sizeMs: size, everyMs: size, rollups: this.rollups(size, w.rollups ?? []) };
     }
     if (w.rollups !== undefined) {
       this.error(['window', 'rollups'], 'conflict', 'rollups need a tumbling window', `use \`tumbling: ${w.sliding!.every}\` as the base window, or remove \`rollups\``, 'key');
@@ -194,10 +177,10 @@ class PlanBuilder {
   }
 
   /** Rollup levels: each strictly coarser than, and a whole multiple of, the level before it. */
-  private rollups(baseMs: number): number[] {
+  private rollups(baseMs: number, declared: string[]): number[] {
     const levels: number[] = [];
     let previous = baseMs;
-    (this.value.window.rollups ?? []).forEach((text, i) => {
+    declared.forEach((text, i) => {
       const size = parseDuration(text);
       const path = ['window', 'rollups', i];
       const before = i === 0 ? `the window (${formatDuration(previous)})` : `the previous rollup (${formatDuration(previous)})`;

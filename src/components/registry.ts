@@ -1,3 +1,4 @@
+import type { TSchema } from '@sinclair/typebox';
 import type { ComponentSpec, DeadLetterSpec, Slot } from './spec.js';
 import { kafkaSource } from './kafka/source.js';
 import { fileSource } from './sources/file.js';
@@ -12,19 +13,19 @@ import { tumblingWindow } from './windows/tumbling.js';
 import { slidingWindow } from './windows/sliding.js';
 
 /** Every component Runnel knows, by slot; the schema, docs and explain output are derived from this table. */
-export const components: Readonly<Record<Slot, readonly ComponentSpec<any>[]>> = {
+export const components: Readonly<Record<Slot, readonly ComponentSpec[]>> = {
   source: [kafkaSource, fileSource, generatorSource, stdinSource],
   window: [tumblingWindow, slidingWindow],
   sink: [mongodbSink, fileSink, consoleSink],
   deadLetter: [fileDeadLetter, kafkaDeadLetter],
 };
 
-export function findComponent(slot: Slot, name: string): ComponentSpec<any> | undefined {
+export function findComponent(slot: Slot, name: string): ComponentSpec | undefined {
   return components[slot].find((spec) => spec.name === name);
 }
 
 /** Where a pipeline that names no dead-letter destination sends its rejected records: the one destination that declares a default. */
 export function defaultDeadLetter(pipeline: string): { name: string; config: unknown } {
-  const spec = (components.deadLetter as readonly DeadLetterSpec<unknown>[]).find((s) => s.byDefault)!;
+  const spec = (components.deadLetter as readonly DeadLetterSpec<TSchema>[]).find((s) => s.byDefault)!;
   return { name: spec.name, config: spec.byDefault!(pipeline) };
 }

@@ -1,4 +1,4 @@
-import type { JsonSchema } from '../json-schema.js';
+import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Plan } from '../engine/plan.js';
 import type { StoredReader } from '../engine/reader.js';
@@ -16,24 +16,26 @@ export interface LintIssue {
 
 /**
  * One declaration per component, as Benthos and Vector do it: the published JSON Schema, the
- * docs and `runner explain` are all derived from these, so they cannot drift from the code.
+ * docs, `runner explain` and the type of the config the component receives are all derived from
+ * its `config` schema, so they cannot drift from the code. Every method receives the config with
+ * its defaults filled in (`applyDefaults`).
  */
-export interface ComponentSpec<Config = unknown> {
+export interface ComponentSpec<Schema extends TSchema = TSchema> {
   slot: Slot;
   /** The YAML key that selects this component, e.g. `kafka`. */
   name: string;
   summary: string;
   /** JSON Schema of the value under the component's key; every field carries a description. */
-  config: JsonSchema;
+  config: Schema;
   /** Whole-slot YAML examples; a test validates every one of them. */
   examples: { title: string; yaml: string }[];
   /** Checks between fields that the schema cannot express; config has already passed the schema. */
-  lint?(config: Config): LintIssue[];
+  lint?(config: Static<Schema>): LintIssue[];
   /**
    * The local files the component reads or writes, each with where its config names it: the
    * compiler refuses a pipeline that writes a file it reads, or writes one file twice.
    */
-  files?(config: Config): FileUse[];
+  files?(config: Static<Schema>): FileUse[];
 }
 
 /** A local file a component uses; `at` is the path of the setting inside the component's config. */
@@ -44,20 +46,20 @@ export interface FileUse {
 }
 
 /** A component that runs: its factory only ever sees config that passed the schema and lint. */
-export interface RunnableSpec<Config, Runtime> extends ComponentSpec<Config> {
-  create(config: Config, context: ComponentContext): Promise<Runtime>;
+export interface RunnableSpec<Schema extends TSchema, Runtime> extends ComponentSpec<Schema> {
+  create(config: Static<Schema>, context: ComponentContext): Promise<Runtime>;
 }
 
-export type SourceSpec<Config> = RunnableSpec<Config, SourceRuntime>;
-export interface SinkSpec<Config> extends RunnableSpec<Config, SinkRuntime> {
+export type SourceSpec<Schema extends TSchema> = RunnableSpec<Schema, SourceRuntime>;
+export interface SinkSpec<Schema extends TSchema> extends RunnableSpec<Schema, SinkRuntime> {
   /**
    * For a sink that keeps its windows where another process can read them: a reader of them for
    * the serving layer (it connects on first use; loaded only when a pipeline is served). Sinks
    * that keep nothing omit it.
    */
-  reader?(config: Config, plan: Plan, logger: Logger): Promise<StoredReader>;
+  reader?(config: Static<Schema>, plan: Plan, logger: Logger): Promise<StoredReader>;
 }
-export interface DeadLetterSpec<Config> extends RunnableSpec<Config, DeadLetterRuntime> {
+export interface DeadLetterSpec<Schema extends TSchema> extends RunnableSpec<Schema, DeadLetterRuntime> {
   /** The config this destination takes when a pipeline names none; one destination declares it. */
-  byDefault?(pipeline: string): Config;
+  byDefault?(pipeline: string): Static<Schema>;
 }

@@ -17,6 +17,7 @@ function cell(text: unknown): string {
 function typeOf(schema: JsonSchema): string {
   if (Array.isArray(schema.enum)) return schema.enum.map((v) => `\`${v}\``).join(' \\| ');
   if (schema.pattern === '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$') return 'duration';
+  if (Array.isArray(schema.anyOf)) return (schema.anyOf as JsonSchema[]).map(typeOf).join(' or ');
   return ([] as unknown[]).concat(schema.type ?? 'any').join(' or ');
 }
 
@@ -31,7 +32,7 @@ function fieldTable(schema: JsonSchema): string[] {
   return ['| field | type | required / default | description |', '| --- | --- | --- | --- |', ...rows];
 }
 
-function componentSection(spec: ComponentSpec<unknown>): string[] {
+function componentSection(spec: ComponentSpec): string[] {
   const lines = [`#### \`${spec.name}\``, '', spec.summary, ''];
   const table = fieldTable(spec.config);
   if (table.length > 0) lines.push(...table, '');

@@ -53,7 +53,7 @@ export const DEFAULT_LIMITS: Limits = { maxRecordBytes: 1048576, maxDepth: 64, e
 
 export interface ComponentUse {
   name: string;
-  config: any;
+  config: unknown;
 }
 
 export interface GroupKey {

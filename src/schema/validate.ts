@@ -9,7 +9,6 @@ import { didYouMean, listOf } from './suggest.js';
 import { redactUrlCredentials } from '../redact.js';
 
 const compiled = new WeakMap<JsonSchema, ValidateFunction>();
-let pipelineSchema: JsonSchema | undefined;
 
 /** Each schema is compiled once per process (ajv compiles to code; recompiling costs milliseconds). */
 function validator(schema: JsonSchema): ValidateFunction {
@@ -31,8 +30,7 @@ export function validateDocument(schema: JsonSchema, value: unknown, doc: Docume
 }
 
 export function validateAgainstSchema(value: unknown, doc: Document): Diagnostic[] {
-  pipelineSchema ??= buildPipelineSchema();
-  return validateDocument(pipelineSchema, value, doc);
+  return validateDocument(buildPipelineSchema(), value, doc);
 }
 
 type UnionProblem = { kind: 'none' | 'several'; error: ErrorObject; tags: string[]; present: string[] };

@@ -1,3 +1,4 @@
+import type { TSchema } from '@sinclair/typebox';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../engine/plan.js';
@@ -26,13 +27,13 @@ export interface ServedPipeline {
 
 /** How a plan's stored windows are read: through the reader its sink declares; local sinks declare none (rows stay in the running process). */
 export async function servePipeline(plan: Plan, liveStatus?: () => RunStatus, cache: CacheOptions = {}, logger: Logger = silentLogger): Promise<ServedPipeline> {
-  const sink = findComponent('sink', plan.sink.name) as SinkSpec<unknown> | undefined;
+  const sink = findComponent('sink', plan.sink.name) as SinkSpec<TSchema> | undefined;
   if (sink?.reader) {
     const reader = new CachedReader(await sink.reader(plan.sink.config, plan, logger), plan, cache, liveStatus);
     reader.start();
     return { plan, levels: reader.levels, reader, liveStatus };
   }
-  const queryable = components.sink.filter((spec) => (spec as SinkSpec<unknown>).reader).map((spec) => spec.name);
+  const queryable = components.sink.filter((spec) => (spec as SinkSpec<TSchema>).reader).map((spec) => spec.name);
   return {
     plan,
     levels: planLevels(plan, () => `${plan.sink.name} sink (not stored)`),

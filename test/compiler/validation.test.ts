@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePipelineText } from '../../src/config/load.js';
 import { compileLoaded } from '../../src/compiler/compile.js';
+import { generatorDefaults } from '../../src/components/sources/generator.js';
 import { locateAll, type LocatedDiagnostic } from '../../src/config/print.js';
 
 /** A valid pipeline; fixtures below each break one rule of it. Line numbers in comments count from 1. */
@@ -240,11 +241,11 @@ test('environment interpolation: defaults, set values and types', () => {
   const loaded = parsePipelineText('fixture.yaml', text, { N: '' });
   const compiled = compileLoaded(loaded);
   assert.deepEqual(compiled.diagnostics, []);
-  assert.equal(compiled.plan!.source.config.count, 25);
-  assert.equal(compiled.plan!.sink.config.path, 'out/rows-${literal}.jsonl');
+  assert.deepEqual(compiled.plan!.source.config, { count: 25, ...generatorDefaults });
+  assert.deepEqual(compiled.plan!.sink.config, { path: 'out/rows-${literal}.jsonl', emit: 'final' });
   const withEnv = compileLoaded(parsePipelineText('fixture.yaml', text, { N: '7', OUT: '/data' }));
-  assert.equal(withEnv.plan!.source.config.count, 7);
-  assert.equal(withEnv.plan!.sink.config.path, '/data/rows-${literal}.jsonl');
+  assert.deepEqual(withEnv.plan!.source.config, { count: 7, ...generatorDefaults });
+  assert.deepEqual(withEnv.plan!.sink.config, { path: '/data/rows-${literal}.jsonl', emit: 'final' });
 });
 
 test('every error in a file is reported in one run', () => {

@@ -5,29 +5,15 @@ import { parsePipelineText } from '../../src/config/load.js';
 import { compileLoaded } from '../../src/compiler/compile.js';
 import { components } from '../../src/components/registry.js';
 import type { Slot } from '../../src/components/spec.js';
+import { exampleEnvironment, pipelineWith } from '../helpers/pipeline.js';
 
 const root = new URL('../../../', import.meta.url);
-
-const slots: Record<Slot, string> = {
-  source: 'source:\n  generator: {}\n',
-  window: 'window:\n  tumbling: 1m\n',
-  sink: 'sink:\n  console: {}\n',
-  deadLetter: '',
-};
-
-function pipelineWith(slot: Slot, exampleYaml: string): string {
-  const block = `${slot}:\n${exampleYaml.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')}\n`;
-  const parts = { ...slots, [slot]: block };
-  return `name: example\n${parts.source}${parts.window}aggregate:\n  n: count\n${parts.sink}${parts.deadLetter}`;
-}
-
-const environment = { KAFKA_BROKERS: 'kafka:9092', MONGODB_URI: 'mongodb://db:27017' };
 
 for (const [slot, specs] of Object.entries(components) as [Slot, (typeof components)[Slot]][]) {
   for (const spec of specs) {
     for (const example of spec.examples) {
       test(`${slot} ${spec.name} example "${example.title}" validates through the pipeline schema`, () => {
-        const compiled = compileLoaded(parsePipelineText(`${spec.name}.yaml`, pipelineWith(slot, example.yaml), environment));
+        const compiled = compileLoaded(parsePipelineText(`${spec.name}.yaml`, pipelineWith(slot, example.yaml), exampleEnvironment));
         assert.deepEqual(compiled.diagnostics, []);
         assert.equal((slot === 'window' ? compiled.plan!.window.kind : compiled.plan![slot]!.name), spec.name);
       });

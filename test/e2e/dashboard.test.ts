@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ImpressionGenerator, impressionDefaults } from '../../src/components/sources/impressions.js';
+import { ImpressionGenerator } from '../../src/components/sources/impressions.js';
+import { impressionDefaults } from '../../src/components/sources/generator.js';
 import { mongoUri, requireStack } from '../helpers/stack.js';
 
 const CHROMIUM = '/usr/bin/chromium';

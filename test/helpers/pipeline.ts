@@ -1,6 +1,7 @@
 import { parsePipelineText } from '../../src/config/load.js';
 import { compileLoaded } from '../../src/compiler/compile.js';
 import type { Plan } from '../../src/engine/plan.js';
+import type { Slot } from '../../src/components/spec.js';
 import { LocalRowSink, type EmitMode } from '../../src/components/sinks/local-rows.js';
 import { PipelineRun, type RunStats } from '../../src/engine/pipeline-run.js';
 import type { Chunk, DeadLetter } from '../../src/engine/records.js';
@@ -14,6 +15,23 @@ export function compileText(yaml: string, env: Record<string, string> = {}): Pla
   if (!compiled.plan) throw new Error(`pipeline does not compile: ${JSON.stringify(compiled.diagnostics)}`);
   return compiled.plan;
 }
+
+const plainSlots: Record<Slot, string> = {
+  source: 'source:\n  generator: {}\n',
+  window: 'window:\n  tumbling: 1m\n',
+  sink: 'sink:\n  console: {}\n',
+  deadLetter: '',
+};
+
+/** A pipeline that counts per minute with this YAML in one slot (e.g. a component's example) and plain components in the others. */
+export function pipelineWith(slot: Slot, slotYaml: string): string {
+  const block = `${slot}:\n${slotYaml.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')}\n`;
+  const parts = { ...plainSlots, [slot]: block };
+  return `name: example\n${parts.source}${parts.window}aggregate:\n  n: count\n${parts.sink}${parts.deadLetter}`;
+}
+
+/** The variables components' examples use. */
+export const exampleEnvironment = { KAFKA_BROKERS: 'kafka:9092', MONGODB_URI: 'mongodb://db:27017' };
 
 /** A pipeline of 1-minute windows by `k`, from stdin to the console, with these aggregates (YAML lines, indented). */
 export function pipelineOfAggregates(aggregates: string): Plan {

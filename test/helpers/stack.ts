@@ -10,6 +10,8 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { redactUrlCredentials } from '../../src/redact.js';
+import { applyDefaults } from '../../src/components/fragments.js';
+import { mongodbSink, type MongoSinkConfig } from '../../src/components/mongodb/sink.js';
 
 export type StackService = 'mongodb' | 'kafka';
 
@@ -17,6 +19,11 @@ export const START_HINT = 'start the stack with scripts/stack up';
 
 export function mongoUri(): string {
   return process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017';
+}
+
+/** A MongoDB sink's config as a pipeline would give it: these names, the sink's defaults for the rest. */
+export function mongoSinkConfig(database: string, collection: string, uri = mongoUri()): MongoSinkConfig {
+  return applyDefaults(mongodbSink.config, { uri, database, collection });
 }
 
 export function kafkaBrokers(): string[] {

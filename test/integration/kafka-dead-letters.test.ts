@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kafkaDeadLetter } from '../../src/components/kafka/dead-letters.js';
+import { applyDefaults } from '../../src/components/fragments.js';
 import { silentLogger } from '../../src/log.js';
 import { kafkaBrokers, requireStack } from '../helpers/stack.js';
 import { testKafka } from '../helpers/kafka.js';
@@ -98,7 +99,7 @@ deadLetter:
   test('every bad record is one message when filling overlaps storing (many small batches, a slow store)', async () => {
     const topic = `runnel-dlq-overlap-${process.pid}-${Date.now().toString(36)}`;
     const context = { plan: compileText(BAD_RECORDS_PLAN), logger: silentLogger, cwd: process.cwd(), signal: new AbortController().signal };
-    const deadLetters = await kafkaDeadLetter.create({ brokers: kafkaBrokers(), topic }, context);
+    const deadLetters = await kafkaDeadLetter.create(applyDefaults(kafkaDeadLetter.config, { brokers: kafkaBrokers(), topic }), context);
     const { stats, expected } = await runBadRecords(deadLetters, { count: 3000 });
     await deadLetters.close();
     assert.ok(stats.batches > 10, `${stats.batches} batches`);

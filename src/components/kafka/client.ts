@@ -25,7 +25,7 @@ export function kafkaClient(connection: KafkaConnection, logger: Logger, overrid
   const tls = connection.tls;
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
-    clientId: connection.clientId ?? 'runnel',
+    clientId: connection.clientId,
     brokers: brokerList(connection.brokers),
     ssl:
       typeof tls === 'object'
@@ -33,7 +33,7 @@ export function kafkaClient(connection: KafkaConnection, logger: Logger, overrid
             ca: tls.ca ? [readFileSync(tls.ca, 'utf8')] : undefined,
             cert: tls.cert ? readFileSync(tls.cert, 'utf8') : undefined,
             key: tls.key ? readFileSync(tls.key, 'utf8') : undefined,
-            rejectUnauthorized: tls.rejectUnauthorized ?? true,
+            rejectUnauthorized: tls.rejectUnauthorized,
           }
         : tls,
     sasl: connection.sasl as SASLOptions | undefined,

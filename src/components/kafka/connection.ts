@@ -1,43 +1,38 @@
 import type { LintIssue } from '../spec.js';
-import type { JsonSchema } from '../../json-schema.js';
-import { secret, strictObject, stringOrList, text } from '../fragments.js';
+import { Type, type Static } from '@sinclair/typebox';
+import { boolean, choice, secret, strictObject, stringOrList, text } from '../fragments.js';
 
-/** How to reach and log in to a Kafka cluster: shared by everything that talks to Kafka. */
-export interface KafkaConnection {
-  brokers: string | string[];
-  clientId?: string;
-  sasl?: { mechanism: string; username?: string; password?: string };
-  tls?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
-}
-
-/** The schema properties of a KafkaConnection, for a component's config. */
-export const kafkaConnectionProperties: Record<keyof KafkaConnection, JsonSchema> = {
-  brokers: stringOrList('Bootstrap brokers, as a list or a comma-separated string (host:port).', [
-    '${KAFKA_BROKERS:-127.0.0.1:9092}',
-    ['kafka-1:9092', 'kafka-2:9092'],
-  ]),
+/** How to reach and log in to a Kafka cluster: the properties shared by every component that talks to Kafka. */
+export const kafkaConnectionProperties = {
+  brokers: stringOrList('Bootstrap brokers, as a list or a comma-separated string (host:port).', {
+    examples: ['${KAFKA_BROKERS:-127.0.0.1:9092}', ['kafka-1:9092', 'kafka-2:9092']],
+  }),
   clientId: text('Client id reported to the brokers.', { default: 'runnel' }),
-  sasl: strictObject(
-    'SASL authentication.',
-    {
-      mechanism: { enum: ['plain', 'scram-sha-256', 'scram-sha-512'], description: 'SASL mechanism.' },
+  sasl: Type.Optional(
+    strictObject('SASL authentication.', {
+      mechanism: choice(['plain', 'scram-sha-256', 'scram-sha-512'], 'SASL mechanism.'),
       username: text('SASL user name.'),
       password: secret('SASL password.'),
-    },
-    ['mechanism', 'username', 'password'],
+    }),
   ),
-  tls: {
-    type: ['boolean', 'object'],
-    description: 'TLS to the brokers: `true` for the system CAs, or an object with PEM file paths.',
-    properties: {
-      ca: text('Path to a PEM file of trusted CAs.'),
-      cert: text('Path to the client certificate (PEM).'),
-      key: text('Path to the client key (PEM).'),
-      rejectUnauthorized: { type: 'boolean', default: true, description: 'Verify the brokers\' certificates.' },
-    },
-    additionalProperties: false,
-  },
+  tls: Type.Optional(
+    Type.Union(
+      [
+        Type.Boolean(),
+        strictObject('PEM files of the TLS connection.', {
+          ca: Type.Optional(text('Path to a PEM file of trusted CAs.')),
+          cert: Type.Optional(text('Path to the client certificate (PEM).')),
+          key: Type.Optional(text('Path to the client key (PEM).')),
+          rejectUnauthorized: boolean('Verify the brokers\' certificates.', { default: true }),
+        }),
+      ],
+      { description: 'TLS to the brokers: `true` for the system CAs, or an object with PEM file paths.' },
+    ),
+  ),
 };
+
+const kafkaConnection = Type.Object(kafkaConnectionProperties);
+export type KafkaConnection = Static<typeof kafkaConnection>;
 
 export function lintKafkaConnection(config: KafkaConnection): LintIssue[] {
   const tls = config.tls;

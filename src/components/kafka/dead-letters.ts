@@ -1,29 +1,23 @@
 import type { Producer } from 'kafkajs';
 import { RunnelError } from '../../errors.js';
 import { strictObject, text } from '../fragments.js';
-import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from './connection.js';
+import { kafkaConnectionProperties, lintKafkaConnection } from './connection.js';
 import type { DeadLetterSpec } from '../spec.js';
-
-export interface KafkaDeadLetterConfig extends KafkaConnection {
-  topic: string;
-}
 
 /** A new dead-letter topic gets one partition: ordered, and small by nature. */
 const NEW_TOPIC_PARTITIONS = 1;
 
-export const kafkaDeadLetter: DeadLetterSpec<KafkaDeadLetterConfig> = {
+const config = strictObject('Send rejected records to a Kafka topic (created with one partition if it does not exist).', {
+  ...kafkaConnectionProperties,
+  topic: text('The dead-letter topic.', { examples: ['adnetwork-dead-letters'] }),
+});
+
+export const kafkaDeadLetter: DeadLetterSpec<typeof config> = {
   slot: 'deadLetter',
   name: 'kafka',
   summary:
     'Produces each rejected record to a Kafka topic as a JSON message {reason, detail, partition, offset, payload, at}, keyed by its source partition, with a `reason` header.',
-  config: strictObject(
-    'Send rejected records to a Kafka topic (created with one partition if it does not exist).',
-    {
-      ...kafkaConnectionProperties,
-      topic: text('The dead-letter topic.', { examples: ['adnetwork-dead-letters'] }),
-    },
-    ['brokers', 'topic'],
-  ),
+  config,
   examples: [{ title: 'A dead-letter topic', yaml: 'kafka:\n  brokers: ${KAFKA_BROKERS:-127.0.0.1:9092}\n  topic: adnetwork-dead-letters\n' }],
   lint: lintKafkaConnection,
   async create(config, { logger }) {

@@ -17,7 +17,6 @@ function parsePartitionId(id: string): { topic: string; partition: number } {
   return { topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)) };
 }
 
-const STARTUP_TIMEOUT_MS = 30_000;
 const BACKPRESSURE_POLL_MS = 500;
 /** Consumer restarts after final errors, 2 s more apart each time: about a minute in all. */
 const MAX_RESTARTS = 7;
@@ -80,14 +79,14 @@ export class KafkaRuntime implements SourceRuntime {
     maxQueued: number,
     logger: Logger,
     signal: AbortSignal,
-    startupTimeoutMs = STARTUP_TIMEOUT_MS,
+    startupTimeoutMs: number,
     connectionLog: ConnectionLog = {},
   ): Promise<KafkaRuntime> {
     const topics = ([] as string[]).concat(config.topics);
     const consumer = kafka.consumer({
       groupId: config.group,
       allowAutoTopicCreation: false,
-      maxBytesPerPartition: config.maxBytesPerPartition ?? 1048576,
+      maxBytesPerPartition: config.maxBytesPerPartition,
       // a runner that dies hands its partitions on after 10 s (the broker's minimum is 6 s)
       sessionTimeout: 10_000,
       heartbeatInterval: 1000,

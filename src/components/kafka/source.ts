@@ -1,46 +1,36 @@
+import type { Static } from '@sinclair/typebox';
 import type { SourceSpec } from '../spec.js';
 import { duration, integer, strictObject, stringOrList, text } from '../fragments.js';
-import { kafkaConnectionProperties, lintKafkaConnection, type KafkaConnection } from './connection.js';
-
-export interface KafkaSourceConfig extends KafkaConnection {
-  topics: string | string[];
-  group: string;
-  start?: string;
-  maxBytesPerPartition?: number;
-  connectTimeout?: string;
-}
+import { kafkaConnectionProperties, lintKafkaConnection } from './connection.js';
 
 /** Records fetched ahead of the engine at most: fetching pauses beyond (about 16 MB of impressions). */
 const MAX_QUEUED = 100_000;
 
-export const kafkaSource: SourceSpec<KafkaSourceConfig> = {
+const config = strictObject('Consume JSON records from Apache Kafka.', {
+  ...kafkaConnectionProperties,
+  topics: stringOrList('The topic or topics to consume.', { examples: ['adnetwork-topic'] }),
+  group: text('Consumer group id. Runners that share a group share the partitions.', { examples: ['runnel-impressions'] }),
+  start: text('Where a group with no committed offsets starts: `earliest`, `latest`, or an ISO-8601 timestamp to replay from.', {
+    pattern: '^(earliest|latest|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:?[0-9]{2}))$',
+    default: 'earliest',
+    examples: ['earliest', 'latest', '2026-01-01T00:00:00Z'],
+  }),
+  maxBytesPerPartition: integer('Largest fetch per partition, in bytes: large fetches cost less per record.', {
+    minimum: 1024,
+    default: 4194304,
+  }),
+  connectTimeout: duration(
+    'How long start-up may take (connecting, checking the topics, joining the group) before the run fails with a message saying which brokers did not answer.',
+    { default: '30s' },
+  ),
+});
+export type KafkaSourceConfig = Static<typeof config>;
+
+export const kafkaSource: SourceSpec<typeof config> = {
   slot: 'source',
   name: 'kafka',
   summary: 'Consumes records from Apache Kafka topics in a consumer group; offsets are committed only after the sink has stored a batch.',
-  config: strictObject(
-    'Consume JSON records from Apache Kafka.',
-    {
-      ...kafkaConnectionProperties,
-      topics: stringOrList('The topic or topics to consume.', ['adnetwork-topic']),
-      group: text('Consumer group id. Runners that share a group share the partitions.', {
-        examples: ['runnel-impressions'],
-      }),
-      start: {
-        type: 'string',
-        pattern: '^(earliest|latest|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:?[0-9]{2}))$',
-        default: 'earliest',
-        description:
-          'Where a group with no committed offsets starts: `earliest`, `latest`, or an ISO-8601 timestamp to replay from.',
-        examples: ['earliest', 'latest', '2026-01-01T00:00:00Z'],
-      },
-      maxBytesPerPartition: integer('Largest fetch per partition, in bytes: large fetches cost less per record.', 1024, 4194304),
-      connectTimeout: duration(
-        'How long start-up may take (connecting, checking the topics, joining the group) before the run fails with a message saying which brokers did not answer.',
-        '30s',
-      ),
-    },
-    ['brokers', 'topics', 'group'],
-  ),
+  config,
   examples: [
     {
       title: 'A consumer group on one topic',

@@ -21,7 +21,7 @@ let runtime: Runtime | undefined;
 
 async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; lag?: [string, number][]; remaining?: number; transfer: ArrayBuffer[] }> {
   if (call.method === 'start') {
-    const startupMs = parseDuration(config.connectTimeout ?? '30s');
+    const startupMs = parseDuration(config.connectTimeout);
     // one connection attempt never outlasts start-up as a whole
     const connectionLog: ConnectionLog = {};
     const client = kafkaClient(config, logger, { connectionTimeout: Math.max(100, Math.min(5000, startupMs)) }, connectionLog);

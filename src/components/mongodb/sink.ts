@@ -1,40 +1,28 @@
+import type { Static } from '@sinclair/typebox';
 import type { SinkSpec } from '../spec.js';
 import { toRow } from '../../engine/rows.js';
 import { levelLabel, type RollupLevel } from '../../engine/rollups.js';
 import { duration, integer, strictObject, text } from '../fragments.js';
-import { parseDuration } from '../../config/duration.js';
 import type { MongoStateStore } from './store.js';
 import type { MeaningGuard } from './meaning.js';
 
-export interface MongoSinkConfig {
-  uri: string;
-  database: string;
-  collection: string;
-  writeBatchSize?: number;
-  connectTimeout?: string;
-}
+const config = strictObject('Store aggregates in MongoDB (4.4 or newer, or a wire-compatible server).', {
+  uri: text('Connection string. Credentials in it are never printed.', { examples: ['${MONGODB_URI:-mongodb://127.0.0.1:27017}'] }),
+  database: text('Database name.', { examples: ['adlogdb'] }),
+  collection: text('Collection name.', { examples: ['impsPerPubGeo'] }),
+  writeBatchSize: integer('Most documents in one bulkWrite.', { minimum: 1, default: 1000 }),
+  connectTimeout: duration('How long connecting may take before the run fails with a message saying the server is not reachable.', {
+    default: '15s',
+  }),
+});
+export type MongoSinkConfig = Static<typeof config>;
 
-export const mongodbSink: SinkSpec<MongoSinkConfig> = {
+export const mongodbSink: SinkSpec<typeof config> = {
   slot: 'sink',
   name: 'mongodb',
   summary:
     'Merges each batch into one MongoDB document per window and group key, exactly once per source offset; rollup level L goes to collection `<collection>_L`.',
-  config: strictObject(
-    'Store aggregates in MongoDB (4.4 or newer, or a wire-compatible server).',
-    {
-      uri: text('Connection string. Credentials in it are never printed.', {
-        examples: ['${MONGODB_URI:-mongodb://127.0.0.1:27017}'],
-      }),
-      database: text('Database name.', { examples: ['adlogdb'] }),
-      collection: text('Collection name.', { examples: ['impsPerPubGeo'] }),
-      writeBatchSize: integer('Most documents in one bulkWrite.', 1, 1000),
-      connectTimeout: duration(
-        'How long connecting may take before the run fails with a message saying the server is not reachable.',
-        '15s',
-      ),
-    },
-    ['uri', 'database', 'collection'],
-  ),
+  config,
   examples: [
     {
       title: 'Per-minute documents',
@@ -51,13 +39,9 @@ export const mongodbSink: SinkSpec<MongoSinkConfig> = {
     const identity = new Set(['window.start', ...plan.groupBy.map((k) => k.name)]);
     const loggerFor = (collection: string) => logger.child({ component: 'mongodb-sink', collection });
     const store = await MongoStateStore.connect({
-      uri: config.uri,
-      database: config.database,
-      collection: config.collection,
+      ...config,
       render: (doc) => toRow(doc, plan),
       indexFields: plan.sink.document.filter((f) => identity.has(f.from)).map((f) => f.target),
-      writeBatchSize: config.writeBatchSize,
-      connectTimeoutMs: parseDuration(config.connectTimeout ?? '15s'),
       logger: loggerFor(config.collection),
       signal,
     });

@@ -9,6 +9,8 @@ import type { StoredValue } from '../../engine/aggregation.js';
 import { failedAsAWhole, MongoConnection, writeErrorsOf } from './connection.js';
 import { DUPLICATE_KEY, errorText, isDuplicateKey, retryTransient, TRANSIENT_CODES, type RetryOptions } from './retry.js';
 import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './encoding.js';
+import { parseDuration } from '../../config/duration.js';
+import type { MongoSinkConfig } from './sink.js';
 
 /**
  * The MongoDB StateStore: one document per (window, group key), holding the user's rendered
@@ -77,20 +79,13 @@ import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './encodi
  * '%' key can never come out of the name escaping, so these markers are unambiguous.
  */
 
-export interface MongoStoreOptions {
-  /** Connection string; credentials in it never appear in errors or logs. */
-  uri: string;
-  database: string;
-  collection: string;
+/** What a store is given: the sink's config (defaults filled in) and how documents are rendered and indexed. */
+export interface MongoStoreOptions extends MongoSinkConfig {
   /** The user's output fields of a document (e.g. date, publisher, geo, imps). */
   render: (doc: StateDoc) => Record<string, unknown>;
   /** Fields of one compound ascending index created at connect (e.g. ['date', 'publisher', 'geo']). */
   indexFields: readonly string[];
-  /** Most documents in one bulkWrite (default 1000). */
-  writeBatchSize?: number;
   logger?: Logger;
-  /** How long connect may take before failing when the server is unreachable (default 15000). */
-  connectTimeoutMs?: number;
   /** Stops the retrying of transient errors (otherwise retried forever); operations are still tried once. */
   signal?: AbortSignal;
   /** Backoff of transient-error retries: first delay and cap in ms (default 100 and 5000). */
@@ -143,8 +138,6 @@ const topClaim = (o: Observed): number => o.claims.at(-1) ?? 0;
 const stateVersion = (o: Observed): number => Math.max(docVersion(o), topClaim(o));
 const claimId = (id: string, version: number): string => `${id}@${version}`;
 
-const DEFAULT_WRITE_BATCH = 1000;
-const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 /**
  * How long one operation waits for a server to answer before it fails and is retried with
  * backoff (and a warning): short, so an outage shows in the logs at once instead of each
@@ -191,7 +184,7 @@ export class MongoStateStore implements StateStore {
     private readonly ownsClient = true,
   ) {
     this.render = options.render;
-    this.writeBatchSize = Math.max(1, Math.floor(options.writeBatchSize ?? DEFAULT_WRITE_BATCH));
+    this.writeBatchSize = options.writeBatchSize;
     this.insertBatchSize = this.writeBatchSize;
     this.updateBatchSize = this.writeBatchSize;
     this.logger = options.logger ?? silentLogger;
@@ -229,10 +222,10 @@ export class MongoStateStore implements StateStore {
 
   /**
    * Connects, checks the server answers and creates the indexes. Fails with a RunnelError after
-   * about connectTimeoutMs when the server cannot be reached, at once on permanent errors.
+   * about connectTimeout when the server cannot be reached, at once on permanent errors.
    */
   static async connect(options: MongoStoreOptions): Promise<MongoStateStore> {
-    const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const timeoutMs = parseDuration(options.connectTimeout);
     const redactedUri = redactUrlCredentials(options.uri);
     const where = `${options.database}.${options.collection} at ${redactedUri}`;
     let connection: MongoConnection;
@@ -279,7 +272,7 @@ export class MongoStateStore implements StateStore {
     store.insertBatchSize = this.insertBatchSize;
     store.updateBatchSize = this.updateBatchSize;
     store.filterOnIdOnly = this.filterOnIdOnly;
-    await store.ensureIndexesUntil(Date.now() + (this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS));
+    await store.ensureIndexesUntil(Date.now() + parseDuration(this.options.connectTimeout));
     return store;
   }
 

@@ -1,31 +1,24 @@
 import type { SinkSpec } from '../spec.js';
 import type { ResultRow } from '../../engine/rows.js';
 import { LocalRowSink } from './local-rows.js';
-import { emitMode, strictObject } from '../fragments.js';
+import { choice, emitMode, strictObject } from '../fragments.js';
 
-export interface ConsoleSinkConfig {
-  emit?: 'final' | 'updates';
-  format?: 'auto' | 'table' | 'jsonl';
-}
+const config = strictObject('Print result rows.', {
+  emit: emitMode,
+  format: choice(['auto', 'table', 'jsonl'], '`auto`: a table when standard output is a terminal, JSON lines otherwise.', { default: 'auto' }),
+});
 
-export const consoleSink: SinkSpec<ConsoleSinkConfig> = {
+export const consoleSink: SinkSpec<typeof config> = {
   slot: 'sink',
   name: 'console',
   summary: 'Prints result rows to standard output: a table on a terminal, JSON lines otherwise.',
-  config: strictObject('Print result rows.', {
-    emit: emitMode,
-    format: {
-      enum: ['auto', 'table', 'jsonl'],
-      default: 'auto',
-      description: '`auto`: a table when standard output is a terminal, JSON lines otherwise.',
-    },
-  }),
+  config,
   examples: [{ title: 'Rows as they change', yaml: 'console:\n  emit: updates\n' }],
   async create(config, { plan }) {
     const out = process.stdout;
-    const format = config.format ?? 'auto';
+    const format = config.format;
     const table = format === 'table' || (format === 'auto' && Boolean(out.isTTY));
-    return new LocalRowSink(plan, config.emit ?? 'final', {
+    return new LocalRowSink(plan, config.emit, {
       async write(rows) {
         out.write(table ? formatTable(rows) : rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
       },

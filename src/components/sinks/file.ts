@@ -4,27 +4,23 @@ import { JsonlFile } from '../../util/jsonl-file.js';
 import { LocalRowSink } from './local-rows.js';
 import { emitMode, strictObject, text } from '../fragments.js';
 
-export interface FileSinkConfig {
-  path: string;
-  emit?: 'final' | 'updates';
-}
+const config = strictObject('Write result rows as JSON lines.', {
+  path: text('Path of the output file; its folder is created if missing.', { examples: ['out/impressions.jsonl'] }),
+  emit: emitMode,
+});
 
-export const fileSink: SinkSpec<FileSinkConfig> = {
+export const fileSink: SinkSpec<typeof config> = {
   slot: 'sink',
   name: 'file',
   summary: 'Writes result rows as JSON lines to a file (replaced once each run has started).',
-  config: strictObject(
-    'Write result rows as JSON lines.',
-    { path: text('Path of the output file; its folder is created if missing.', { examples: ['out/impressions.jsonl'] }), emit: emitMode },
-    ['path'],
-  ),
+  config,
   examples: [{ title: 'Final rows to a file', yaml: 'file:\n  path: out/impressions.jsonl\n  emit: final\n' }],
   files: (config) => [{ path: config.path, at: ['path'], writes: true }],
   async create(config, { plan, cwd }) {
     const path = resolve(cwd, config.path);
     // opened (and so replaced) only once the run has started: a run that fails to start leaves the old file alone
     let file: JsonlFile | undefined;
-    return new LocalRowSink(plan, config.emit ?? 'final', {
+    return new LocalRowSink(plan, config.emit, {
       begin() {
         file = new JsonlFile(path, 'truncate');
       },

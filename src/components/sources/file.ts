@@ -1,34 +1,23 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { SourceSpec } from '../spec.js';
-import { strictObject, text } from '../fragments.js';
+import { boolean, strictObject, text } from '../fragments.js';
 import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { RunnelError } from '../../errors.js';
 import { sleep } from '../../engine/pacing.js';
 import { LineSplitter } from './lines.js';
 
-export interface FileSourceConfig {
-  path: string;
-  follow?: boolean;
-}
+const config = strictObject('Read JSON lines (one record per line) from a file.', {
+  path: text('Path of the JSONL file, relative to the working directory.', { examples: ['data/impressions.jsonl'] }),
+  follow: boolean('Keep reading as the file grows (like `tail -f`); without it the run ends at the end of the file.', { default: false }),
+});
 
-export const fileSource: SourceSpec<FileSourceConfig> = {
+export const fileSource: SourceSpec<typeof config> = {
   slot: 'source',
   name: 'file',
   summary: 'Reads JSON lines from a file; the partition is the path and the offset is the line\'s byte offset.',
-  config: strictObject(
-    'Read JSON lines (one record per line) from a file.',
-    {
-      path: text('Path of the JSONL file, relative to the working directory.', { examples: ['data/impressions.jsonl'] }),
-      follow: {
-        type: 'boolean',
-        default: false,
-        description: 'Keep reading as the file grows (like `tail -f`); without it the run ends at the end of the file.',
-      },
-    },
-    ['path'],
-  ),
+  config,
   examples: [{ title: 'Replay a file of impressions', yaml: 'file:\n  path: data/impressions.jsonl\n' }],
   files: (config) => [{ path: config.path, at: ['path'], writes: false }],
   async create(config, { cwd, signal, plan }) {
@@ -38,7 +27,7 @@ export const fileSource: SourceSpec<FileSourceConfig> = {
     } catch (err) {
       throw new RunnelError(`source file ${config.path}: ${(err as Error).message}`);
     }
-    return new FileRuntime(handle, new LineSplitter(config.path, plan.limits.maxRecordBytes), config.follow ?? false, signal);
+    return new FileRuntime(handle, new LineSplitter(config.path, plan.limits.maxRecordBytes), config.follow, signal);
   },
 };
 

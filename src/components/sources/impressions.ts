@@ -27,18 +27,6 @@ export interface ImpressionOptions {
   jitterMs: number;
 }
 
-export const impressionDefaults: ImpressionOptions = {
-  seed: 1,
-  startTime: Date.UTC(2026, 0, 1),
-  eventsPerSecond: 1000,
-  publishers: 6,
-  advertisers: 20,
-  websites: 50,
-  cookies: 1_000_000,
-  unknownGeoRatio: 0.05,
-  jitterMs: 0,
-};
-
 const GEOS = ['US', 'CA', 'GB', 'DE', 'FR', 'IN', 'BR', 'JP', 'AU', 'ES', 'IT', 'MX'];
 
 export class ImpressionGenerator {

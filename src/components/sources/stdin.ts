@@ -4,11 +4,13 @@ import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { LineSplitter } from './lines.js';
 
-export const stdinSource: SourceSpec<Record<string, never>> = {
+const config = strictObject('Read JSON lines from standard input; takes no settings: write `stdin: {}`.', {});
+
+export const stdinSource: SourceSpec<typeof config> = {
   slot: 'source',
   name: 'stdin',
   summary: 'Reads JSON lines from standard input until it closes.',
-  config: strictObject('Read JSON lines from standard input; takes no settings: write `stdin: {}`.', {}),
+  config,
   examples: [{ title: 'Pipe records in', yaml: 'stdin: {}\n' }],
   async create(_config, { signal, plan }) {
     return new StreamRuntime(process.stdin, new LineSplitter('stdin', plan.limits.maxRecordBytes), signal);

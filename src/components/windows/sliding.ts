@@ -1,21 +1,19 @@
+import type { Static } from '@sinclair/typebox';
 import type { ComponentSpec, LintIssue } from '../spec.js';
 import { duration, strictObject } from '../fragments.js';
 import { parseDuration } from '../../config/duration.js';
 
-export interface SlidingWindowConfig {
-  size: string;
-  every: string;
-}
+const config = strictObject('Sliding (hopping) windows.', {
+  size: duration('Window size.'),
+  every: duration('How often a new window starts; must divide the size.'),
+});
+export type SlidingWindowConfig = Static<typeof config>;
 
-export const slidingWindow: ComponentSpec<SlidingWindowConfig> = {
+export const slidingWindow: ComponentSpec<typeof config> = {
   slot: 'window',
   name: 'sliding',
   summary: 'Overlapping windows of `size` that start every `every`: each record falls in size/every windows.',
-  config: strictObject(
-    'Sliding (hopping) windows.',
-    { size: duration('Window size.'), every: duration('How often a new window starts; must divide the size.') },
-    ['size', 'every'],
-  ),
+  config,
   examples: [{ title: 'Last 10 minutes, every minute', yaml: 'sliding:\n  size: 10m\n  every: 1m\n' }],
   lint(config): LintIssue[] {
     const size = parseDuration(config.size);

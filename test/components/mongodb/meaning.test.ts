@@ -8,7 +8,7 @@ import { MongoStateStore } from '../../../src/components/mongodb/store.js';
 import { fingerprintOf, meaningOf } from '../../../src/engine/meaning.js';
 import { RunnelError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
-import { mongoUri, requireStack } from '../../helpers/stack.js';
+import { mongoSinkConfig, mongoUri, requireStack } from '../../helpers/stack.js';
 import { pipelineOfAggregates } from '../../helpers/pipeline.js';
 
 const plan = pipelineOfAggregates;
@@ -18,7 +18,7 @@ describe('MeaningGuard (integration)', await requireStack('mongodb'), () => {
   let client: MongoClient;
   const stores: MongoStateStore[] = [];
   const connect = async (collection: string) => {
-    const store = await MongoStateStore.connect({ uri: mongoUri(), database, collection, render: () => ({}), indexFields: [], logger: silentLogger });
+    const store = await MongoStateStore.connect({ ...mongoSinkConfig(database, collection), render: () => ({}), indexFields: [], logger: silentLogger });
     stores.push(store);
     return store;
   };

@@ -10,7 +10,7 @@ import { MemoryStore } from '../../../src/engine/memory-store.js';
 import type { StateDoc, StateStore } from '../../../src/engine/store.js';
 import { RunnelError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
-import { mongoUri, requireStack } from '../../helpers/stack.js';
+import { mongoSinkConfig, mongoUri, requireStack } from '../../helpers/stack.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0);
 const MINUTE = 60_000;
@@ -128,12 +128,10 @@ describe('MongoStateStore without a server', () => {
     const started = Date.now();
     await assert.rejects(
       MongoStateStore.connect({
-        uri: 'mongodb://runner:s3cret-pw@127.0.0.1:1/?authSource=admin',
-        database: 'adlogdb',
-        collection: 'impsPerPubGeo',
+        ...mongoSinkConfig('adlogdb', 'impsPerPubGeo', 'mongodb://runner:s3cret-pw@127.0.0.1:1/?authSource=admin'),
         render,
         indexFields: ['date'],
-        connectTimeoutMs: 1000,
+        connectTimeout: '1s',
       }),
       (error: unknown) => {
         assert.ok(error instanceof RunnelError, String(error));
@@ -150,7 +148,7 @@ describe('MongoStateStore without a server', () => {
 
   it('rejects an invalid connection string with a RunnelError that hides the password', async () => {
     await assert.rejects(
-      MongoStateStore.connect({ uri: 'postgres://u:s3cret-pw@host/db', database: 'd', collection: 'c', render, indexFields: [] }),
+      MongoStateStore.connect({ ...mongoSinkConfig('d', 'c', 'postgres://u:s3cret-pw@host/db'), render, indexFields: [] }),
       (error: unknown) => error instanceof RunnelError && !error.message.includes('s3cret-pw') && /invalid/.test(error.message),
     );
   });
@@ -263,13 +261,11 @@ describe('MongoStateStore against a real server', stack, () => {
   const opened: MongoStateStore[] = [];
 
   const options = (collection: string, extra: Partial<MongoStoreOptions> = {}): MongoStoreOptions => ({
-    uri: mongoUri(),
-    database,
-    collection,
+    ...mongoSinkConfig(database, collection),
     render,
     indexFields: ['date', 'publisher', 'geo'],
     logger: silentLogger,
-    connectTimeoutMs: 5000,
+    connectTimeout: '5s',
     ...extra,
   });
   async function open(collection = `states${++collections}`, extra: Partial<MongoStoreOptions> = {}): Promise<MongoStateStore> {
