@@ -4,7 +4,8 @@ import { isTruthy, TIMEOUT_CODE } from '../expr/index.js';
 import { ExpressionRuntimeError, NEEDS_FALLBACK, type CompiledExpression, type Row } from '../expr/types.js';
 import { partialFor, type BatchState, type PartitionTable } from './batch-state.js';
 import { makePathReader, makeTimeParser } from './event-time.js';
-import { FieldDecoder, fieldsRead } from './field-decoder.js';
+import type { JsonFieldScanner } from '../codec/json-scanner.js';
+import { fieldDecoder } from './field-decoder.js';
 import { firstInvalidUtf8, isUtf8, linesAreUtf8, nestsDeeperThan, startsMidCharacter } from './bad-input.js';
 import { OversizedRecord, payloadAt, previewText, TOO_LARGE_PREVIEW_BYTES, type Chunk, type DeadLetter, type DeadLetterReason } from './records.js';
 import type { Watermarks } from './watermark.js';
@@ -101,7 +102,7 @@ export class RecordProcessor {
   private readonly inputs: unknown[];
   private readonly lateness: number;
   /** Decodes lines' bytes straight into rows when the fields the plan reads are known. */
-  private readonly decoder?: FieldDecoder;
+  private readonly decoder?: JsonFieldScanner;
   private readonly maxRecordBytes: number;
   private readonly maxDepth: number;
   private readonly maxFutureMs: number;
@@ -144,8 +145,7 @@ export class RecordProcessor {
     this.maxFutureMs = plan.time?.maxFutureMs ?? Infinity;
     this.maxPastMs = plan.time?.maxPastMs ?? Infinity;
     this.rejectMissingKeys = plan.missingKeys === 'deadLetter';
-    const fields = fieldsRead(plan);
-    if (fields) this.decoder = new FieldDecoder(fields, plan.limits.maxDepth);
+    this.decoder = fieldDecoder(plan);
   }
 
   /**

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { firstInvalidUtf8, nestsDeeperThan } from '../../src/engine/bad-input.js';
-import { FieldDecoder } from '../../src/engine/field-decoder.js';
+import { JsonFieldScanner } from '../../src/codec/json-scanner.js';
 import type { Chunk } from '../../src/engine/records.js';
 import { compileExpression } from '../../src/expr/index.js';
 import { Progress } from '../../src/cli/progress.js';
@@ -60,7 +60,7 @@ test('the field decoder declines lines nested deeper than its maxDepth, and only
   fc.assert(
     fc.property(fc.dictionary(fc.constantFrom('geo', 'a', 'b'), fc.jsonValue({ maxDepth: 5 })), fc.integer({ min: 1, max: 6 }), (record, maxDepth) => {
       const line = Buffer.from(JSON.stringify(record));
-      const decoded = new FieldDecoder(['geo'], maxDepth).decode(line, 0, line.length);
+      const decoded = new JsonFieldScanner(['geo'], maxDepth).decode(line, 0, line.length);
       const wantedIsFlat = record.geo === undefined || record.geo === null || typeof record.geo !== 'object';
       if (depthOf(record) > maxDepth) assert.equal(decoded, undefined);
       else if (wantedIsFlat && !/\\/.test(line.toString())) assert.notEqual(decoded, undefined);
