@@ -28,7 +28,7 @@ export {
 } from './compile.js';
 export { referencedFields } from './fields.js';
 export { isTruthy } from './runtime.js';
-export { translatedFunctions } from './translate.js';
+export { translatedFunctions } from './functions.js';
 export {
   NEEDS_FALLBACK,
   ExpressionRuntimeError,

@@ -7,29 +7,13 @@
  * of the wrong type (jsonata's signature errors), and so on. Errors jsonata would raise are thrown
  * as PendingError with jsonata's code, token and values.
  *
- * Static kinds: each generated value carries the set of runtime kinds it can have, so checks that
- * cannot fail are left out (a string literal needs no type test).
+ * This module walks the tree; the static kinds of generated values are in kinds.ts, and the
+ * functions it translates (`$lowercase`...) in functions.ts.
  */
 import type { AstNode } from './ast.js';
+import { functionSpec, type Emitter } from './functions.js';
+import { ANY, B, L, N, NUM, O, S, U, X, within, type Value } from './kinds.js';
 import * as rt from './runtime.js';
-
-const U = 1; // undefined
-const S = 2; // string
-const N = 4; // finite number
-const X = 8; // NaN or +-Infinity
-const B = 16; // boolean
-const L = 32; // null
-const O = 64; // plain object (never an array: paths fall back on arrays)
-const NUM = N | X;
-const ANY = U | S | N | X | B | L | O;
-
-interface Value {
-  /** A JavaScript identifier or literal holding the value. */
-  readonly code: string;
-  readonly kinds: number;
-  /** Set for literals: evaluating them has no effect and cannot fail. */
-  readonly literal?: boolean;
-}
 
 /** Thrown by the generator for a form it does not translate; `message` says which. */
 export class NotTranslatable extends Error {}
@@ -62,9 +46,6 @@ function numberLiteral(n: number): string {
   return Object.is(n, -0) ? '(-0)' : `(${String(n)})`;
 }
 
-/** Whether every kind in `kinds` is in `allowed`. */
-const within = (kinds: number, allowed: number): boolean => (kinds & ~allowed) === 0;
-
 /** A JavaScript condition that holds when `code` has one of the `allowed` kinds (S, N, NUM, B, L, U). */
 function kindTest(code: string, allowed: number): string {
   const tests: string[] = [];
@@ -78,147 +59,7 @@ function kindTest(code: string, allowed: number): string {
   return tests.length === 0 ? 'false' : tests.join(' || ');
 }
 
-type Emit = (g: Generator, args: Value[]) => Value;
-
-interface FunctionSpec {
-  readonly minArgs: number;
-  readonly maxArgs: number;
-  /** Evaluates the argument nodes (default: each in order) and emits the call. */
-  readonly emit: (g: Generator, argNodes: AstNode[]) => Value;
-}
-
-/** Arguments evaluated in order, then `body` with them. */
-function simple(minArgs: number, maxArgs: number, body: Emit): FunctionSpec {
-  return { minArgs, maxArgs, emit: (g, argNodes) => body(g, argNodes.map((a) => g.value(a))) };
-}
-
-/** A one-argument string function: undefined stays undefined, other non-strings fall back (T0410). */
-function stringFunction(result: (s: string) => string, resultKinds: number): FunctionSpec {
-  return simple(1, 1, (g, [a]) => {
-    g.gate(a!, S | U);
-    const t = g.temp();
-    g.line(`${t} = ${a!.code} === undefined ? undefined : ${result(a!.code)};`);
-    return { code: t, kinds: resultKinds | (a!.kinds & U) };
-  });
-}
-
-/** A one-argument number function: undefined stays undefined, non-numbers fall back (T0410). */
-function numberFunction(math: string): FunctionSpec {
-  return simple(1, 1, (g, [a]) => {
-    g.gate(a!, NUM | U);
-    const t = g.temp();
-    g.line(`${t} = ${a!.code} === undefined ? undefined : ${math}(${a!.code});`);
-    return { code: t, kinds: NUM | (a!.kinds & U) };
-  });
-}
-
-/**
- * The translated functions. Argument counts outside [minArgs, maxArgs] are not translated (jsonata
- * would use the context value or raise a signature error).
- */
-const functions: Record<string, FunctionSpec> = {
-  lowercase: stringFunction((s) => `${s}.toLowerCase()`, S),
-  uppercase: stringFunction((s) => `${s}.toUpperCase()`, S),
-  trim: stringFunction((s) => `h.trim(${s})`, S),
-  length: stringFunction((s) => `h.codePointLength(${s})`, N),
-  string: simple(1, 1, (g, [a]) => {
-    const t = g.temp();
-    const v = a!.code;
-    g.line(`${t} = ${v} === undefined ? undefined : typeof ${v} === 'string' ? ${v} : h.toJsonataString(${v});`);
-    return { code: t, kinds: S | (a!.kinds & U) };
-  }),
-  number: simple(1, 1, (g, [a]) => {
-    g.gate(a!, S | NUM | B | U);
-    const t = g.temp();
-    g.line(`${t} = ${a!.code} === undefined ? undefined : h.toNumber(${a!.code});`);
-    return { code: t, kinds: NUM | (a!.kinds & U) };
-  }),
-  substring: simple(2, 3, (g, [str, start, length]) => {
-    g.gate(str!, S | U);
-    g.gate(start!, NUM | U);
-    if (length) g.gate(length, NUM | U);
-    const t = g.temp();
-    g.line(
-      `${t} = ${str!.code} === undefined ? undefined : h.substring(${str!.code}, ${start!.code}, ${length ? length.code : 'undefined'});`,
-    );
-    return { code: t, kinds: S | (str!.kinds & U) };
-  }),
-  contains: simple(2, 2, (g, [str, token]) => {
-    g.gate(str!, S | U);
-    g.gate(token!, S | U);
-    const t = g.temp();
-    const s = str!.code;
-    const k = token!.code;
-    g.line(`${t} = ${s} === undefined || ${k} === undefined ? undefined : ${s}.indexOf(${k}) !== -1;`);
-    return { code: t, kinds: B | ((str!.kinds | token!.kinds) & U) };
-  }),
-  exists: simple(1, 1, (g, [a]) => {
-    const t = g.temp();
-    g.line(`${t} = ${a!.code} !== undefined;`);
-    return { code: t, kinds: B };
-  }),
-  round: simple(1, 2, (g, [value, precision]) => {
-    g.gate(value!, NUM | U);
-    if (precision) g.gate(precision, NUM | U);
-    const t = g.temp();
-    g.line(
-      `${t} = ${value!.code} === undefined ? undefined : h.round(${value!.code}, ${precision ? precision.code : 'undefined'});`,
-    );
-    return { code: t, kinds: NUM | (value!.kinds & U) };
-  }),
-  floor: numberFunction('Math.floor'),
-  ceil: numberFunction('Math.ceil'),
-  abs: numberFunction('Math.abs'),
-  boolean: simple(1, 1, (g, [a]) => {
-    const t = g.temp();
-    g.line(`${t} = ${a!.code} === undefined ? undefined : ${g.bool(a!)};`);
-    return { code: t, kinds: B | (a!.kinds & U) };
-  }),
-  not: simple(1, 1, (g, [a]) => {
-    const t = g.temp();
-    g.line(`${t} = ${a!.code} === undefined ? undefined : !${g.bool(a!)};`);
-    return { code: t, kinds: B | (a!.kinds & U) };
-  }),
-  join: {
-    minArgs: 1,
-    maxArgs: 2,
-    emit: (g, [first, second]) => {
-      const t = g.temp();
-      if (first!.type === 'unary' && first!.value === '[') {
-        // an array constructor: its defined members must all be strings (else T0412)
-        const items = g.arrayItems(first!);
-        const separator = second ? g.value(second) : undefined;
-        if (separator) g.gate(separator, S | U);
-        const parts = g.temp();
-        g.line(`${parts} = [];`);
-        for (const item of items) {
-          if (within(item.kinds, S)) g.line(`${parts}.push(${item.code});`);
-          else {
-            g.line(`if (${item.code} !== undefined) {`);
-            g.gate(item, S);
-            g.line(`${parts}.push(${item.code});`);
-            g.line('}');
-          }
-        }
-        const sep = !separator ? "''" : within(separator.kinds, S) ? separator.code : `${separator.code} === undefined ? '' : ${separator.code}`;
-        g.line(`${t} = ${parts}.join(${sep});`);
-        return { code: t, kinds: S };
-      }
-      // a single value is joined as a one-member array: itself
-      const value = g.value(first!);
-      const separator = second ? g.value(second) : undefined;
-      g.gate(value, S | U);
-      if (separator) g.gate(separator, S | U);
-      g.line(`${t} = ${value.code};`);
-      return { code: t, kinds: S | (value.kinds & U) };
-    },
-  },
-};
-
-/** Names of the jsonata functions the translation covers. */
-export const translatedFunctions: readonly string[] = Object.keys(functions).map((name) => `$${name}`);
-
-class Generator {
+class Generator implements Emitter {
   private out: string[] = [];
   private temps = 0;
 
@@ -525,7 +366,7 @@ class Generator {
     checkSupportedProperties(procedure);
     if (procedure.type !== 'variable') throw new NotTranslatable('call of a computed function');
     const name = procedure.value as string;
-    const spec = Object.prototype.hasOwnProperty.call(functions, name) ? functions[name] : undefined;
+    const spec = functionSpec(name);
     if (!spec) throw new NotTranslatable(`function $${name}`);
     if (argNodes.length < spec.minArgs || argNodes.length > spec.maxArgs) {
       throw new NotTranslatable(`$${name} with ${argNodes.length} argument(s)`);
