@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
-import { RunnelError } from '../../errors.js';
+import { RunnelError, type RuntimeErrorCode } from '../../errors.js';
 import type { KafkaSourceConfig } from './source.js';
 
 /** What the main thread asks the worker (src/components/kafka/worker.ts). */
@@ -23,7 +23,22 @@ export interface KafkaWorkerData {
 
 export type KafkaReply =
   | { id: number; result?: Chunk[] | null; lag?: [string, number][]; remaining?: number }
-  | { id: number; error: { message: string; runnel: boolean } };
+  | { id: number; error: ThreadError };
+
+/** An error as it crosses from the worker: a RunnelError keeps its exit code and its code, which callers tell errors apart by. */
+export type ThreadError = { message: string; runnel: false } | { message: string; runnel: true; exitCode: number; code?: RuntimeErrorCode };
+
+/** The worker's side of the crossing: a message port would keep neither the error's class nor its fields. */
+export function toThreadError(error: Error): ThreadError {
+  return error instanceof RunnelError
+    ? { message: error.message, runnel: true, exitCode: error.exitCode, code: error.code }
+    : { message: error.message, runnel: false };
+}
+
+/** The main thread's side: the error as the worker threw it. */
+export function fromThreadError(error: ThreadError): Error {
+  return error.runnel ? new RunnelError(error.message, error.exitCode, error.code) : new Error(error.message);
+}
 
 /**
  * The worker's young generation: kafkajs allocates a few short-lived objects per record (the
@@ -118,7 +133,7 @@ export class KafkaThread implements SourceRuntime {
     const waiter = this.pending.get(reply.id);
     if (!waiter) return;
     this.pending.delete(reply.id);
-    if ('error' in reply) waiter.reject(reply.error.runnel ? new RunnelError(reply.error.message) : new Error(reply.error.message));
+    if ('error' in reply) waiter.reject(fromThreadError(reply.error));
     else {
       if (reply.lag) this.lastLag = new Map(reply.lag);
       if (reply.remaining !== undefined) this.lastRemaining = reply.remaining;

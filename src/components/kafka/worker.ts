@@ -1,13 +1,12 @@
 /** The worker-thread side of KafkaThread: runs the kafkajs consumer and answers the main thread's calls. */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Chunk } from '../../engine/records.js';
-import { RunnelError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { parseDuration } from '../../config/duration.js';
 import type { ConnectionLog } from './client.js';
 import { installFastRecordDecoding } from './fast-records.js';
 import type { KafkaRuntime as Runtime } from './runtime.js';
-import type { KafkaCall, KafkaReply, KafkaWorkerData } from './thread.js';
+import { toThreadError, type KafkaCall, type KafkaReply, type KafkaWorkerData } from './thread.js';
 
 const { config, maxQueued, logLevel, logBindings } = workerData as KafkaWorkerData;
 const logger = createLogger(logLevel).child(logBindings);
@@ -55,6 +54,6 @@ async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; lag?:
 parentPort!.on('message', ({ id, call }: { id: number; call: KafkaCall }) => {
   answer(call).then(
     ({ result, lag, remaining, transfer }) => parentPort!.postMessage({ id, result, lag, remaining } satisfies KafkaReply, transfer),
-    (error: Error) => parentPort!.postMessage({ id, error: { message: error.message, runnel: error instanceof RunnelError } } satisfies KafkaReply),
+    (error: Error) => parentPort!.postMessage({ id, error: toThreadError(error) } satisfies KafkaReply),
   );
 });
