@@ -419,8 +419,9 @@ export function translate(ast: AstNode): Translation {
     throw err;
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the point of this module
-    const fn = new Function('h', code)(helpers) as TranslatedFunction;
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiling generated source is the point of this module
+    const compiled = new Function('h', code) as (h: typeof helpers) => TranslatedFunction;
+    const fn = compiled(helpers);
     return { ok: true, fn, code };
   } catch (err) {
     // a generator bug must not break the pipeline: jsonata evaluates instead
