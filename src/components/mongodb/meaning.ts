@@ -36,7 +36,8 @@ export function meaningCollection(collection: string): string {
  */
 export class MeaningGuard {
   private constructor(
-    private readonly meanings: Collection<MeaningDoc>,
+    /** Asked at each use: the connection may have replaced its client (MongoConnection.noServer), and the old one is closed soon after. */
+    private readonly meanings: () => Collection<MeaningDoc>,
     private readonly fingerprint: string,
     private readonly where: string,
     private readonly retry: (what: string, op: () => Promise<unknown>) => Promise<unknown>,
@@ -49,10 +50,10 @@ export class MeaningGuard {
     const where = store.namespace;
     const db = () => store.connection.client.db(store.databaseName);
     const retry = <T>(what: string, op: () => Promise<T>) => retryTransient(op, { what, where, logger, signal, connection: store.connection });
-    const guard = new MeaningGuard(db().collection<MeaningDoc>(meaningCollection(store.collectionName)), fingerprint, where, retry);
+    const guard = new MeaningGuard(() => db().collection<MeaningDoc>(meaningCollection(store.collectionName)), fingerprint, where, retry);
     // runners that start together may record at once: the one whose upsert loses reads again
     for (let attempt = 1; ; attempt++) {
-      const recorded = await retry('read the recorded meaning', () => guard.meanings.findOne({ _id: MEANING_ID }));
+      const recorded = await retry('read the recorded meaning', () => guard.meanings().findOne({ _id: MEANING_ID }));
       if (recorded?.fingerprint === fingerprint) return guard;
       const nonEmpty: string[] = [];
       for (const s of [store, ...levels]) {
@@ -71,7 +72,7 @@ export class MeaningGuard {
       const doc: MeaningDoc = { _id: MEANING_ID, fingerprint, facets: Object.entries(current).map(([facet, value]) => ({ facet, value })), pipeline: plan.name, file: plan.file, recordedAt: new Date() };
       const raced = await retry('record the meaning', async () => {
         try {
-          await guard.meanings.replaceOne({ _id: MEANING_ID }, doc, { upsert: true });
+          await guard.meanings().replaceOne({ _id: MEANING_ID }, doc, { upsert: true });
           return false;
         } catch (error) {
           if (error instanceof MongoError && error.code === DUPLICATE_KEY && attempt < MAX_RECORD_ATTEMPTS) return true;
@@ -86,7 +87,7 @@ export class MeaningGuard {
 
   /** Throws a RunnelError when another runner recorded another meaning since this one started. */
   async verify(): Promise<void> {
-    const recorded = (await this.retry('check the recorded meaning', () => this.meanings.findOne({ _id: MEANING_ID }, { projection: { facets: 0 } }))) as Omit<MeaningDoc, 'facets'> | null;
+    const recorded = (await this.retry('check the recorded meaning', () => this.meanings().findOne({ _id: MEANING_ID }, { projection: { facets: 0 } }))) as Omit<MeaningDoc, 'facets'> | null;
     if (recorded?.fingerprint === this.fingerprint) return;
     throw new RunnelError(
       `the meaning recorded for ${this.where} changed while this runner ran: ${recorded ? `fingerprint ${recorded.fingerprint}, recorded ${recorded.recordedAt.toISOString()} by ${recorded.file}` : 'its record was removed'}, this pipeline's is ${this.fingerprint}. ` +

@@ -57,6 +57,19 @@ describe('MeaningGuard (integration)', await requireStack('mongodb'), () => {
     });
   });
 
+  it('the check before each batch goes to the connection\'s current client, after a stalled one was replaced and closed', async () => {
+    const store = await connect('renewed');
+    const guard = await MeaningGuard.start(store, [], plan('  n: count'), silentLogger);
+    const first = store.connection.client;
+    // as if the driver's monitor had been silent since the epoch: the next failed selection renews the client
+    (store.connection as unknown as { lastHeartbeat: number }).lastHeartbeat = 0;
+    store.connection.noServer();
+    assert.equal(store.connection.renewals, 1);
+    assert.notEqual(store.connection.client, first);
+    await first.close();
+    await guard.verify();
+  });
+
   it('documents with no recorded meaning (written before meanings were recorded) are taken as this pipeline\'s, with a warning', async () => {
     const store = await connect('legacy');
     await client.db(database).collection('legacy').insertOne({ _id: 'an old document' as never });
