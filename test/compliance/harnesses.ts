@@ -1,0 +1,276 @@
+/**
+ * One entry per registered source, sink and dead-letter destination, by name: how the compliance
+ * suites feed it and read it back. A new component gets the whole suite by adding its entry here;
+ * without one, its suite fails (see the first tests of sources, sinks and dead-letters.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { MongoClient } from 'mongodb';
+import { ImpressionGenerator, impressionDefaults } from '../../src/components/sources/impressions.js';
+import type { WrittenDeadLetter } from '../../src/engine/runtime.js';
+import { mongoUri } from '../helpers/stack.js';
+import type { EmitMode } from '../../src/components/sinks/local-rows.js';
+import type { DeadLetterHarness, SinkFixture, SinkHarness, SourceFixture, SourceHarness } from './harness.js';
+import {
+  byteOffsets,
+  createTopic,
+  deleteTopics,
+  pause,
+  produce,
+  readTopic,
+  sampleLines,
+  uniqueName,
+  withProcessStream,
+} from './support.js';
+
+const nothingToClean = async (): Promise<void> => {};
+
+/** The parsed lines of a JSONL file; none when it does not exist (yet). */
+function readJsonl(path: string): Record<string, unknown>[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** A file of sample lines: records with byte offsets as the file source's documentation gives them. */
+function fileFixture(dir: string, count: number): SourceFixture {
+  const lines = sampleLines(count);
+  writeFileSync(join(dir, 'in.jsonl'), lines.join('\n') + '\n');
+  const offsets = byteOffsets(lines);
+  return {
+    yaml: 'file:\n  path: in.jsonl\n',
+    // the partition is the path as configured
+    expected: lines.map((payload, i) => ({ partition: 'in.jsonl', offset: offsets[i], payload })),
+    cleanup: nothingToClean,
+  };
+}
+
+/** Standard input as a stream of its own, fed in pieces that cut lines and characters anywhere, then ended (unless idle). */
+function stdinFixture(lines: string[], end: boolean): SourceFixture {
+  const stream = new PassThrough();
+  const bytes = Buffer.from(lines.length > 0 ? lines.join('\n') + '\n' : '');
+  const offsets = byteOffsets(lines);
+  return {
+    yaml: 'stdin: {}\n',
+    expected: lines.map((payload, i) => ({ partition: 'stdin', offset: offsets[i], payload })),
+    async open(create) {
+      const runtime = await withProcessStream('stdin', stream, create);
+      void (async () => {
+        for (let at = 0; at < bytes.length; at += 4093) {
+          stream.write(bytes.subarray(at, at + 4093));
+          await pause(0);
+        }
+        if (end) stream.end();
+      })();
+      return runtime;
+    },
+    cleanup: async () => void stream.destroy(),
+  };
+}
+
+function kafkaSourceYaml(topic: string, group: string): string {
+  return `kafka:\n  brokers: \${KAFKA_BROKERS}\n  topics: ${topic}\n  group: ${group}\n  start: earliest\n  connectTimeout: 20s\n`;
+}
+
+export const sourceHarnesses: Record<string, SourceHarness> = {
+  kafka: {
+    services: ['kafka'],
+    bounded: false,
+    replayable: true,
+    knownViolations: {
+      maxRecords:
+        'next() hands out whole fetched chunks while it has taken fewer than maxRecords: ' +
+        'one call can overshoot by a whole fetch (1,500 for 1)',
+    },
+    async withRecords(count) {
+      const topic = uniqueName('runnel-compliance');
+      await createTopic(topic, 2);
+      const lines = sampleLines(count);
+      const placed = await produce(topic, 2, lines);
+      return {
+        yaml: kafkaSourceYaml(topic, uniqueName('compliance')),
+        expected: lines.map((payload, i) => ({ partition: `${topic}/${placed[i].partition}`, offset: placed[i].offset, payload })),
+        cleanup: () => deleteTopics([topic]),
+      };
+    },
+    async idle() {
+      const topic = uniqueName('runnel-compliance-idle');
+      await createTopic(topic, 1);
+      return { yaml: kafkaSourceYaml(topic, uniqueName('compliance')), expected: [], cleanup: () => deleteTopics([topic]) };
+    },
+  },
+  file: {
+    services: [],
+    bounded: true,
+    replayable: false,
+    knownViolations: { maxRecords: 'next() hands out every line of a 1 MiB read, whatever maxRecords (3,000 for 1)' },
+    async withRecords(count, dir) {
+      return fileFixture(dir, count);
+    },
+    async idle(dir) {
+      writeFileSync(join(dir, 'idle.jsonl'), '');
+      return { yaml: 'file:\n  path: idle.jsonl\n  follow: true\n', expected: [], cleanup: nothingToClean };
+    },
+  },
+  generator: {
+    services: [],
+    bounded: true,
+    replayable: false,
+    async withRecords(count) {
+      const start = Date.UTC(2026, 0, 1);
+      // "record i of a seed is always the same, whoever generates it": the reference is a generator of its own
+      const reference = new ImpressionGenerator({ ...impressionDefaults, seed: 7, startTime: start, eventsPerSecond: 1000 });
+      const expected = Array.from({ length: count }, (_, i) => ({ partition: 'generator', offset: i, payload: reference.next() }));
+      // and it fits the config on its own terms: no jitter, one record per millisecond of event time
+      expected.forEach(({ payload }, i) => assert.equal(payload.timestamp, start + i));
+      return {
+        yaml: `generator:\n  count: ${count}\n  seed: 7\n  startTime: 2026-01-01T00:00:00Z\n  eventsPerSecond: 1000\n`,
+        expected,
+        cleanup: nothingToClean,
+      };
+    },
+    async idle() {
+      // one record per 1000 s of wall-clock time: the first is not due for a long while
+      return { yaml: 'generator:\n  rate: 0.001\n', expected: [], cleanup: nothingToClean };
+    },
+  },
+  stdin: {
+    services: [],
+    bounded: true,
+    replayable: false,
+    knownViolations: { maxRecords: 'next() hands out every line that arrived, whatever maxRecords (50 for 1)' },
+    async withRecords(count) {
+      return stdinFixture(sampleLines(count), true);
+    },
+    async idle() {
+      return stdinFixture([], false);
+    },
+  },
+};
+
+/** A writable standing in for standard output; collects what is written. */
+class Capture extends Writable {
+  text = '';
+
+  constructor() {
+    super({ decodeStrings: false });
+  }
+
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+function fileSinkFixture(dir: string, emit: EmitMode): SinkFixture {
+  const path = join(dir, 'out', 'rows.jsonl');
+  return {
+    yaml: `file:\n  path: out/rows.jsonl\n  emit: ${emit}\n`,
+    open: async (create) => ({ sink: await create(), output: async () => readJsonl(path) }),
+    cleanup: nothingToClean,
+  };
+}
+
+function consoleSinkFixture(emit: EmitMode): SinkFixture {
+  return {
+    yaml: `console:\n  emit: ${emit}\n  format: jsonl\n`,
+    async open(create) {
+      const out = new Capture();
+      const sink = await withProcessStream('stdout', out, create);
+      return {
+        sink,
+        output: async () =>
+          out.text
+            .split('\n')
+            .filter((line) => line !== '')
+            .map((line) => JSON.parse(line) as Record<string, unknown>),
+      };
+    },
+    cleanup: nothingToClean,
+  };
+}
+
+async function mongoSinkFixture(): Promise<SinkFixture> {
+  const database = uniqueName('runnel_compliance').replace(/-/g, '_');
+  const client = new MongoClient(mongoUri(), { serverSelectionTimeoutMS: 5000 });
+  await client.connect();
+  const rows = client.db(database).collection('rows');
+  return {
+    yaml: `mongodb:\n  uri: \${MONGODB_URI}\n  database: ${database}\n  collection: rows\n  connectTimeout: 10s\n`,
+    open: async (create) => ({
+      sink: await create(),
+      // the user's fields of every document, as a reader of the collection sees them
+      output: async () => (await rows.find({}, { projection: { _runnel: 0 } }).toArray()).map(({ _id, ...fields }) => fields),
+    }),
+    async cleanup() {
+      await client.db(database).dropDatabase();
+      await client.close();
+    },
+  };
+}
+
+export const sinkHarnesses: Record<string, SinkHarness> = {
+  mongodb: {
+    services: ['mongodb'],
+    persistent: true,
+    variants: [{ label: 'one collection', delivery: 'stored', fixture: mongoSinkFixture }],
+  },
+  file: {
+    services: [],
+    persistent: false,
+    knownViolations: {
+      close: 'a second close() after rows were written rejects with ERR_STREAM_ALREADY_FINISHED (JsonlFile.close ends its stream again)',
+    },
+    variants: [
+      { label: 'emit: final', delivery: 'final', fixture: async (dir) => fileSinkFixture(dir, 'final') },
+      { label: 'emit: updates', delivery: 'updates', fixture: async (dir) => fileSinkFixture(dir, 'updates') },
+    ],
+  },
+  console: {
+    services: [],
+    persistent: false,
+    variants: [
+      { label: 'emit: final, jsonl', delivery: 'final', fixture: async () => consoleSinkFixture('final') },
+      { label: 'emit: updates, jsonl', delivery: 'updates', fixture: async () => consoleSinkFixture('updates') },
+    ],
+  },
+};
+
+export const deadLetterHarnesses: Record<string, DeadLetterHarness> = {
+  file: {
+    services: [],
+    knownViolations: {
+      close: 'a second close() after a write rejects with ERR_STREAM_ALREADY_FINISHED (JsonlFile.close ends its stream again)',
+    },
+    async fixture(dir) {
+      return {
+        yaml: 'file:\n  path: dead/letters.jsonl\n',
+        readBack: async () => readJsonl(join(dir, 'dead', 'letters.jsonl')) as unknown as WrittenDeadLetter[],
+        cleanup: nothingToClean,
+      };
+    },
+  },
+  kafka: {
+    services: ['kafka'],
+    async fixture() {
+      const topic = uniqueName('runnel-compliance-dead');
+      return {
+        yaml: `kafka:\n  brokers: \${KAFKA_BROKERS}\n  topic: ${topic}\n`,
+        async readBack() {
+          return (await readTopic(topic)).map(({ key, headers, value }) => {
+            const deadLetter = JSON.parse(value) as WrittenDeadLetter;
+            // the framing the destination documents: keyed by source partition, with a reason header
+            assert.equal(key, deadLetter.partition, 'message key');
+            assert.equal(headers.reason, deadLetter.reason, 'reason header');
+            return deadLetter;
+          });
+        },
+        cleanup: () => deleteTopics([topic]),
+      };
+    },
+  },
+};
