@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 export class JsonlFile {
   private readonly stream: WriteStream;
   private failure: Error | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(path: string, mode: 'truncate' | 'append') {
     mkdirSync(dirname(path), { recursive: true });
@@ -24,7 +25,9 @@ export class JsonlFile {
     );
   }
 
+  /** Ends the file; a second call waits for the first instead of ending the stream again (which rejects). */
   close(): Promise<void> {
-    return new Promise((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    this.closing ??= new Promise((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    return this.closing;
   }
 }

@@ -222,9 +222,6 @@ export const sinkHarnesses: Record<string, SinkHarness> = {
   file: {
     services: [],
     persistent: false,
-    knownViolations: {
-      close: 'a second close() after rows were written rejects with ERR_STREAM_ALREADY_FINISHED (JsonlFile.close ends its stream again)',
-    },
     variants: [
       { label: 'emit: final', delivery: 'final', fixture: async (dir) => fileSinkFixture(dir, 'final') },
       { label: 'emit: updates', delivery: 'updates', fixture: async (dir) => fileSinkFixture(dir, 'updates') },
@@ -243,9 +240,6 @@ export const sinkHarnesses: Record<string, SinkHarness> = {
 export const deadLetterHarnesses: Record<string, DeadLetterHarness> = {
   file: {
     services: [],
-    knownViolations: {
-      close: 'a second close() after a write rejects with ERR_STREAM_ALREADY_FINISHED (JsonlFile.close ends its stream again)',
-    },
     async fixture(dir) {
       return {
         yaml: 'file:\n  path: dead/letters.jsonl\n',
