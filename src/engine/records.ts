@@ -27,6 +27,54 @@ export function payloadAt(chunk: Chunk, i: number): unknown {
 }
 
 /**
+ * Takes up to `max` records off the front of `queue` (chunks a source holds for the engine), so
+ * that next() hands out at most maxRecords: a chunk longer than the room left is split, and its
+ * rest stays first in the queue. The part taken of a chunk of lines gets its bytes copied into
+ * memory of its own, as every chunk's may be moved to another thread (the Kafka source's is).
+ */
+export function takeRecords(queue: Chunk[], max: number): Chunk[] {
+  const taken: Chunk[] = [];
+  let room = max;
+  while (queue.length > 0 && room > 0) {
+    const chunk = queue[0];
+    if (chunk.offsets.length <= room) {
+      taken.push(queue.shift()!);
+      room -= chunk.offsets.length;
+    } else {
+      const [head, rest] = splitChunk(chunk, room);
+      taken.push(head);
+      queue[0] = rest;
+      room = 0;
+    }
+  }
+  return taken;
+}
+
+/** The first `count` records of a chunk (in bytes of their own), and the others. */
+function splitChunk({ partition, offsets, payloads, lines }: Chunk, count: number): [Chunk, Chunk] {
+  if (!lines) {
+    return [
+      { partition, offsets: offsets.slice(0, count), payloads: payloads.slice(0, count) },
+      { partition, offsets: offsets.slice(count), payloads: payloads.slice(count) },
+    ];
+  }
+  const from = lines.starts[0];
+  const to = lines.ends[count - 1];
+  const bytes = Buffer.allocUnsafeSlow(to - from);
+  lines.bytes.copy(bytes, 0, from, to);
+  const head: Lines = {
+    bytes,
+    starts: lines.starts.slice(0, count).map((start) => start - from),
+    ends: lines.ends.slice(0, count).map((end) => end - from),
+  };
+  const rest: Lines = { bytes: lines.bytes, starts: lines.starts.slice(count), ends: lines.ends.slice(count) };
+  return [
+    { partition, offsets: offsets.slice(0, count), payloads: [], lines: head },
+    { partition, offsets: offsets.slice(count), payloads: [], lines: rest },
+  ];
+}
+
+/**
  * Why a record was rejected; each lands in the dead-letter destination with its payload. The
  * README's "Bad input" table lists them with the setting that governs each.
  */

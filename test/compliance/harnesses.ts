@@ -81,11 +81,6 @@ export const sourceHarnesses: Record<string, SourceHarness> = {
     services: ['kafka'],
     bounded: false,
     replayable: true,
-    knownViolations: {
-      maxRecords:
-        'next() hands out whole fetched chunks while it has taken fewer than maxRecords: ' +
-        'one call can overshoot by a whole fetch (1,500 for 1)',
-    },
     async withRecords(count) {
       const topic = uniqueName('runnel-compliance');
       await createTopic(topic, 2);
@@ -107,7 +102,6 @@ export const sourceHarnesses: Record<string, SourceHarness> = {
     services: [],
     bounded: true,
     replayable: false,
-    knownViolations: { maxRecords: 'next() hands out every line of a 1 MiB read, whatever maxRecords (3,000 for 1)' },
     async withRecords(count, dir) {
       return fileFixture(dir, count);
     },
@@ -142,7 +136,6 @@ export const sourceHarnesses: Record<string, SourceHarness> = {
     services: [],
     bounded: true,
     replayable: false,
-    knownViolations: { maxRecords: 'next() hands out every line that arrived, whatever maxRecords (50 for 1)' },
     async withRecords(count) {
       return stdinFixture(sampleLines(count), true);
     },

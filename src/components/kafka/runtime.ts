@@ -1,6 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Chunk } from '../../engine/records.js';
+import { takeRecords, type Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { sleep } from '../../engine/pacing.js';
 import { RunnelError } from '../../errors.js';
@@ -228,14 +228,8 @@ export class KafkaRuntime implements SourceRuntime {
       this.wake = undefined;
     }
     if (this.failure) throw this.failure;
-    const chunks: Chunk[] = [];
-    let taken = 0;
-    while (this.queue.length > 0 && taken < maxRecords) {
-      const chunk = this.queue.shift()!;
-      taken += chunk.offsets.length;
-      chunks.push(chunk);
-    }
-    this.queued -= taken;
+    const chunks = takeRecords(this.queue, maxRecords);
+    for (const chunk of chunks) this.queued -= chunk.offsets.length;
     this.room?.();
     return chunks;
   }

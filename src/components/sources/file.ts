@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { SourceSpec } from '../spec.js';
 import { boolean, strictObject, text } from '../fragments.js';
-import type { Chunk } from '../../engine/records.js';
+import { takeRecords, type Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { RunnelError } from '../../errors.js';
 import { sleep } from '../../engine/pacing.js';
@@ -42,6 +42,8 @@ interface Read {
 class FileRuntime implements SourceRuntime {
   private position = 0;
   private ended = false;
+  /** Lines read but not handed out yet: a read holds more than maxRecords of them. */
+  private readonly pending: Chunk[] = [];
   /** The next read, started as soon as the previous one returned: the disk works while records are processed. */
   private ahead: Promise<Read> | undefined;
 
@@ -52,21 +54,24 @@ class FileRuntime implements SourceRuntime {
     private readonly signal: AbortSignal,
   ) {}
 
-  async next(_maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
+  async next(maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
+    if (this.pending.length > 0) return takeRecords(this.pending, maxRecords);
     if (this.ended) return null;
     const { buffer, bytesRead } = await (this.ahead ?? this.read());
     this.ahead = undefined;
     if (bytesRead > 0) {
       this.position += bytesRead;
       this.ahead = this.read();
-      return this.lines.push(buffer.subarray(0, bytesRead));
+      this.pending.push(...this.lines.push(buffer.subarray(0, bytesRead)));
+      return takeRecords(this.pending, maxRecords);
     }
     if (this.follow) {
       await sleep(Math.min(waitMs, FOLLOW_POLL_MS), this.signal);
       return [];
     }
     this.ended = true;
-    return this.lines.end();
+    this.pending.push(...this.lines.end());
+    return takeRecords(this.pending, maxRecords);
   }
 
   /** Reads at the current position into a fresh buffer: the chunk keeps the bytes of its lines. */

@@ -1,6 +1,6 @@
 import type { SourceSpec } from '../spec.js';
 import { strictObject } from '../fragments.js';
-import type { Chunk } from '../../engine/records.js';
+import { takeRecords, type Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { LineSplitter } from './lines.js';
 
@@ -20,6 +20,8 @@ export const stdinSource: SourceSpec<typeof config> = {
 /** Lines from a readable byte stream; exported for tests, which feed it a stream of their own. */
 export class StreamRuntime implements SourceRuntime {
   private readonly queue: Buffer[] = [];
+  /** Lines split off the queue but not handed out yet: more than maxRecords arrived. */
+  private readonly pending: Chunk[] = [];
   private ended = false;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
@@ -44,7 +46,8 @@ export class StreamRuntime implements SourceRuntime {
     signal.addEventListener('abort', () => this.wake?.(), { once: true });
   }
 
-  async next(_maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
+  async next(maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
+    if (this.pending.length > 0) return takeRecords(this.pending, maxRecords);
     if (this.queue.length === 0 && !this.ended && !this.failure && !this.signal.aborted) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
@@ -56,12 +59,12 @@ export class StreamRuntime implements SourceRuntime {
       this.wake = undefined;
     }
     if (this.failure) throw this.failure;
-    const chunks = this.queue.splice(0).flatMap((bytes) => this.lines.push(bytes));
-    if (this.ended && chunks.length === 0) {
-      const last = this.lines.end();
-      return last.length > 0 ? last : null;
+    this.pending.push(...this.queue.splice(0).flatMap((bytes) => this.lines.push(bytes)));
+    if (this.ended && this.pending.length === 0) {
+      this.pending.push(...this.lines.end());
+      if (this.pending.length === 0) return null;
     }
-    return chunks;
+    return takeRecords(this.pending, maxRecords);
   }
 
   async commit(): Promise<void> {
