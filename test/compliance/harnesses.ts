@@ -60,11 +60,11 @@ function stdinFixture(lines: string[], end: boolean): SourceFixture {
     async open(create) {
       const runtime = await withProcessStream('stdin', stream, create);
       void (async () => {
-        for (let at = 0; at < bytes.length; at += 4093) {
+        for (let at = 0; at < bytes.length && !stream.destroyed; at += 4093) {
           stream.write(bytes.subarray(at, at + 4093));
           await pause(0);
         }
-        if (end) stream.end();
+        if (end && !stream.destroyed) stream.end();
       })();
       return runtime;
     },
