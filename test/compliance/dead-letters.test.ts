@@ -3,6 +3,7 @@
  * destination as a user gets it: its YAML compiled into a plan, its runtime made by its registered
  * `create`. What it stored is read back from the medium and compared with what it was given.
  */
+import type { TSchema } from '@sinclair/typebox';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { components } from '../../src/components/registry.js';
@@ -63,7 +64,7 @@ interface Opened {
 }
 
 async function withDestination(
-  spec: DeadLetterSpec<unknown>,
+  spec: DeadLetterSpec<TSchema>,
   harness: DeadLetterHarness,
   body: (opened: Opened) => Promise<void>,
 ): Promise<void> {
@@ -88,7 +89,7 @@ async function withDestination(
   }
 }
 
-function deadLetterTests(spec: DeadLetterSpec<unknown>, harness: DeadLetterHarness): void {
+function deadLetterTests(spec: DeadLetterSpec<TSchema>, harness: DeadLetterHarness): void {
   const check = (name: DeadLetterCheck, title: string, body: () => Promise<void>) =>
     test(title, { todo: harness.knownViolations?.[name], timeout: TEST_TIMEOUT_MS }, body);
 
@@ -130,7 +131,7 @@ test('every registered dead-letter destination has a compliance harness, and eve
   assert.deepEqual(Object.keys(deadLetterHarnesses).sort(), components.deadLetter.map((s) => s.name).sort());
 });
 
-for (const spec of components.deadLetter as readonly DeadLetterSpec<unknown>[]) {
+for (const spec of components.deadLetter as readonly DeadLetterSpec<TSchema>[]) {
   const harness = deadLetterHarnesses[spec.name];
   if (!harness) {
     test(`dead-letter destination ${spec.name} has a harness in test/compliance/harnesses.ts`, () => {

@@ -3,6 +3,7 @@
  * schema, docs and `runner explain` are derived from it. That every whole-slot example validates
  * is test/components/examples.test.ts.
  */
+import type { TSchema } from '@sinclair/typebox';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -40,7 +41,7 @@ function objectsOf(schema: JsonSchema, path = '(config)'): Field[] {
 
 const ajv = new Ajv2020({ strict: false });
 
-const all = (Object.entries(components) as [Slot, readonly ComponentSpec<unknown>[]][]).flatMap(([slot, specs]) =>
+const all = (Object.entries(components) as [Slot, readonly ComponentSpec[]][]).flatMap(([slot, specs]) =>
   specs.map((spec) => ({ slot, spec })),
 );
 
@@ -94,7 +95,7 @@ test('every source, sink and dead-letter destination has a factory; windows have
 });
 
 test('exactly one dead-letter destination is the default, and its default config fits its schema', () => {
-  const defaults = (components.deadLetter as readonly DeadLetterSpec<unknown>[]).filter((spec) => spec.byDefault);
+  const defaults = (components.deadLetter as readonly DeadLetterSpec<TSchema>[]).filter((spec) => spec.byDefault);
   assert.equal(defaults.length, 1, defaults.map((s) => s.name).join(', '));
   const validate = ajv.compile(defaults[0].config);
   for (const pipeline of ['impressions', 'a-b_c.1'])

@@ -4,6 +4,7 @@
  * its registered `create`. Rows are read back from where the sink put them (a file, standard
  * output, a collection) and compared with rows computed here from the records.
  */
+import type { TSchema } from '@sinclair/typebox';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { components } from '../../src/components/registry.js';
@@ -35,7 +36,7 @@ interface Opened {
 }
 
 async function withSink(
-  spec: SinkSpec<unknown>,
+  spec: SinkSpec<TSchema>,
   make: (dir: string) => Promise<SinkFixture>,
   body: (opened: Opened) => Promise<void>,
 ): Promise<void> {
@@ -134,7 +135,7 @@ const AFTER_BATCH_TITLES: Record<Delivery, string> = {
   stored: 'afterBatch finds every stored document in the output already, as its latest version, and nothing else',
 };
 
-function sinkTests(spec: SinkSpec<unknown>, harness: SinkHarness, { delivery, fixture: make }: SinkVariant): void {
+function sinkTests(spec: SinkSpec<TSchema>, harness: SinkHarness, { delivery, fixture: make }: SinkVariant): void {
   const check = (name: SinkCheck, title: string, body: () => Promise<void>) =>
     test(title, { todo: harness.knownViolations?.[name], timeout: TEST_TIMEOUT_MS }, body);
 
@@ -308,7 +309,7 @@ test('every registered sink has a compliance harness, and every harness a regist
   assert.deepEqual(Object.keys(sinkHarnesses).sort(), components.sink.map((s) => s.name).sort());
 });
 
-for (const spec of components.sink as readonly SinkSpec<unknown>[]) {
+for (const spec of components.sink as readonly SinkSpec<TSchema>[]) {
   const harness = sinkHarnesses[spec.name];
   if (!harness) {
     test(`sink ${spec.name} has a harness in test/compliance/harnesses.ts`, () => {

@@ -3,6 +3,7 @@
  * gets it: its YAML compiled into a plan, its runtime made by its registered `create`. What it
  * hands out is compared with the records its harness put there, record by record.
  */
+import type { TSchema } from '@sinclair/typebox';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { components } from '../../src/components/registry.js';
@@ -25,7 +26,7 @@ interface Opened {
 }
 
 async function withFixture(
-  spec: SourceSpec<unknown>,
+  spec: SourceSpec<TSchema>,
   make: (dir: string) => Promise<SourceFixture>,
   body: (opened: Opened) => Promise<void>,
 ): Promise<void> {
@@ -123,7 +124,7 @@ async function timed<T>(promise: Promise<T>): Promise<{ value: T; ms: number }> 
   return { value, ms: Date.now() - started };
 }
 
-function sourceTests(spec: SourceSpec<unknown>, harness: SourceHarness): void {
+function sourceTests(spec: SourceSpec<TSchema>, harness: SourceHarness): void {
   const check = (name: SourceCheck, title: string, body: () => Promise<void>) =>
     test(title, { todo: harness.knownViolations?.[name], timeout: TEST_TIMEOUT_MS }, body);
   const withRecords = (count: number) => (dir: string) => harness.withRecords(count, dir);
@@ -268,7 +269,7 @@ test('every registered source has a compliance harness, and every harness a regi
   assert.deepEqual(Object.keys(sourceHarnesses).sort(), components.source.map((s) => s.name).sort());
 });
 
-for (const spec of components.source as readonly SourceSpec<unknown>[]) {
+for (const spec of components.source as readonly SourceSpec<TSchema>[]) {
   const harness = sourceHarnesses[spec.name];
   if (!harness) {
     test(`source ${spec.name} has a harness in test/compliance/harnesses.ts`, () => {

@@ -3,6 +3,7 @@
  * file is, the component made by its registered `create`, and readers of what components deliver
  * that use none of the component's own code.
  */
+import type { TSchema } from '@sinclair/typebox';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,7 +66,7 @@ export function contextFor(plan: Plan, cwd: string, signal = new AbortController
 }
 
 /** The component's runtime, made by its registered factory from the config the plan carries for its slot. */
-export function create<Runtime>(spec: RunnableSpec<unknown, Runtime>, plan: Plan, context: ComponentContext): Promise<Runtime> {
+export function create<Runtime>(spec: RunnableSpec<TSchema, Runtime>, plan: Plan, context: ComponentContext): Promise<Runtime> {
   const use = plan[spec.slot as RunnableSlot];
   assert.equal(use.name, spec.name, `the compiled plan's ${spec.slot} is ${use.name}, not ${spec.name}`);
   return spec.create(use.config, context);
