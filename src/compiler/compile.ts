@@ -160,7 +160,7 @@ class PlanBuilder {
     // the registry types its slots loosely; the window components declare these two
     const w = this.value.window as { tumbling?: TumblingWindowConfig; sliding?: SlidingWindowConfig; rollups?: string[] };
     const kind = w.tumbling !== undefined ? 'tumbling' : 'sliding';
-    this.component('window', w as Record<string, unknown>, ['rollups']);
+    this.component('window', w, ['rollups']);
     if (kind === 'tumbling') {
       const size = this.positiveDuration(['window', 'tumbling'], w.tumbling!);
       return { kind, sizeMs: size, everyMs: size, rollups: this.rollups(size, w.rollups ?? []) };

@@ -26,7 +26,7 @@ function field<T extends TSchema, Options extends object>(schema: T, options: Op
 
 /** The value with every default its schema declares filled in (on a copy); the one place defaults are applied. */
 export function applyDefaults<S extends TSchema>(schema: S, value: unknown): Static<S> {
-  return Value.Default(schema, structuredClone(value)) as Static<S>;
+  return Value.Default(schema, structuredClone(value));
 }
 
 interface Examples<T> {

@@ -35,20 +35,20 @@ function simple(minArgs: number, maxArgs: number, body: Emit): FunctionSpec {
 /** A one-argument string function: undefined stays undefined, other non-strings fall back (T0410). */
 function stringFunction(result: (s: string) => string, resultKinds: number): FunctionSpec {
   return simple(1, 1, (g, [a]) => {
-    g.gate(a!, S | U);
+    g.gate(a, S | U);
     const t = g.temp();
-    g.line(`${t} = ${a!.code} === undefined ? undefined : ${result(a!.code)};`);
-    return { code: t, kinds: resultKinds | (a!.kinds & U) };
+    g.line(`${t} = ${a.code} === undefined ? undefined : ${result(a.code)};`);
+    return { code: t, kinds: resultKinds | (a.kinds & U) };
   });
 }
 
 /** A one-argument number function: undefined stays undefined, non-numbers fall back (T0410). */
 function numberFunction(math: string): FunctionSpec {
   return simple(1, 1, (g, [a]) => {
-    g.gate(a!, NUM | U);
+    g.gate(a, NUM | U);
     const t = g.temp();
-    g.line(`${t} = ${a!.code} === undefined ? undefined : ${math}(${a!.code});`);
-    return { code: t, kinds: NUM | (a!.kinds & U) };
+    g.line(`${t} = ${a.code} === undefined ? undefined : ${math}(${a.code});`);
+    return { code: t, kinds: NUM | (a.kinds & U) };
   });
 }
 
@@ -63,70 +63,70 @@ const functions: Record<string, FunctionSpec> = {
   length: stringFunction((s) => `h.codePointLength(${s})`, N),
   string: simple(1, 1, (g, [a]) => {
     const t = g.temp();
-    const v = a!.code;
+    const v = a.code;
     g.line(`${t} = ${v} === undefined ? undefined : typeof ${v} === 'string' ? ${v} : h.toJsonataString(${v});`);
-    return { code: t, kinds: S | (a!.kinds & U) };
+    return { code: t, kinds: S | (a.kinds & U) };
   }),
   number: simple(1, 1, (g, [a]) => {
-    g.gate(a!, S | NUM | B | U);
+    g.gate(a, S | NUM | B | U);
     const t = g.temp();
-    g.line(`${t} = ${a!.code} === undefined ? undefined : h.toNumber(${a!.code});`);
-    return { code: t, kinds: NUM | (a!.kinds & U) };
+    g.line(`${t} = ${a.code} === undefined ? undefined : h.toNumber(${a.code});`);
+    return { code: t, kinds: NUM | (a.kinds & U) };
   }),
   substring: simple(2, 3, (g, [str, start, length]) => {
-    g.gate(str!, S | U);
-    g.gate(start!, NUM | U);
+    g.gate(str, S | U);
+    g.gate(start, NUM | U);
     if (length) g.gate(length, NUM | U);
     const t = g.temp();
     g.line(
-      `${t} = ${str!.code} === undefined ? undefined : h.substring(${str!.code}, ${start!.code}, ${length ? length.code : 'undefined'});`,
+      `${t} = ${str.code} === undefined ? undefined : h.substring(${str.code}, ${start.code}, ${length ? length.code : 'undefined'});`,
     );
-    return { code: t, kinds: S | (str!.kinds & U) };
+    return { code: t, kinds: S | (str.kinds & U) };
   }),
   contains: simple(2, 2, (g, [str, token]) => {
-    g.gate(str!, S | U);
-    g.gate(token!, S | U);
+    g.gate(str, S | U);
+    g.gate(token, S | U);
     const t = g.temp();
-    const s = str!.code;
-    const k = token!.code;
+    const s = str.code;
+    const k = token.code;
     g.line(`${t} = ${s} === undefined || ${k} === undefined ? undefined : ${s}.indexOf(${k}) !== -1;`);
-    return { code: t, kinds: B | ((str!.kinds | token!.kinds) & U) };
+    return { code: t, kinds: B | ((str.kinds | token.kinds) & U) };
   }),
   exists: simple(1, 1, (g, [a]) => {
     const t = g.temp();
-    g.line(`${t} = ${a!.code} !== undefined;`);
+    g.line(`${t} = ${a.code} !== undefined;`);
     return { code: t, kinds: B };
   }),
   round: simple(1, 2, (g, [value, precision]) => {
-    g.gate(value!, NUM | U);
+    g.gate(value, NUM | U);
     if (precision) g.gate(precision, NUM | U);
     const t = g.temp();
     g.line(
-      `${t} = ${value!.code} === undefined ? undefined : h.round(${value!.code}, ${precision ? precision.code : 'undefined'});`,
+      `${t} = ${value.code} === undefined ? undefined : h.round(${value.code}, ${precision ? precision.code : 'undefined'});`,
     );
-    return { code: t, kinds: NUM | (value!.kinds & U) };
+    return { code: t, kinds: NUM | (value.kinds & U) };
   }),
   floor: numberFunction('Math.floor'),
   ceil: numberFunction('Math.ceil'),
   abs: numberFunction('Math.abs'),
   boolean: simple(1, 1, (g, [a]) => {
     const t = g.temp();
-    g.line(`${t} = ${a!.code} === undefined ? undefined : ${g.bool(a!)};`);
-    return { code: t, kinds: B | (a!.kinds & U) };
+    g.line(`${t} = ${a.code} === undefined ? undefined : ${g.bool(a)};`);
+    return { code: t, kinds: B | (a.kinds & U) };
   }),
   not: simple(1, 1, (g, [a]) => {
     const t = g.temp();
-    g.line(`${t} = ${a!.code} === undefined ? undefined : !${g.bool(a!)};`);
-    return { code: t, kinds: B | (a!.kinds & U) };
+    g.line(`${t} = ${a.code} === undefined ? undefined : !${g.bool(a)};`);
+    return { code: t, kinds: B | (a.kinds & U) };
   }),
   join: {
     minArgs: 1,
     maxArgs: 2,
     emit: (g, [first, second]) => {
       const t = g.temp();
-      if (first!.type === 'unary' && first!.value === '[') {
+      if (first.type === 'unary' && first.value === '[') {
         // an array constructor: its defined members must all be strings (else T0412)
-        const items = g.arrayItems(first!);
+        const items = g.arrayItems(first);
         const separator = second ? g.value(second) : undefined;
         if (separator) g.gate(separator, S | U);
         const parts = g.temp();
@@ -149,7 +149,7 @@ const functions: Record<string, FunctionSpec> = {
         return { code: t, kinds: S };
       }
       // a single value is joined as a one-member array: itself
-      const value = g.value(first!);
+      const value = g.value(first);
       const separator = second ? g.value(second) : undefined;
       g.gate(value, S | U);
       if (separator) g.gate(separator, S | U);

@@ -34,7 +34,7 @@ export function checkObject(value: object): void {
 export function checkLeaf(value: unknown): void {
   if (value === null || value === undefined) return;
   const t = typeof value;
-  if (t === 'object') checkObject(value as object);
+  if (t === 'object') checkObject(value);
   else if (t !== 'string' && t !== 'number' && t !== 'boolean') throw FALLBACK;
 }
 
@@ -65,7 +65,7 @@ export class PendingError {
 
   toRuntimeError(): ExpressionRuntimeError {
     const fields: Record<string, unknown> = { token: this.token, value: this.value, value2: this.value2 };
-    const message = messages[this.code]!.replace(/\{\{([^}]+)}}/g, (_m, name: string) => String(JSON.stringify(fields[name])));
+    const message = messages[this.code].replace(/\{\{([^}]+)}}/g, (_m, name: string) => String(JSON.stringify(fields[name])));
     return new ExpressionRuntimeError(message, this.code);
   }
 }
@@ -163,7 +163,7 @@ export function toJsonataString(value: unknown): string {
     case 'object':
       if (value === null) return 'null';
       if (Array.isArray(value) || isJsonataFunction(value)) throw FALLBACK;
-      return JSON.stringify(value, stringReplacer) as string;
+      return JSON.stringify(value, stringReplacer);
     default:
       throw FALLBACK;
   }

@@ -117,7 +117,7 @@ class Generator implements Emitter {
     checkSupportedProperties(node);
     switch (node.type) {
       case 'string':
-        return { code: JSON.stringify(node.value as string), kinds: S, literal: true };
+        return { code: JSON.stringify(node.value), kinds: S, literal: true };
       case 'number':
         return { code: numberLiteral(node.value as number), kinds: Number.isFinite(node.value) ? N : X, literal: true };
       case 'value':
@@ -153,7 +153,7 @@ class Generator implements Emitter {
     steps.forEach((step, i) => {
       checkSupportedProperties(step);
       if (step.type !== 'name') throw new NotTranslatable(`${step.type} step in a path`);
-      const key = JSON.stringify(step.value as string);
+      const key = JSON.stringify(step.value);
       const t = this.temp();
       if (i === 0) {
         this.line(`${t} = hasOwn.call(r, ${key}) ? r[${key}] : undefined;`);
@@ -315,7 +315,7 @@ class Generator implements Emitter {
     if (rhsNode.type === 'unary' && rhsNode.value === '[') {
       const items = this.arrayItems(rhsNode);
       const members = items.map((item) => `${l.code} === ${item.code}`);
-      const any = members.length === 0 ? 'false' : members.length === 1 ? members[0]! : `(${members.join(' || ')})`;
+      const any = members.length === 0 ? 'false' : members.length === 1 ? members[0] : `(${members.join(' || ')})`;
       this.line(`${t} = ${[...defined, any].join(' && ')};`);
     } else {
       const r = this.value(rhsNode);

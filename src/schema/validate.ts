@@ -146,7 +146,7 @@ function unionDiagnostic(problem: UnionProblem, doc: Document): Diagnostic {
     return diagnostic('invalid-value', `\`${data}\` is not an aggregation written alone (${listOf(bare)})`, rangeOf(doc, path), hint);
   }
   if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
-    const besides = Object.keys(((problem.error.parentSchema as JsonSchema | undefined)?.properties as object | undefined) ?? {});
+    const besides = Object.keys(((problem.error.parentSchema)?.properties as object | undefined) ?? {});
     const stray = Object.keys(data).find((k) => !problem.tags.includes(k) && !besides.includes(k));
     const suggestion = stray === undefined ? undefined : didYouMean(stray, [...problem.tags, ...bare]);
     return diagnostic(

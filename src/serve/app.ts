@@ -48,7 +48,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
     schemaErrorFormatter(errors, dataVar) {
       const known = [...new Set(['from', 'to', 'granularity', 'fields', 'format', 'field', 'by', 'limit', ...options.pipelines.flatMap((p) => p.plan.groupBy.map((k) => k.name))])];
-      const message = errors.length > 0 ? describeValidation(errors[0] as never, known) : `${dataVar} is invalid`;
+      const message = errors.length > 0 ? describeValidation(errors[0], known) : `${dataVar} is invalid`;
       return new BadRequest((errors[0]?.instancePath ?? '').replace(/^\//, '') || String(errors[0]?.params?.additionalProperty ?? errors[0]?.params?.missingProperty ?? dataVar), message);
     },
   });
@@ -57,7 +57,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     if (error instanceof BadRequest) {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: error.message, parameter: error.parameter });
     }
-    const status = (error as FastifyError).statusCode;
+    const status = (error).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       return reply.code(status).send({ statusCode: status, error: 'Bad Request', message: error.message });
     }

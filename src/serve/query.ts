@@ -149,7 +149,7 @@ export async function queryTop(reader: PipelineReader, query: TopQuery): Promise
 function compareResults(a: unknown, b: unknown): number {
   const na = typeof a === 'number' && Number.isFinite(a);
   const nb = typeof b === 'number' && Number.isFinite(b);
-  if (na && nb) return (a as number) - (b as number);
+  if (na && nb) return (a) - (b);
   if (na !== nb) return na ? 1 : -1;
   const sa = JSON.stringify(a) ?? '';
   const sb = JSON.stringify(b) ?? '';

@@ -108,7 +108,7 @@ test('SIGINT stops an endless generator cleanly and emits what it counted', asyn
   const out = join(dir, 'out.jsonl');
   const child = spawn(process.execPath, [cli, pipeline(dir, '{ generator: { rate: 20000, startTime: now } }', `{ file: { path: ${out} } }`, 'timestamp')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+  child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
   await new Promise((resolve) => setTimeout(resolve, 1500));
   child.kill('SIGINT');
   const code = await new Promise((resolve) => child.once('exit', (c) => resolve(c)));

@@ -49,7 +49,7 @@ test('runner serve: a pipeline that does not compile is reported, exit 1', async
   writeFileSync(join(dir, 'bad.yaml'), 'name: bad\nsource: { generator: {} }\nwindow: { tumbling: 1m, rollups: [90s] }\naggregate: { n: count }\nsink: { console: {} }\n');
   const child = spawn(process.execPath, [cli, 'serve', dir, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+  child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
   assert.equal(await exitOf(child), 1);
   assert.match(stderr, /bad\.yaml:3:\d+: error\[invalid-value\]: rollup 90s is not a whole multiple of the window \(1m\)/);
 });

@@ -64,7 +64,7 @@ for (const [slot, specs] of Object.entries(components) as [Slot, (typeof compone
     test(`${slot} ${spec.name}: every documented default is what the component receives when the field is left out`, () => {
       const bare = { [spec.name]: withoutDefaults(example[spec.name], defaults) };
       const plan = compiled(pipelineWith(slot, stringify(bare)));
-      const received = slot === 'window' ? undefined : plan[slot as Exclude<Slot, 'window'>].config;
+      const received = slot === 'window' ? undefined : plan[slot].config;
       for (const { path, value } of defaults) {
         assert.deepEqual(at(received, path), value, `${spec.name}.${path.join('.')}`);
       }

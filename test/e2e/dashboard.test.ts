@@ -64,7 +64,7 @@ deadLetter: { file: { path: ${JSON.stringify(join(workDir, 'dead.jsonl'))} } }
 
 function spawnRunner(args: string[], label: string): ChildProcess {
   const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, RUNNEL_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
     if (/"level":(4|5)\d/.test(text)) process.stderr.write(`[${label}] ${text}`);
   });
   return child;

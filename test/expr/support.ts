@@ -128,7 +128,7 @@ export const valueArb: fc.Arbitrary<unknown> = fc.oneof(
 export const rowArb: fc.Arbitrary<Row> = fc.record(
   Object.fromEntries(FIELDS.map((f) => [f, valueArb])) as Record<(typeof FIELDS)[number], fc.Arbitrary<unknown>>,
   { requiredKeys: [] },
-) as fc.Arbitrary<Row>;
+);
 
 // ---- expressions of the translated grammar ---------------------------------------------------
 

@@ -84,8 +84,8 @@ export class E2eRun {
     const child = spawn(process.execPath, this.produceArgs(rate), { cwd: root, env: this.env('producer'), stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.push(child);
     let output = '';
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
-    child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (output += text));
     return new Promise((resolve, reject) => {
       child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`runner produce exited with ${code}: ${output.slice(-2000)}`))));
     });
@@ -102,7 +102,7 @@ export class E2eRun {
     const child = spawn(process.execPath, [cli, 'run', 'pipelines/impressions.yaml'], { cwd: root, env: this.env(group, extra), stdio: ['ignore', 'ignore', 'pipe'] });
     this.children.push(child);
     const logFile = join(this.workDir, `runner-${this.children.length}-${child.pid}.log`);
-    child.stderr!.pipe(createWriteStream(logFile));
+    child.stderr.pipe(createWriteStream(logFile));
     return new Runner(child, group, logFile);
   }
 

@@ -59,7 +59,7 @@ export function resolveOptions<Names extends string>(
         `${kind} option \`${name}\` must be ${schema.type === 'integer' ? 'an integer' : 'a number'} from ${schema.minimum} to ${schema.maximum}, got ${JSON.stringify(value)}`,
       );
     }
-    values[name] = value as number;
+    values[name] = value;
   }
   return values;
 }

@@ -509,7 +509,7 @@ export class MongoStateStore implements StateStore {
       ...(doc.partial ? { partial: encodeValue(doc.partial) as Record<string, Record<string, number>> } : {}),
       w: token,
     } satisfies RunnelFields;
-    return fields as Omit<StoredDoc, '_id'>;
+    return fields;
   }
 
   private fromStored(stored: StoredDoc): StateDoc {

@@ -79,7 +79,7 @@ export async function apiRoutes(app: FastifyInstance, options: { pipelines: read
     app.get(`/api/pipelines/${plan.name}/series`, { schema: { querystring: seriesQuerySchema(plan, pipeline.levels) } }, async (request, reply) => {
       const q = request.query as Query;
       const reader = requireReader();
-      const { from, to } = timeRange(q as { from?: string; to?: string });
+      const { from, to } = timeRange(q);
       const granularityMs = granularity(q.granularity as string | undefined, pipeline.levels, from, to);
       const fields = typeof q.fields === 'string' ? [...new Set(q.fields.split(','))] : plan.aggregates.map((a) => a.name);
       const aggregates = fields.map((f) => plan.aggregates.find((a) => a.name === f)!);
@@ -104,7 +104,7 @@ export async function apiRoutes(app: FastifyInstance, options: { pipelines: read
     app.get(`/api/pipelines/${plan.name}/top`, { schema: { querystring: topQuerySchema(plan) } }, async (request, reply) => {
       const q = request.query as Query;
       const reader = requireReader();
-      const { from, to } = timeRange(q as { from?: string; to?: string });
+      const { from, to } = timeRange(q);
       const field = plan.aggregates.find((a) => a.name === q.field)!;
       const by = plan.groupBy.findIndex((k) => k.name === q.by);
       const filters = keyFilters(plan, q);

@@ -77,7 +77,7 @@ describe('MongoStateStore without a server', () => {
 
   it('classifies a bulk write that failed as a whole by the error the driver wrapped', () => {
     // what collection.bulkWrite throws when its command never got an answer: no write errors
-    const wrapped = (error: Error) => new MongoBulkWriteError(error as never, {} as never);
+    const wrapped = (error: Error) => new MongoBulkWriteError(error, {} as never);
     const cut = wrapped(new MongoNetworkError('connection 3 to 127.0.0.1:27017 closed'));
     assert.deepEqual([isTransientMongoError(cut), foundNoServer(cut)], [true, false]);
     const noServer = wrapped(new MongoServerSelectionError('Server selection timed out after 5000 ms', { servers: new Map() } as never));
