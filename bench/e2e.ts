@@ -79,7 +79,7 @@ for (let run = 1; run <= runs; run++) {
     if (runner.exitCode !== null) throw new Error(`the runner exited with code ${runner.exitCode} before catching up`);
     peak = Math.max(peak, peakRssMB(runner.pid!));
     const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    const committed = offsets?.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) ?? 0;
+    const committed = offsets.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
     if (committed >= loaded) break;
   }
   const seconds = (Date.now() - started) / 1000;

@@ -32,7 +32,7 @@ function urlPasswords(text: string): string[] {
  * passwords inside connection strings. The logs scrub these from every line they print.
  */
 export function secretValues(value: unknown, schema: JsonSchema | undefined): string[] {
-  if (schema?.writeOnly === true && value !== undefined && value !== null) return [String(value)];
+  if (schema?.writeOnly === true && (typeof value === 'string' || typeof value === 'number')) return [String(value)];
   if (typeof value === 'string') return urlPasswords(value);
   if (Array.isArray(value)) return value.flatMap((item) => secretValues(item, schema?.items as JsonSchema | undefined));
   if (value !== null && typeof value === 'object') {

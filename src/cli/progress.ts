@@ -5,10 +5,20 @@ const TERMINAL_REFRESH_MS = 200;
 const LOG_EVERY_MS = 5000;
 
 function deadLetterTotal(stats: RunStats): number {
-  return Object.values(stats.deadLetters).reduce((a, b) => a + (b ?? 0), 0);
+  return Object.values(stats.deadLetters).reduce((a, b) => a + b, 0);
 }
 
-export function progressFields(stats: RunStats): Record<string, unknown> {
+export interface ProgressFields {
+  records: number;
+  recordsPerSecond: number;
+  batches: number;
+  watermark: string | null;
+  late: number;
+  deadLetters: number;
+  deadLettersByReason: RunStats['deadLetters'];
+}
+
+export function progressFields(stats: RunStats): ProgressFields {
   const seconds = Math.max((Date.now() - stats.startedAt) / 1000, 1e-3);
   return {
     records: stats.records,
@@ -24,8 +34,8 @@ export function progressFields(stats: RunStats): Record<string, unknown> {
 /** `3 (invalid-json 2, too-large 1)`: the dead letters and their reasons, most frequent first. */
 export function deadLetterSummary(stats: RunStats): string {
   const reasons = Object.entries(stats.deadLetters)
-    .filter(([, n]) => (n ?? 0) > 0)
-    .sort(([a, x], [b, y]) => (y ?? 0) - (x ?? 0) || (a < b ? -1 : 1));
+    .filter(([, n]) => n > 0)
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
   const total = deadLetterTotal(stats);
   return reasons.length === 0 ? String(total) : `${total} (${reasons.map(([reason, n]) => `${reason} ${n}`).join(', ')})`;
 }
@@ -51,7 +61,7 @@ export class Progress {
       return;
     }
     const f = progressFields(stats);
-    const watermark = f.watermark ? String(f.watermark).replace('.000Z', 'Z') : '-';
+    const watermark = f.watermark ? f.watermark.replace('.000Z', 'Z') : '-';
     this.stream.write(
       `\r\x1b[2K${f.records} records  ${f.recordsPerSecond}/s  ${f.batches} batches  watermark ${watermark}  dead-lettered ${deadLetterSummary(stats)}`,
     );

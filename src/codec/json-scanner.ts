@@ -52,6 +52,7 @@ export class JsonFieldScanner {
     this.present = new Int32Array(names.length);
     this.strings = new StringCache(names.length);
     const stores = names.map((name, f) => `if (p[${f}] === g) row[${JSON.stringify(name)}] = v[${f}];`);
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- a row builder compiled for these field names, from names only (JSON.stringify'd), never from data
     this.build = new Function('v', 'p', 'g', `const row = {};\n${stores.join('\n')}\nreturn row;`) as JsonFieldScanner['build'];
   }
 
@@ -82,6 +83,7 @@ export class JsonFieldScanner {
         const close = this.scanString(bytes, i + 1, end);
         if (close < 0) return undefined;
         if (field >= 0) {
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- scanString just set it; TypeScript keeps the key's narrowing across the call
           if (this.escaped) return undefined;
           values[field] = this.ascii ? this.strings.get(bytes, i + 1, close, field) : bytes.utf8Slice(i + 1, close);
           present[field] = generation;
@@ -310,7 +312,7 @@ const PAUSE = 16384;
  * Per field, caching stops for a while when it does not pay (unique ids).
  */
 class StringCache {
-  private readonly strings: string[] = new Array(SLOTS).fill('');
+  private readonly strings: string[] = new Array<string>(SLOTS).fill('');
   private readonly lengths = new Int32Array(SLOTS).fill(-1);
   private readonly bytes = new Uint8Array(SLOTS * MAX_CACHED);
   /** Per field: lookups and hits since the last check, or (lookups < 0) strings left to skip. */

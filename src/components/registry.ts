@@ -26,6 +26,6 @@ export function findComponent(slot: Slot, name: string): ComponentSpec | undefin
 
 /** Where a pipeline that names no dead-letter destination sends its rejected records: the one destination that declares a default. */
 export function defaultDeadLetter(pipeline: string): { name: string; config: unknown } {
-  const spec = (components.deadLetter as readonly DeadLetterSpec<TSchema>[]).find((s) => s.byDefault)!;
+  const spec = (components.deadLetter as readonly DeadLetterSpec<TSchema>[]).find((s) => s.byDefault !== undefined)!;
   return { name: spec.name, config: spec.byDefault!(pipeline) };
 }

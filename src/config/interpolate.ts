@@ -20,7 +20,7 @@ export function interpolateEnv(doc: Document, env: Environment): Diagnostic[] {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
       const original = node.value;
       const range: [number, number] | undefined = node.range ? [node.range[0], node.range[1]] : undefined;
-      let wholeReference = false;
+      let wholeReference = false as boolean; // set inside the callback
       const replaced = original.replace(REFERENCE, (match, body: string | undefined, at: number) => {
         if (match === '$${') return '${';
         wholeReference = match.length === original.length && at === 0;

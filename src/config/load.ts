@@ -69,7 +69,7 @@ export function parsePipelineText(path: string, text: string, env: Environment =
         diagnostic(
           'not-a-mapping',
           'a pipeline file must be a mapping of keys such as name, source, window, aggregate and sink',
-          range ? [range[0], range[1]] : [0, 0],
+          [range[0], range[1]],
         ),
       ],
     };

@@ -11,7 +11,7 @@ const slotTitles: Record<Slot, string> = {
 };
 
 function cell(text: unknown): string {
-  return String(text ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return (typeof text === 'string' ? text : '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
 function typeOf(schema: JsonSchema): string {

@@ -60,14 +60,13 @@ export interface MeaningChange {
 export function compareMeanings(stored: Meaning, current: Meaning): MeaningChange {
   const change: MeaningChange = { added: [], removed: [], changed: [], renamed: [] };
   for (const [facet, now] of Object.entries(current)) {
-    const was = stored[facet];
-    if (was === undefined) {
+    if (!Object.hasOwn(stored, facet)) {
       if (facet.startsWith(AGGREGATE_FACET)) change.added.push(facet.slice(AGGREGATE_FACET.length));
       else change.changed.push({ facet, was: 'absent', now });
-    } else if (was !== now) change.changed.push({ facet, was, now });
+    } else if (stored[facet] !== now) change.changed.push({ facet, was: stored[facet], now });
   }
   for (const [facet, was] of Object.entries(stored)) {
-    if (current[facet] !== undefined) continue;
+    if (Object.hasOwn(current, facet)) continue;
     if (facet.startsWith(AGGREGATE_FACET)) change.removed.push(facet.slice(AGGREGATE_FACET.length));
     else change.changed.push({ facet, was, now: 'absent' });
   }

@@ -79,7 +79,7 @@ export class PipelineRun {
   ) {
     this.stats = { records: 0, batches: 0, deadLetters: {}, watermark: -Infinity, startedAt: Date.now(), lastFlushMs: 0, lag: {} };
     this.watermarks = new Watermarks(plan.time?.maxOutOfOrderMs ?? 0);
-    this.recentDocs = [parts.sink.store, ...(parts.sink.rollups ?? [])].map(() => new Map());
+    this.recentDocs = [parts.sink.store, ...(parts.sink.rollups ?? [])].map((): RecentDocs => new Map());
     const reasonsSeen = new Set<DeadLetterReason>();
     const onReject = ({ reason, detail, partition, offset }: DeadLetter): void => {
       if (reasonsSeen.has(reason)) return;
@@ -148,6 +148,7 @@ export class PipelineRun {
       if (chunks === null) return true;
       for (const chunk of chunks) {
         // a stop cuts the batch where it is: what was fetched beyond is read again next run
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a stop may come during the awaits; TypeScript keeps the narrowing across them
         if (this.signal.aborted) break;
         await this.fences.load(chunk.partition, this.parts.sink.store);
         await this.processor.process(chunk, batch);

@@ -65,7 +65,7 @@ export interface GroupKey {
 
 export interface AggregateUse {
   name: string;
-  kind: AggregationKind<any>;
+  kind: AggregationKind;
   options: Record<string, unknown>;
   /** Absent for kinds that take no input (count). */
   input?: CompiledExpression;

@@ -35,7 +35,7 @@ function tooLarge(bytes: Buffer, size: number, limit: number): Rejection {
 /** Bytes that are not UTF-8 text: the payload is kept exactly, in base64. */
 function notUtf8(bytes: Buffer): Rejection {
   const at = firstInvalidUtf8(bytes);
-  return new Rejection('invalid-utf8', `not UTF-8 text: byte 0x${bytes[at]?.toString(16).padStart(2, '0').toUpperCase()} at ${at}`, {
+  return new Rejection('invalid-utf8', `not UTF-8 text: byte 0x${bytes[at].toString(16).padStart(2, '0').toUpperCase()} at ${at}`, {
     payload: bytes.toString('base64'),
     payloadEncoding: 'base64',
   });
@@ -84,7 +84,7 @@ function evaluate(expression: CompiledExpression, row: Row, resolved: Resolved):
 }
 
 function describe(value: unknown): string {
-  const text = typeof value === 'number' && !Number.isFinite(value) ? String(value) : (JSON.stringify(value) ?? String(value));
+  const text = typeof value === 'number' && !Number.isFinite(value) ? String(value) : ((JSON.stringify(value) as string | undefined) ?? String(value));
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

@@ -53,7 +53,7 @@ export interface StateStore {
 }
 
 /** An aggregate's state as a document stores it; empty when the document was written before the pipeline had it. */
-export function restoreState(aggregate: AggregateUse, states: Record<string, StoredValue>): AggregationState {
+export function restoreState(aggregate: AggregateUse, states: Partial<Record<string, StoredValue>>): AggregationState {
   const stored = states[aggregate.name];
   return stored === undefined ? aggregate.kind.create(aggregate.options) : aggregate.kind.deserialize(stored, aggregate.options);
 }

@@ -55,7 +55,7 @@ export function forbiddenFunction(source: string): string | undefined {
 }
 
 function refuseEval(): never {
-  throw { code: 'R0001', message: 'records are never evaluated as expressions: $eval is not available' };
+  throw new ExpressionRuntimeError('records are never evaluated as expressions: $eval is not available', 'R0001');
 }
 
 /** Converts whatever jsonata's evaluate() threw into ExpressionRuntimeError (code "UNKNOWN" if it had none). */
@@ -63,7 +63,7 @@ export function toRuntimeError(err: unknown): ExpressionRuntimeError {
   if (err instanceof ExpressionRuntimeError) return err;
   if (err !== null && typeof err === 'object') {
     const e = err as { code?: unknown; message?: unknown };
-    const message = typeof e.message === 'string' ? e.message : String(err);
+    const message = typeof e.message === 'string' ? e.message : 'the expression failed without a message';
     return new ExpressionRuntimeError(message, typeof e.code === 'string' ? e.code : 'UNKNOWN');
   }
   return new ExpressionRuntimeError(String(err), 'UNKNOWN');
@@ -95,18 +95,18 @@ function boundedPad(expression: jsonata.Expression, maxLength: number): void {
     'pad',
     async (str: string | undefined, width: number, char?: string) => {
       if (Math.abs(Math.trunc(width)) > maxLength) {
-        throw { code: 'R0002', message: `$pad to ${Math.trunc(width)} characters is beyond limits.maxValueLength (${maxLength})` };
+        throw new ExpressionRuntimeError(`$pad to ${Math.trunc(width)} characters is beyond limits.maxValueLength (${maxLength})`, 'R0002');
       }
-      jsonataPad ??= jsonata('$pad').evaluate(undefined) as Promise<{ implementation: typeof padImplementation }>;
+      jsonataPad ??= jsonata('$pad').evaluate(undefined) as Promise<{ implementation: PadImplementation }>;
       return (await jsonataPad).implementation(str, width, char);
     },
     '<s-ns?:s>',
   );
 }
 
-declare function padImplementation(str: string | undefined, width: number, char?: string): string | undefined;
+type PadImplementation = (str: string | undefined, width: number, char?: string) => string | undefined;
 /** jsonata's own `$pad` (its function object), fetched once. */
-let jsonataPad: Promise<{ implementation: typeof padImplementation }> | undefined;
+let jsonataPad: Promise<{ implementation: PadImplementation }> | undefined;
 
 export interface CompileOptions {
   /** `limits.expressionTimeout` of jsonata's evaluator, per evaluation. */

@@ -10,7 +10,8 @@ import { parseExpression } from './compile.js';
 function collect(node: AstNode, atRecord: boolean, found: Set<string>): void {
   if (node.type === 'path') {
     const steps = node.steps ?? [];
-    const [first, second] = steps;
+    const first = steps.at(0);
+    const second = steps.at(1);
     if (first) {
       if (atRecord && first.type === 'name') found.add(first.value as string);
       const rootVariable = first.type === 'variable' && (first.value === '$' || (atRecord && first.value === ''));

@@ -73,7 +73,9 @@ const functions: Record<string, FunctionSpec> = {
     g.line(`${t} = ${a.code} === undefined ? undefined : h.toNumber(${a.code});`);
     return { code: t, kinds: NUM | (a.kinds & U) };
   }),
-  substring: simple(2, 3, (g, [str, start, length]) => {
+  substring: simple(2, 3, (g, args) => {
+    const [str, start] = args;
+    const length = args.at(2);
     g.gate(str, S | U);
     g.gate(start, NUM | U);
     if (length) g.gate(length, NUM | U);
@@ -97,7 +99,9 @@ const functions: Record<string, FunctionSpec> = {
     g.line(`${t} = ${a.code} !== undefined;`);
     return { code: t, kinds: B };
   }),
-  round: simple(1, 2, (g, [value, precision]) => {
+  round: simple(1, 2, (g, args) => {
+    const [value] = args;
+    const precision = args.at(1);
     g.gate(value, NUM | U);
     if (precision) g.gate(precision, NUM | U);
     const t = g.temp();
@@ -122,7 +126,9 @@ const functions: Record<string, FunctionSpec> = {
   join: {
     minArgs: 1,
     maxArgs: 2,
-    emit: (g, [first, second]) => {
+    emit: (g, argNodes) => {
+      const [first] = argNodes;
+      const second = argNodes.at(1);
       const t = g.temp();
       if (first.type === 'unary' && first.value === '[') {
         // an array constructor: its defined members must all be strings (else T0412)

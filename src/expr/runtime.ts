@@ -5,9 +5,14 @@
  */
 import { ExpressionRuntimeError } from './types.js';
 
-/** Thrown inside translated code when this input must go to jsonata's own evaluator. */
-export const FALLBACK: unique symbol = Symbol('translated-expression-fallback');
+/**
+ * Thrown inside translated code when this input must go to jsonata's own evaluator. One shared
+ * instance and not an Error: it is control flow on a hot path, and an Error would build a stack.
+ */
+export class TranslationFallback {}
+export const FALLBACK: TranslationFallback = Object.freeze(new TranslationFallback());
 
+// eslint-disable-next-line @typescript-eslint/unbound-method -- generated code calls it only as hasOwn.call(object, key)
 export const hasOwn = Object.prototype.hasOwnProperty;
 
 /** jsonata's utils.isFunction: native functions and jsonata function/lambda objects. */

@@ -1,7 +1,7 @@
 import { components } from '../components/registry.js';
 import type { Slot } from '../components/spec.js';
 import { aggregationKinds } from '../components/aggregations/index.js';
-import { Type, type Static, type TOptional, type TProperties, type TUnsafe } from '@sinclair/typebox';
+import { Type, type Static, type TProperties } from '@sinclair/typebox';
 import type { JsonSchema } from '../json-schema.js';
 import { DEFAULT_LIMITS } from '../engine/plan.js';
 import { choice, defaultedObject, duration, durationList, expression, integer, strictObject, text } from '../components/fragments.js';
@@ -19,8 +19,9 @@ function slot<Extra extends TProperties>(name: Slot, description: string, extra:
   const specs = components[name];
   const properties: TProperties = {};
   for (const spec of specs) properties[spec.name] = Type.Optional(Type.Unsafe<unknown>({ ...spec.config, description: spec.summary }));
-  return Type.Object(
-    { ...(properties as Record<string, TOptional<TUnsafe<unknown>>>), ...extra },
+  // the static type names only the extra keys: which component key is present is known at run time
+  return Type.Object<Extra>(
+    { ...properties, ...extra },
     {
       description: `${description} One of: ${specs.map((s) => s.name).join(', ')}.`,
       additionalProperties: false,

@@ -37,7 +37,7 @@ type UnionProblem = { kind: 'none' | 'several'; error: ErrorObject; tags: string
 type Resolved = ErrorObject | UnionProblem;
 
 function isUnionProblem(e: Resolved): e is UnionProblem {
-  return (e as UnionProblem).kind !== undefined;
+  return 'kind' in e;
 }
 
 function within(instancePath: string, parent: string): boolean {
@@ -115,7 +115,8 @@ function describeValue(data: unknown): string {
     const text = redactUrlCredentials(data);
     return `the string "${text.length > 40 ? text.slice(0, 37) + '...' : text}"`;
   }
-  return `${typeof data} ${String(data)}`;
+  if (typeof data === 'number' || typeof data === 'boolean' || data === undefined) return `${typeof data} ${String(data)}`;
+  return typeof data;
 }
 
 const typeNames: Record<string, string> = {

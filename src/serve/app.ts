@@ -49,7 +49,8 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     schemaErrorFormatter(errors, dataVar) {
       const known = [...new Set(['from', 'to', 'granularity', 'fields', 'format', 'field', 'by', 'limit', ...options.pipelines.flatMap((p) => p.plan.groupBy.map((k) => k.name))])];
       const message = errors.length > 0 ? describeValidation(errors[0], known) : `${dataVar} is invalid`;
-      return new BadRequest((errors[0]?.instancePath ?? '').replace(/^\//, '') || String(errors[0]?.params?.additionalProperty ?? errors[0]?.params?.missingProperty ?? dataVar), message);
+      const params = errors[0]?.params as { additionalProperty?: string; missingProperty?: string } | undefined;
+      return new BadRequest((errors[0]?.instancePath ?? '').replace(/^\//, '') || (params?.additionalProperty ?? params?.missingProperty ?? dataVar), message);
     },
   });
 

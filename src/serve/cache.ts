@@ -20,7 +20,7 @@ class LevelCache {
 
   put(doc: StoredLevelDoc): void {
     let byKey = this.windows.get(doc.windowStart);
-    if (!byKey) this.windows.set(doc.windowStart, (byKey = new Map()));
+    if (!byKey) this.windows.set(doc.windowStart, (byKey = new Map<string, StoredLevelDoc>()));
     const id = JSON.stringify(doc.key);
     if (!byKey.has(id)) this.documents++;
     byKey.set(id, doc);
@@ -69,10 +69,10 @@ export class CachedReader implements PipelineReader {
       await this.refresh().catch((error: Error) => this.options.onError?.(error));
       if (this.closed) return;
       // never more than half the time spent refreshing: a slow server is not swamped
-      this.timer = setTimeout(loop, Math.max(this.refreshMs, Date.now() - started));
+      this.timer = setTimeout(() => void loop(), Math.max(this.refreshMs, Date.now() - started));
       this.timer.unref();
     };
-    this.timer = setTimeout(loop, 0);
+    this.timer = setTimeout(() => void loop(), 0);
     this.timer.unref();
   }
 

@@ -33,7 +33,7 @@ export async function servePipeline(plan: Plan, liveStatus?: () => RunStatus, ca
     reader.start();
     return { plan, levels: reader.levels, reader, liveStatus };
   }
-  const queryable = components.sink.filter((spec) => (spec as SinkSpec<TSchema>).reader).map((spec) => spec.name);
+  const queryable = components.sink.filter((spec) => (spec as SinkSpec<TSchema>).reader !== undefined).map((spec) => spec.name);
   return {
     plan,
     levels: planLevels(plan, () => `${plan.sink.name} sink (not stored)`),

@@ -59,7 +59,7 @@ export async function querySeries(reader: PipelineReader, query: SeriesQuery): P
     throw new BadRequest('granularity', `${count} points of ${level.label} between from and to; at most ${MAX_POINTS}: choose a coarser granularity or a shorter range`);
   }
   const docs = await reader.find(level, from, to, query.filters, query.aggregates);
-  const buckets: (AggregationState[] | undefined)[] = new Array(count);
+  const buckets = new Array<AggregationState[] | undefined>(count);
   for (const doc of docs) {
     const i = Math.floor((doc.windowStart - from) / size);
     if (i < 0 || i >= count) continue;
@@ -151,8 +151,8 @@ function compareResults(a: unknown, b: unknown): number {
   const nb = typeof b === 'number' && Number.isFinite(b);
   if (na && nb) return (a) - (b);
   if (na !== nb) return na ? 1 : -1;
-  const sa = JSON.stringify(a) ?? '';
-  const sb = JSON.stringify(b) ?? '';
+  const sa = (JSON.stringify(a) as string | undefined) ?? '';
+  const sb = (JSON.stringify(b) as string | undefined) ?? '';
   return sa < sb ? -1 : sa > sb ? 1 : 0;
 }
 

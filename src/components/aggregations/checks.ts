@@ -14,11 +14,11 @@ export function storedNumber(kind: string, stored: StoredValue | undefined, fiel
 }
 
 /** A stored `{ ... }` document, not an array or binary. */
-export function storedObject(kind: string, stored: unknown, expected: string): { [key: string]: StoredValue } {
+export function storedObject(kind: string, stored: unknown, expected: string): { [key: string]: StoredValue | undefined } {
   if (typeof stored !== 'object' || stored === null || Array.isArray(stored) || stored instanceof Uint8Array) {
     throw invalidState(kind, stored, expected);
   }
-  return stored as { [key: string]: StoredValue };
+  return stored as { [key: string]: StoredValue | undefined };
 }
 
 /** `other`, checked to be a state of the same class: merging different kinds is a wiring bug. */

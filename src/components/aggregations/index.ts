@@ -25,7 +25,7 @@ export const aggregationKinds: readonly AggregationKind[] = [
   first,
   last,
   quantile,
-] as readonly AggregationKind<any>[];
+];
 
 const byName = new Map(aggregationKinds.map((kind) => [kind.name, kind]));
 

@@ -7,7 +7,7 @@ export function brokerList(brokers: string | string[]): string[] {
   return ([] as string[]).concat(brokers).flatMap((b) => b.split(',')).map((b) => b.trim()).filter(Boolean);
 }
 
-const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+const levels: Partial<Record<number, 'error' | 'warn' | 'info' | 'debug'>> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
   [logLevel.INFO]: 'info',

@@ -1,5 +1,5 @@
 import type { LintIssue } from '../spec.js';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TObject } from '@sinclair/typebox';
 import { boolean, choice, secret, strictObject, stringOrList, text } from '../fragments.js';
 
 /** How to reach and log in to a Kafka cluster: the properties shared by every component that talks to Kafka. */
@@ -31,8 +31,7 @@ export const kafkaConnectionProperties = {
   ),
 };
 
-const kafkaConnection = Type.Object(kafkaConnectionProperties);
-export type KafkaConnection = Static<typeof kafkaConnection>;
+export type KafkaConnection = Static<TObject<typeof kafkaConnectionProperties>>;
 
 export function lintKafkaConnection(config: KafkaConnection): LintIssue[] {
   const tls = config.tls;

@@ -90,7 +90,7 @@ export function fastRecordDecoder(original: RecordDecoder, decodeHeader: (decode
     const key = decoder.readVarIntBytes();
     const value = decoder.readVarIntBytes();
     const list = decoder.readVarIntArray(decodeHeader);
-    const headers: Record<string, Buffer | null | (Buffer | null)[]> = {};
+    const headers: Partial<Record<string, Buffer | null | (Buffer | null)[]>> = {};
     for (const header of list) {
       const seen = headers[header.key];
       headers[header.key] = seen === undefined ? header.value : Array.isArray(seen) ? seen.concat([header.value]) : [seen, header.value];
@@ -111,7 +111,7 @@ interface PartitionData {
   messages: BatchMessage[];
 }
 
-type BatchClass = new (topic: string, fetchedOffset: string, partitionData: PartitionData) => object;
+type BatchClass = { new (topic: string, fetchedOffset: string, partitionData: PartitionData): object; prototype: object };
 type AbortedFilter = (args: { messages: BatchMessage[]; abortedTransactions: unknown[] }) => BatchMessage[];
 
 /**

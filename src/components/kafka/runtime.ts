@@ -169,14 +169,16 @@ export class KafkaRuntime implements SourceRuntime {
     }
     this.logger.warn({ err: error.message, attempt: this.restarts }, 'Kafka consumer stopped; starting it again');
     await sleep(RESTART_PAUSE_MS * this.restarts, this.signal);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a stop may come during the sleep; TypeScript keeps the narrowing across await
     if (this.signal.aborted) return;
     // a restart that crashes again comes back here through the CRASH event
     await this.run().catch((err: Error) => this.restart(err));
   }
 
-  private async take({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async take(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
     // fetched before a rewind's seek: the fetch from the seek position follows
-    if (isStale()) return;
+    if (payload.isStale()) return;
     this.lastFetch = Date.now();
     const partition = partitionId(batch.topic, batch.partition);
     const seen = this.delivered.get(partition) ?? -1;
@@ -189,9 +191,9 @@ export class KafkaRuntime implements SourceRuntime {
       this.wake?.();
     }
     // Marks the batch fetched (kafkajs fetches from resolved offsets); committing is separate.
-    if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
-    while (this.queued >= this.maxQueued && isRunning() && !isStale() && !this.signal.aborted) {
-      await heartbeat();
+    if (batch.messages.length > 0) payload.resolveOffset(batch.lastOffset());
+    while (this.queued >= this.maxQueued && payload.isRunning() && !payload.isStale() && !this.signal.aborted) {
+      await payload.heartbeat();
       await this.roomOrTimeout(BACKPRESSURE_POLL_MS);
     }
   }
@@ -406,8 +408,8 @@ function toChunk(partition: string, messages: readonly KafkaMessage[], seen: num
     return { partition, offsets, payloads: fresh.map((m) => (m.value === null ? null : m.value.toString('utf8'))) };
   }
   const values = fresh.map((m) => m.value!);
-  const starts: number[] = new Array(values.length);
-  const ends: number[] = new Array(values.length);
+  const starts = new Array<number>(values.length);
+  const ends = new Array<number>(values.length);
   let at = 0;
   for (let i = 0; i < values.length; i++) {
     starts[i] = at;

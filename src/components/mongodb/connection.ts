@@ -1,4 +1,4 @@
-import { MongoBulkWriteError, MongoClient, MongoServerSelectionError, type MongoClientOptions } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoServerSelectionError, type MongoClientOptions, type WriteError } from 'mongodb';
 import type { Logger } from 'pino';
 
 /** Slack on top of the longest a heartbeat may take, for a loaded machine. */
@@ -113,7 +113,8 @@ export function foundNoServer(error: unknown): boolean {
   return error instanceof MongoServerSelectionError || (error instanceof MongoBulkWriteError && failedAsAWhole(error) && (error as { reason?: unknown }).reason !== undefined);
 }
 
-export const writeErrorsOf = (error: MongoBulkWriteError) => (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]);
+/** The driver gives one write error or a list; concat flattens either into a list. */
+export const writeErrorsOf = (error: MongoBulkWriteError): readonly WriteError[] => ([] as readonly WriteError[]).concat(error.writeErrors);
 
 /** A bulk write that failed as a whole (the command, the connection, no server), not document by document. */
 export function failedAsAWhole(error: MongoBulkWriteError): boolean {

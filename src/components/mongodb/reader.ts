@@ -99,8 +99,8 @@ export class MongoReader implements StoredReader {
     const projection = { _id: 0, '_runnel.start': 1 };
     const edge = (direction: 1 | -1) =>
       this.query((db) => this.collection(db, coarsest).find({}, { projection }).sort({ [this.startField]: direction }).limit(1).toArray());
-    const [first] = await edge(1);
-    const [last] = await edge(-1);
+    const first = (await edge(1)).at(0);
+    const last = (await edge(-1)).at(0);
     if (!first || !last) return null;
     const start = (doc: Document) => (doc._runnel as { start: Date }).start.getTime();
     return { first: start(first), last: start(last) + coarsest.sizeMs };

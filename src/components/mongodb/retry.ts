@@ -69,7 +69,8 @@ export function isDuplicateKey(error: unknown): boolean {
 /** An error's message with credentials masked, plus the server's code name when there is one. */
 export function errorText(error: unknown): string {
   if (!(error instanceof Error)) return redactUrlCredentials(String(error));
-  const code = error instanceof MongoError && error.code !== undefined ? ` (code ${error.code}${'codeName' in error && error.codeName ? ` ${String(error.codeName)}` : ''})` : '';
+  const codeName = 'codeName' in error && typeof error.codeName === 'string' && error.codeName ? ` ${error.codeName}` : '';
+  const code = error instanceof MongoError && error.code !== undefined ? ` (code ${error.code}${codeName})` : '';
   return redactUrlCredentials(error.message) + code;
 }
 

@@ -108,7 +108,8 @@ interface RunnelFields {
 
 interface StoredDoc {
   _id: string;
-  _runnel: RunnelFields;
+  /** Absent from a document that another program wrote into the collection. */
+  _runnel?: RunnelFields;
   [field: string]: unknown;
 }
 
@@ -372,7 +373,7 @@ export class MongoStateStore implements StateStore {
       const found = await this.retrying('write (reading back claims)', () =>
         this.claims.find({ _id: { $in: ids } }, { projection: { 'doc._runnel.w': 1 }, batchSize: ids.length }).toArray(),
       );
-      const tokenOf = (claim: ClaimDoc) => (claim.doc?._runnel as RunnelFields | undefined)?.w;
+      const tokenOf = (claim: ClaimDoc) => (claim.doc._runnel as RunnelFields | undefined)?.w;
       const tokens = new Map(found.map((c) => [c._id, tokenOf(c as ClaimDoc)]));
       for (const i of duplicates) if (tokens.get(claims[i]._id) !== tokenOf(claims[i])) conflicts.add(claims[i].d);
     }

@@ -61,8 +61,9 @@ export class StreamRuntime implements SourceRuntime {
     if (this.failure) throw this.failure;
     this.pending.push(...this.queue.splice(0).flatMap((bytes) => this.lines.push(bytes)));
     if (this.ended && this.pending.length === 0) {
-      this.pending.push(...this.lines.end());
-      if (this.pending.length === 0) return null;
+      const rest = this.lines.end();
+      if (rest.length === 0) return null;
+      this.pending.push(...rest);
     }
     return takeRecords(this.pending, maxRecords);
   }
