@@ -67,8 +67,9 @@ class ScenarioSource implements SourceRuntime {
     return [{ partition: 'p', offsets, payloads }];
   }
 
-  async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
+  commit(offsets: ReadonlyMap<string, number>): Promise<void> {
     this.committed = offsets.get('p') ?? this.committed;
+    return Promise.resolve();
   }
 
   async close(): Promise<void> {}

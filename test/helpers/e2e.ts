@@ -17,6 +17,7 @@ import { impressionDefaults } from '../../src/components/sources/generator.js';
 import { groupBy } from './reference.js';
 import { decodeValue } from '../../src/components/mongodb/encoding.js';
 import { kafkaBrokers, mongoUri } from './stack.js';
+import { runnelOf } from './stored.js';
 
 export const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
@@ -159,7 +160,7 @@ export class Runner {
 /** The impressions counted in the stored documents. */
 export async function storedImpressions(db: Db): Promise<number> {
   const docs = await db.collection('impsPerPubGeo').find({}, { projection: { imps: 1 } }).toArray();
-  return docs.reduce((sum, d) => sum + ((d.imps as number) ?? 0), 0);
+  return docs.reduce((sum, d) => sum + ((d.imps as number | undefined) ?? 0), 0);
 }
 
 /** Polls until at least `count` impressions are stored. */
@@ -219,8 +220,8 @@ export function differencesOf(docs: readonly Document[], records: readonly Impre
     if (!(Math.abs((doc.avgBid as number) - avg) <= 1e-9)) differences.push(`${id}: avgBid ${doc.avgBid}, expected ${avg}`);
     const direct = hll.create({});
     for (const r of group) direct.add(r.cookie, r.timestamp);
-    if (doc.uniques !== direct.result()) differences.push(`${id}: uniques ${doc.uniques}, expected ${direct.result()}`);
-    const stored = hll.deserialize(decodeValue(doc._runnel.states.uniques) as Uint8Array, {});
+    if (doc.uniques !== direct.result()) differences.push(`${id}: uniques ${doc.uniques}, expected ${String(direct.result())}`);
+    const stored = hll.deserialize(decodeValue(runnelOf(doc).states.uniques) as Uint8Array, {});
     if (!Buffer.from(stored.serialize() as Uint8Array).equals(Buffer.from(direct.serialize() as Uint8Array))) differences.push(`${id}: stored HLL registers differ from an HLL of the same cookies`);
   }
   for (const id of expected.keys()) if (!seen.has(id)) differences.push(`missing document ${id}`);

@@ -11,7 +11,7 @@ export async function waitForCaughtUp(admin: Admin, group: string, topic: string
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ends = await admin.fetchTopicOffsets(topic);
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const committed = (await admin.fetchOffsets({ groupId: group, topics: [topic] })).at(0);
     const lag = ends.reduce((sum, end) => {
       const at = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
       return sum + Number(end.high) - Math.max(0, Number(at));

@@ -53,13 +53,14 @@ export class ScriptedSource implements SourceRuntime {
 
   constructor(private readonly script: Chunk[][]) {}
 
-  async next(): Promise<Chunk[] | null> {
-    if (this.index >= this.script.length) return null;
-    return this.script[this.index++];
+  next(): Promise<Chunk[] | null> {
+    if (this.index >= this.script.length) return Promise.resolve(null);
+    return Promise.resolve(this.script[this.index++]);
   }
 
-  async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
+  commit(offsets: ReadonlyMap<string, number>): Promise<void> {
     for (const [p, o] of offsets) this.committed.set(p, o);
+    return Promise.resolve();
   }
 
   async close(): Promise<void> {}
@@ -80,9 +81,10 @@ export async function runScripted(plan: Plan, script: Chunk[][], emit: EmitMode 
   const emissions: ResultRow[][] = [];
   const deadLetters: DeadLetter[] = [];
   const sink = new LocalRowSink(plan, emit, {
-    async write(batch) {
+    write(batch) {
       rows.push(...batch);
       emissions.push(batch);
+      return Promise.resolve();
     },
     async close() {},
   });
