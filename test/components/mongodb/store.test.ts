@@ -12,6 +12,10 @@ import { RunnelError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { mongoSinkConfig, mongoUri, requireStack } from '../../helpers/stack.js';
 import { hll, makeDoc, MINUTE, oddDoc, storeContract, T0 } from '../../compliance/store-contract.js';
+import { runnelOf, type StoredDocument } from '../../helpers/stored.js';
+
+/** A pino log line. */
+const logLine = (line: string) => JSON.parse(line) as { msg: string; attempt: number };
 
 /** The user's output fields, as a pipeline's mapping would render them. */
 function render(doc: StateDoc): Record<string, unknown> {
@@ -96,23 +100,20 @@ describe('MongoStateStore without a server', () => {
 
     let calls = 0;
     const value = await retryTransient(
-      async () => {
-        if (++calls < 4) throw new MongoNetworkError('connection 1 to h closed');
-        return 'ok';
-      },
+      () => (++calls < 4 ? Promise.reject(new MongoNetworkError('connection 1 to h closed')) : Promise.resolve('ok')),
       { ...base, what: 'read' },
     );
     assert.equal(value, 'ok');
     assert.equal(calls, 4);
     assert.equal(lines.length, 3);
-    assert.match(JSON.parse(lines[0]).msg, /transient/);
-    assert.equal(JSON.parse(lines[2]).attempt, 3);
+    assert.match(logLine(lines[0]).msg, /transient/);
+    assert.equal(logLine(lines[2]).attempt, 3);
 
     calls = 0;
     await assert.rejects(
-      retryTransient(async () => {
+      retryTransient(() => {
         calls++;
-        throw new MongoServerError({ message: 'Authentication failed.', code: 18, codeName: 'AuthenticationFailed' });
+        return Promise.reject(new MongoServerError({ message: 'Authentication failed.', code: 18, codeName: 'AuthenticationFailed' }));
       }, { ...base, what: 'read' }),
       (error: unknown) => error instanceof RunnelError && error.code === 'operation-failed' && /read on db\.coll/.test(error.message) && /code 18/.test(error.message) && /password/.test(error.message),
     );
@@ -121,28 +122,24 @@ describe('MongoStateStore without a server', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 30);
     await assert.rejects(
-      retryTransient(async () => {
-        throw new MongoNetworkError('down');
-      }, { ...base, what: 'write', signal: controller.signal }),
+      retryTransient(() => Promise.reject(new MongoNetworkError('down')), { ...base, what: 'write', signal: controller.signal }),
       (error: unknown) => error instanceof RunnelError && error.code === 'stopped' && /stopped/.test(error.message),
     );
 
     // after a stop (SIGTERM), the batch in hand is still stored: operations are tried, not retried
     calls = 0;
-    assert.equal(await retryTransient(async () => 'stored', { ...base, what: 'write', signal: controller.signal }), 'stored');
+    assert.equal(await retryTransient(() => Promise.resolve('stored'), { ...base, what: 'write', signal: controller.signal }), 'stored');
     await assert.rejects(
-      retryTransient(async () => {
+      retryTransient(() => {
         calls++;
-        throw new MongoNetworkError('down');
+        return Promise.reject(new MongoNetworkError('down'));
       }, { ...base, what: 'write', signal: controller.signal }),
       (error: unknown) => error instanceof RunnelError && error.code === 'stopped' && /stopped/.test(error.message),
     );
     assert.equal(calls, 1);
 
     await assert.rejects(
-      retryTransient(async () => {
-        throw new MongoNetworkError('down');
-      }, { ...base, what: 'connect', deadline: Date.now() + 20 }),
+      retryTransient(() => Promise.reject(new MongoNetworkError('down')), { ...base, what: 'connect', deadline: Date.now() + 20 }),
       (error: unknown) => error instanceof RunnelError && error.code === 'server-unreachable' && /not reachable/.test(error.message),
     );
   });
@@ -156,7 +153,7 @@ const stack = await requireStack('mongodb');
 
 describe('MongoStateStore against a real server', stack, () => {
   const database = `runnel_test_${randomBytes(6).toString('hex')}`;
-  let admin: MongoClient;
+  let admin: MongoClient | undefined; // undefined if before() failed: after() closes what there is
   let collections = 0;
   const opened: MongoStateStore[] = [];
 
@@ -207,19 +204,20 @@ describe('MongoStateStore against a real server', stack, () => {
     const store = await open(collection);
     const doc = oddDoc('1767268800000|["pub.example","US"]', 1);
     assert.deepEqual(await store.write([{ doc, expectedVersion: null }]), []);
-    const raw = await admin.db(database).collection(collection).findOne({ _id: doc.id as never });
+    const raw = await admin!.db(database).collection(collection).findOne({ _id: doc.id as never });
     assert.ok(raw);
     assert.deepEqual(Object.keys(raw), ['_id', 'date', 'publisher', 'geo', 'imps', '_runnel']);
     assert.deepEqual(raw.date, new Date(T0));
     assert.equal(raw.publisher, 'pub.example');
     assert.equal(raw.imps, 42);
-    const r = raw._runnel;
+    const r = runnelOf(raw);
     assert.equal(r.v, 1);
     assert.deepEqual(r.start, new Date(T0));
     assert.deepEqual(r.end, new Date(T0 + MINUTE));
-    assert.ok(r.states.uniques instanceof Binary);
-    assert.equal(r.states.uniques.sub_type, 0);
-    assert.equal(r.states.uniques.length(), 16 * 1024);
+    const uniques = r.states.uniques;
+    assert.ok(uniques instanceof Binary);
+    assert.equal(uniques.sub_type, 0);
+    assert.equal(uniques.length(), 16 * 1024);
     assert.deepEqual(Object.keys(r.offsets).sort(), ['', '%24events/1', 'a%252Eb', 'events%2Ev1/0', 'plain-2']);
     assert.equal(typeof r.w, 'string');
     // Uint8Array comes back as a plain Uint8Array (a view over the reply, not a Buffer).
@@ -283,9 +281,9 @@ describe('MongoStateStore against a real server', stack, () => {
       assert.equal(doc.version, stores.length * ROUNDS, id);
       assert.deepEqual(doc.offsets, { 'p/0': ROUNDS - 1, 'p/1': ROUNDS - 1, 'p/2': ROUNDS - 1 });
     }
-    const raw = await admin.db(database).collection(`states${collections}`).find().toArray();
-    assert.deepEqual(raw.map((d) => d.imps).sort(), ids.map(() => stores.length * ROUNDS), 'every document is settled at its last version');
-    const claims = await admin.db(database).collection(`states${collections}.runnel_claims`).find().toArray();
+    const raw = await admin!.db(database).collection(`states${collections}`).find().toArray();
+    assert.deepEqual(raw.map((d) => d.imps as number).sort(), ids.map(() => stores.length * ROUNDS), 'every document is settled at its last version');
+    const claims = await admin!.db(database).collection(`states${collections}.runnel_claims`).find().toArray();
     assert.equal(claims.length, ids.length, 'one claim (the current one) is left per document');
     assert.ok(conflicts > 0, 'the writers did race');
   });
@@ -294,21 +292,22 @@ describe('MongoStateStore against a real server', stack, () => {
     const collection = `states${++collections}`;
     const store = await open(collection);
     assert.deepEqual(await store.write([{ doc: makeDoc('dead', 1), expectedVersion: null }]), []);
-    const claims = admin.db(database).collection(`${collection}.runnel_claims`);
+    const claims = admin!.db(database).collection(`${collection}.runnel_claims`);
     const current = await claims.findOne({ _id: 'dead@1' as never });
     assert.ok(current);
+    const currentDoc = current.doc as StoredDocument;
     // a second writer's claim of version 2 landed; its process died before replacing the document
-    await claims.insertOne({ _id: 'dead@2' as never, d: 'dead', v: 2, doc: { ...current.doc, imps: 99, _runnel: { ...current.doc._runnel, v: 2, states: { imps: 99 }, offsets: { 'events/0': 5 } } } });
+    await claims.insertOne({ _id: 'dead@2' as never, d: 'dead', v: 2, doc: { ...currentDoc, imps: 99, _runnel: { ...currentDoc._runnel, v: 2, states: { imps: 99 }, offsets: { 'events/0': 5 } } } });
     const back = (await store.read(['dead'])).get('dead')!;
     assert.equal(back.version, 2);
     assert.deepEqual(back.states, { imps: 99 });
-    const raw = await admin.db(database).collection(collection).findOne({ _id: 'dead' as never });
-    assert.equal(raw?._runnel.v, 2, 'the document is rolled forward');
+    const raw = await admin!.db(database).collection(collection).findOne({ _id: 'dead' as never });
+    assert.equal(raw && runnelOf(raw).v, 2, 'the document is rolled forward');
     assert.equal(raw?.imps, 99);
     // a late replace sets the document back a version: the claim above it repairs it again
-    await admin.db(database).collection(collection).replaceOne({ _id: 'dead' as never }, current.doc);
+    await admin!.db(database).collection(collection).replaceOne({ _id: 'dead' as never }, currentDoc);
     assert.equal((await store.read(['dead'])).get('dead')!.version, 2);
-    assert.equal((await admin.db(database).collection(collection).findOne({ _id: 'dead' as never }))?.imps, 99);
+    assert.equal((await admin!.db(database).collection(collection).findOne({ _id: 'dead' as never }))?.imps, 99);
     assert.deepEqual(await store.write([{ doc: makeDoc('dead', 2), expectedVersion: 1 }]), ['dead'], 'version 2 is taken');
   });
 
@@ -340,7 +339,7 @@ describe('MongoStateStore against a real server', stack, () => {
     await Promise.all(offsets.map((offset, i) => (i % 2 ? s1 : s2).raiseFence('fresh/1', offset)));
     assert.equal(await s1.readFence('fresh/1'), Math.max(...offsets));
     // marks below the highest are collected; the highest is never deleted
-    const marks = await admin.db(database).collection(`states${collections}.runnel_fences`).find().toArray();
+    const marks = await admin!.db(database).collection(`states${collections}.runnel_fences`).find().toArray();
     for (const partition of ['fresh/1', 'topic.a/$0']) {
       const top = Math.max(...marks.filter((m) => m.p === partition).map((m) => m.o as number));
       assert.equal(top, partition === 'fresh/1' ? Math.max(...offsets) : 10);
@@ -351,7 +350,7 @@ describe('MongoStateStore against a real server', stack, () => {
     const collection = `states${++collections}`;
     const store = await open(collection);
     await store.ensureIndexes();
-    const indexes = await admin.db(database).collection(collection).listIndexes().toArray();
+    const indexes = (await admin!.db(database).collection(collection).listIndexes().toArray()) as { key: unknown }[];
     assert.ok(
       indexes.some((ix) => JSON.stringify(ix.key) === JSON.stringify({ date: 1, publisher: 1, geo: 1 })),
       JSON.stringify(indexes),
