@@ -81,7 +81,36 @@ function reference(group: Impression[]): { imps: number; uniques: number; avgBid
 
 function assertClose(actual: unknown, expected: number | null, what: string): void {
   if (expected === null) return assert.equal(actual, null, what);
-  assert.ok(typeof actual === 'number' && Math.abs(actual - expected) <= 1e-9, `${what}: ${actual} vs ${expected}`);
+  assert.ok(typeof actual === 'number' && Math.abs(actual - expected) <= 1e-9, `${what}: ${String(actual)} vs ${expected}`);
+}
+
+/** The JSON bodies of the endpoints, as far as these tests read them. */
+interface SeriesBody {
+  level: string;
+  fields: string[];
+  points: { time: string; imps: number; uniques: number; avgBid: unknown }[];
+}
+interface TopBody {
+  levels: { level: string }[];
+  top: Record<string, unknown>[];
+}
+interface ErrorBody {
+  parameter: string;
+  message: string;
+}
+interface PipelinesBody {
+  pipelines: {
+    name: string;
+    granularities: { label: string; where: string }[];
+    groupBy: string[];
+    fields: { name: string }[];
+    extent: { from: string };
+    queryable: boolean;
+  }[];
+}
+interface OpenApiBody {
+  openapi: string;
+  paths: Record<string, { get: { parameters: { name: string; schema: { enum?: string[] } }[] } }>;
 }
 
 const stack = await requireStack('mongodb');
@@ -89,15 +118,16 @@ const stack = await requireStack('mongodb');
 describe('serving API against FerretDB', stack, () => {
   const data = records();
   let plan: Plan;
-  let app: FastifyInstance;
-  let served: ServedPipeline[];
-  let mongo: MongoClient;
+  // undefined until before() sets them: after() closes whatever it got to
+  let app: FastifyInstance | undefined;
+  let served: ServedPipeline[] | undefined;
+  let mongo: MongoClient | undefined;
 
-  const get = async (url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url, headers });
-  const json = async (url: string) => {
+  const get = async (url: string, headers: Record<string, string> = {}) => app!.inject({ method: 'GET', url, headers });
+  const json = async <T>(url: string): Promise<T> => {
     const res = await get(url);
     assert.equal(res.statusCode, 200, `${url}: ${res.body}`);
-    return res.json();
+    return res.json<T>();
   };
 
   before(async () => {
@@ -133,7 +163,7 @@ describe('serving API against FerretDB', stack, () => {
   });
 
   test('each level holds one document per window and key, as the base collection does', async () => {
-    const db = mongo.db(database);
+    const db = mongo!.db(database);
     for (const [collection, size] of [['imps', MINUTE], ['imps_1h', HOUR], ['imps_1d', DAY]] as const) {
       const expected = groupBy(data, (r) => `${Math.floor(r.timestamp / size) * size}|${r.publisher}|${r.geo}`);
       assert.equal(await db.collection(collection).countDocuments(), expected.size, collection);
@@ -143,7 +173,7 @@ describe('serving API against FerretDB', stack, () => {
   test('hourly series for one publisher and geo equals the reference, read from the 1h level', async () => {
     const from = T0;
     const to = T0 + 2 * DAY;
-    const body = await json(`/api/pipelines/imps/series?from=${new Date(from).toISOString()}&to=${to}&granularity=1h&publisher=publisher_2&geo=CA`);
+    const body = await json<SeriesBody>(`/api/pipelines/imps/series?from=${new Date(from).toISOString()}&to=${to}&granularity=1h&publisher=publisher_2&geo=CA`);
     assert.equal(body.level, '1h');
     assert.equal(body.points.length, 48);
     const mine = data.filter((r) => r.publisher === 'publisher_2' && r.geo === 'CA');
@@ -158,7 +188,7 @@ describe('serving API against FerretDB', stack, () => {
 
   test('granularities that are not stored merge finer levels: 2h and 3h from 1h, 30m from 1m, 1d stored', async () => {
     for (const [granularity, size, level] of [['2h', 2 * HOUR, '1h'], ['3h', 3 * HOUR, '1h'], ['30m', 30 * MINUTE, '1m'], ['1d', DAY, '1d']] as const) {
-      const body = await json(`/api/pipelines/imps/series?from=${T0}&to=${T0 + 3 * DAY}&granularity=${granularity}&publisher=publisher_1`);
+      const body = await json<SeriesBody>(`/api/pipelines/imps/series?from=${T0}&to=${T0 + 3 * DAY}&granularity=${granularity}&publisher=publisher_1`);
       assert.equal(body.level, level, granularity);
       const mine = data.filter((r) => r.publisher === 'publisher_1');
       let total = 0;
@@ -176,12 +206,12 @@ describe('serving API against FerretDB', stack, () => {
   });
 
   test('daily uniques are the HLL merge of the minutes, never their sum', async () => {
-    const body = await json(`/api/pipelines/imps/series?from=${T0}&to=${T0 + DAY}&granularity=1d&fields=uniques`);
+    const body = await json<SeriesBody>(`/api/pipelines/imps/series?from=${T0}&to=${T0 + DAY}&granularity=1d&fields=uniques`);
     assert.deepEqual(body.fields, ['uniques']);
     const day = data.filter((r) => r.timestamp < T0 + DAY);
     assert.equal(body.points[0].uniques, reference(day).uniques);
-    const minutes = await json(`/api/pipelines/imps/series?from=${T0}&to=${T0 + DAY}&granularity=1m&fields=uniques`);
-    const summed = minutes.points.reduce((s: number, p: { uniques: number }) => s + p.uniques, 0);
+    const minutes = await json<SeriesBody>(`/api/pipelines/imps/series?from=${T0}&to=${T0 + DAY}&granularity=1m&fields=uniques`);
+    const summed = minutes.points.reduce((s, p) => s + p.uniques, 0);
     assert.ok(summed > body.points[0].uniques * 1.5, `summed minute uniques ${summed} would overcount ${body.points[0].uniques}`);
   });
 
@@ -189,9 +219,9 @@ describe('serving API against FerretDB', stack, () => {
     const from = T0 + 5 * HOUR + 30 * MINUTE;
     const to = T0 + 2 * DAY + 3 * HOUR + 10 * MINUTE;
     for (const field of ['imps', 'uniques', 'avgBid'] as const) {
-      const body = await json(`/api/pipelines/imps/top?field=${field}&by=publisher&from=${from}&to=${to}&limit=2`);
+      const body = await json<TopBody>(`/api/pipelines/imps/top?field=${field}&by=publisher&from=${from}&to=${to}&limit=2`);
       assert.deepEqual(
-        body.levels.map((l: { level: string }) => l.level),
+        body.levels.map((l) => l.level),
         ['1m', '1h', '1d', '1h', '1m'],
       );
       const inRange = data.filter((r) => r.timestamp >= from && r.timestamp < to);
@@ -200,12 +230,12 @@ describe('serving API against FerretDB', stack, () => {
         .sort((a, b) => b.value - a.value || (a.publisher < b.publisher ? -1 : 1))
         .slice(0, 2);
       assert.equal(body.top.length, 2);
-      body.top.forEach((row: Record<string, unknown>, i: number) => {
+      body.top.forEach((row, i) => {
         assert.equal(row.publisher, expected[i].publisher, `${field} rank ${i + 1}`);
         assertClose(row[field], expected[i].value, `${field} rank ${i + 1}`);
       });
     }
-    const byGeo = await json(`/api/pipelines/imps/top?field=uniques&by=geo&publisher=publisher_3&from=${T0}&to=${T0 + 3 * DAY}`);
+    const byGeo = await json<TopBody>(`/api/pipelines/imps/top?field=uniques&by=geo&publisher=publisher_3&from=${T0}&to=${T0 + 3 * DAY}`);
     for (const row of byGeo.top) {
       assert.equal(row.uniques, reference(data.filter((r) => r.publisher === 'publisher_3' && r.geo === row.geo)).uniques);
     }
@@ -246,41 +276,41 @@ describe('serving API against FerretDB', stack, () => {
     for (const [url, parameter, message] of cases) {
       const res = await get(url);
       assert.equal(res.statusCode, 400, `${url}: ${res.body}`);
-      assert.equal(res.json().parameter, parameter, url);
-      assert.match(res.json().message, message, url);
+      assert.equal(res.json<ErrorBody>().parameter, parameter, url);
+      assert.match(res.json<ErrorBody>().message, message, url);
     }
     for (const url of ['/api/pipelines/imsp/series', '/api/pipelines/nope/top?field=imps', '/api/pipelines/imsp']) {
       const res = await get(url);
       assert.equal(res.statusCode, 404, url);
-      assert.match(res.json().message, /unknown pipeline/);
+      assert.match(res.json<ErrorBody>().message, /unknown pipeline/);
     }
-    assert.match((await get('/api/pipelines/imsp/series')).json().message, /did you mean `imps`\?/);
+    assert.match((await get('/api/pipelines/imsp/series')).json<ErrorBody>().message, /did you mean `imps`\?/);
     const local = await get('/api/pipelines/local/series');
     assert.equal(local.statusCode, 409);
-    assert.match(local.json().message, /console sink, which keeps nothing to query/);
+    assert.match(local.json<ErrorBody>().message, /console sink, which keeps nothing to query/);
   });
 
   test('the pipeline list, the OpenAPI document, /healthz and /metrics', async () => {
-    const { pipelines } = await json('/api/pipelines');
-    const imps = pipelines.find((p: { name: string }) => p.name === 'imps');
-    assert.deepEqual(imps.granularities.map((g: { label: string; where: string }) => [g.label, g.where]), [
+    const { pipelines } = await json<PipelinesBody>('/api/pipelines');
+    const imps = pipelines.find((p) => p.name === 'imps')!;
+    assert.deepEqual(imps.granularities.map((g) => [g.label, g.where]), [
       ['1m', `${database}.imps`],
       ['1h', `${database}.imps_1h`],
       ['1d', `${database}.imps_1d`],
     ]);
     assert.deepEqual(imps.groupBy, ['publisher', 'geo']);
-    assert.deepEqual(imps.fields.map((f: { name: string }) => f.name), ['imps', 'uniques', 'avgBid']);
+    assert.deepEqual(imps.fields.map((f) => f.name), ['imps', 'uniques', 'avgBid']);
     assert.equal(imps.extent.from, new Date(T0).toISOString());
     assert.equal(imps.queryable, true);
-    assert.equal(pipelines.find((p: { name: string }) => p.name === 'local').queryable, false);
+    assert.equal(pipelines.find((p) => p.name === 'local')!.queryable, false);
 
-    const openapi = await json('/api/openapi.json');
+    const openapi = await json<OpenApiBody>('/api/openapi.json');
     assert.equal(openapi.openapi, '3.1.0');
-    const params = openapi.paths['/api/pipelines/imps/series'].get.parameters.map((p: { name: string }) => p.name);
+    const params = openapi.paths['/api/pipelines/imps/series'].get.parameters.map((p) => p.name);
     assert.deepEqual(params, ['from', 'to', 'granularity', 'fields', 'format', 'publisher', 'geo']);
-    assert.deepEqual(openapi.paths['/api/pipelines/imps/top'].get.parameters.find((p: { name: string }) => p.name === 'field').schema.enum, ['imps', 'uniques', 'avgBid']);
+    assert.deepEqual(openapi.paths['/api/pipelines/imps/top'].get.parameters.find((p) => p.name === 'field')!.schema.enum, ['imps', 'uniques', 'avgBid']);
 
-    assert.deepEqual((await json('/healthz')).pipelines, { imps: 'ok', local: 'not stored' });
+    assert.deepEqual((await json<{ pipelines: Record<string, string> }>('/healthz')).pipelines, { imps: 'ok', local: 'not stored' });
     const metrics = await get('/metrics');
     assert.match(metrics.headers['content-type'] as string, /^text\/plain/);
     for (const name of ['runnel_records_in_total', 'runnel_sink_records_total', 'runnel_sink_documents_written_total', 'runnel_batch_duration_seconds_bucket', 'runnel_sink_write_duration_seconds_bucket', 'runnel_http_request_duration_seconds_bucket']) {
