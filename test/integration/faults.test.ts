@@ -29,14 +29,15 @@ const managed = available.skip === false && (await stackManaged());
 // Stopping servers needs the stack started by scripts/stack; under CI=true it always is (.ci/run).
 const serverFaults = managed || process.env.CI === 'true' ? available : { skip: `the servers are not managed by scripts/stack; ${START_HINT}` };
 
-let mongo: MongoClient;
-let admin: Admin;
+// undefined until before() sets them: after() cleans up what there is
+let mongo: MongoClient | undefined;
+let admin: Admin | undefined;
 const runs: E2eRun[] = [];
 
 function newRun(name: string, dataSet: DataSet): { run: E2eRun; db: Db } {
   const run = new E2eRun(name, dataSet);
   runs.push(run);
-  return { run, db: mongo.db(run.database) };
+  return { run, db: mongo!.db(run.database) };
 }
 
 const start = (run: E2eRun, group: string, extra: NodeJS.ProcessEnv = {}): Runner => run.startRunner(group, extra);
@@ -47,7 +48,7 @@ async function produceAtRate(run: E2eRun, rate: number): Promise<{ done: Promise
   done.catch(() => undefined); // awaited by the test; a failure before that must not go unhandled
   await waitUntil(`topic ${run.topic} created`, 30_000, async () => {
     try {
-      return (await admin.fetchTopicOffsets(run.topic)).length === run.data.partitions;
+      return (await admin!.fetchTopicOffsets(run.topic)).length === run.data.partitions;
     } catch {
       return false;
     }
@@ -57,12 +58,12 @@ async function produceAtRate(run: E2eRun, rate: number): Promise<{ done: Promise
 
 /** The sum over partitions of the group's committed offsets: how many records it has stored and committed. */
 async function committed(group: string, topic: string): Promise<number> {
-  const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  const offsets = (await admin!.fetchOffsets({ groupId: group, topics: [topic] })).at(0);
   return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
 }
 
 async function committedByPartition(group: string, topic: string): Promise<Map<number, number>> {
-  const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  const offsets = (await admin!.fetchOffsets({ groupId: group, topics: [topic] })).at(0);
   return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Math.max(0, Number(p.offset))]));
 }
 
@@ -79,13 +80,13 @@ const waitForCommitted = (group: string, topic: string, atLeast: number, timeout
 
 const waitForMembers = (group: string, count: number, timeoutMs = 60_000) =>
   waitUntil(`group ${group} stable with ${count} members`, timeoutMs, async () => {
-    const [described] = (await admin.describeGroups([group])).groups;
+    const described = (await admin!.describeGroups([group])).groups.at(0);
     return described?.state === 'Stable' && described.members.length === count;
   });
 
 /** Lets the runners finish the topic, stops them with SIGTERM and compares every document with the reference. */
 async function finish(t: TestContext, run: E2eRun, db: Db, group: string, active: Runner[], fault: string, injections: number): Promise<void> {
-  await waitForCaughtUp(admin, group, run.topic, CATCH_UP_MS).catch((error: Error) => {
+  await waitForCaughtUp(admin!, group, run.topic, CATCH_UP_MS).catch((error: Error) => {
     throw new Error(`${error.message} (runner logs: ${active.map((r) => r.logFile).join(', ')})`);
   });
   for (const runner of active) await runner.stop();
@@ -135,7 +136,7 @@ describe('fault injection: every document equals the reference after', available
     await producing.done;
     const stored = await committed(group, run.topic);
     assert.ok(stored < run.data.records, 'the last kill came before everything was committed');
-    await waitForMember(admin, group, 60_000);
+    await waitForMember(admin!, group, 60_000);
     await finish(t, run, db, group, [runner], 'kill -9 and restart', KILLS);
   });
 
@@ -260,19 +261,20 @@ async function positions(topic: string, records: readonly Impression[]): Promise
   const done = new Promise<void>((resolve, reject) => {
     consumer
       .run({
-        eachBatch: async ({ batch }) => {
+        eachBatch: ({ batch }) => {
           for (const message of batch.messages) {
             const record = byText.get(message.value!.toString('utf8'));
             assert.ok(record, 'every message is one of the produced records');
             found.set(record, { partition: batch.partition, offset: Number(message.offset) });
           }
           if (found.size === records.length) resolve();
+          return Promise.resolve();
         },
       })
       .catch(reject);
   });
   await Promise.race([done, sleep(60_000, undefined, { ref: false }).then(() => Promise.reject(new Error(`read back ${found.size} of ${records.length} records`)))]);
   await consumer.disconnect();
-  await admin.deleteGroups([`positions-${topic}`]).catch(() => undefined);
+  await admin!.deleteGroups([`positions-${topic}`]).catch(() => undefined);
   return found;
 }

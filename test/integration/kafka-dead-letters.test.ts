@@ -37,12 +37,13 @@ async function readDeadLetters(topic: string, count: number): Promise<Received[]
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`only ${received.length} of ${count} dead letters arrived`)), 30_000);
     void consumer.run({
-      eachMessage: async ({ message }) => {
-        received.push({ key: message.key!.toString(), reason: message.headers!.reason!.toString(), value: JSON.parse(message.value!.toString()) });
+      eachMessage: ({ message }) => {
+        received.push({ key: message.key!.toString(), reason: message.headers!.reason!.toString(), value: JSON.parse(message.value!.toString()) as Record<string, unknown> });
         if (received.length >= count) {
           clearTimeout(timer);
           resolve();
         }
+        return Promise.resolve();
       },
     });
   });

@@ -17,9 +17,10 @@ const e2e = new E2eRun('e2e', { records: 30_000, seed: 11, start: '2026-03-01T00
 const stack = await requireStack('kafka', 'mongodb');
 
 describe('canonical pipeline: Kafka in, MongoDB out', stack, () => {
-  let mongo: MongoClient;
   let db: Db;
-  let admin: Admin;
+  // undefined until before() sets them: after() cleans up what there is
+  let mongo: MongoClient | undefined;
+  let admin: Admin | undefined;
   const records = e2e.records();
   const kept = records.filter((r) => r.geo !== 'unknown').length;
 
@@ -32,7 +33,7 @@ describe('canonical pipeline: Kafka in, MongoDB out', stack, () => {
   });
 
   after(async () => {
-    await db?.dropDatabase().catch(() => undefined);
+    await mongo?.db(e2e.database).dropDatabase().catch(() => undefined);
     await mongo?.close();
     await admin?.deleteTopics({ topics: [e2e.topic] }).catch(() => undefined);
     await admin?.disconnect();
@@ -48,8 +49,8 @@ describe('canonical pipeline: Kafka in, MongoDB out', stack, () => {
     const stored = await storedImpressions(db);
     assert.ok(stored < kept, `the kill came after everything was stored (${stored} of ${kept}); it proves nothing`);
     const second = e2e.startRunner(group);
-    await waitForMember(admin, group, 60_000);
-    await waitForCaughtUp(admin, group, e2e.topic, 120_000);
+    await waitForMember(admin!, group, 60_000);
+    await waitForCaughtUp(admin!, group, e2e.topic, 120_000);
     await second.stop();
     assert.equal(await storedImpressions(db), kept);
     assert.deepEqual(await referenceDifferences(db, records), []);
@@ -58,8 +59,8 @@ describe('canonical pipeline: Kafka in, MongoDB out', stack, () => {
   test('a replay from earliest with a new consumer group counts nothing twice', async () => {
     const group = `g2-${e2e.topic}`;
     const replay = e2e.startRunner(group);
-    await waitForMember(admin, group, 60_000);
-    await waitForCaughtUp(admin, group, e2e.topic, 120_000);
+    await waitForMember(admin!, group, 60_000);
+    await waitForCaughtUp(admin!, group, e2e.topic, 120_000);
     await replay.stop();
     assert.equal(await storedImpressions(db), kept);
     assert.deepEqual(await referenceDifferences(db, records), []);

@@ -16,6 +16,7 @@ import type { Admin } from 'kafkajs';
 import { kafkaBrokers, mongoUri, requireStack } from '../helpers/stack.js';
 import { testKafka, waitForCaughtUp } from '../helpers/kafka.js';
 import { groupBy } from '../helpers/reference.js';
+import { runnelOf } from '../helpers/stored.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
@@ -51,8 +52,9 @@ const B = records(600, 2, 6, 5);
 const stack = await requireStack('kafka', 'mongodb');
 
 describe('a pipeline that changes under existing state (integration)', stack, () => {
-  let mongo: MongoClient;
-  let admin: Admin;
+  // undefined until before() sets them: after() cleans up what there is
+  let mongo: MongoClient | undefined;
+  let admin: Admin | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'runnel-changes-'));
   const unique = `${process.pid}-${Date.now().toString(36)}`;
   const topicA = `runnel-changes-a-${unique}`;
@@ -69,7 +71,7 @@ describe('a pipeline that changes under existing state (integration)', stack, ()
   });
 
   after(async () => {
-    for (const database of databases) await mongo.db(database).dropDatabase().catch(() => undefined);
+    for (const database of databases) await mongo!.db(database).dropDatabase().catch(() => undefined);
     await mongo?.close();
     await admin?.deleteTopics({ topics: [topicA, topicB] }).catch(() => undefined);
     await admin?.disconnect();
@@ -114,7 +116,7 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
     let log = '';
     child.stderr.setEncoding('utf8').on('data', (t: string) => (log += t));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await Promise.race([waitForCaughtUp(admin, group, topic, 90_000), exited.then((code) => assert.fail(`runner exited with ${code} before catching up: ${log}`))]);
+    await Promise.race([waitForCaughtUp(admin!, group, topic, 90_000), exited.then((code) => assert.fail(`runner exited with ${code} before catching up: ${log}`))]);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, log);
     return log;
@@ -138,7 +140,7 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
     databases.push(database);
     const group = `changes-${name}-${unique}`;
     await runToEnd(pipeline(database, group, topicA), group, topicA);
-    const db = mongo.db(database);
+    const db = mongo!.db(database);
     const first = await documents(db);
     assert.equal(first.size, 4 * PUBLISHERS.length * GEOS.length);
     return { db, database, group, first };
@@ -168,15 +170,15 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
         continue;
       }
       assert.equal(doc.maxBid, Math.max(...inB.map((r) => r.bid)), id);
-      if (before) assert.deepEqual(doc._runnel.partial, { maxBid: before._runnel.offsets }, `${id}: holds maxBid after the offsets it held then`);
-      else assert.equal(doc._runnel.partial, undefined, `${id}: a window B opened holds maxBid whole`);
+      if (before) assert.deepEqual(runnelOf(doc).partial, { maxBid: runnelOf(before).offsets }, `${id}: holds maxBid after the offsets it held then`);
+      else assert.equal(runnelOf(doc).partial, undefined, `${id}: a window B opened holds maxBid whole`);
     }
     // the hour holds all of A and B, maxBid of B only, and says so
     const [hour] = await db.collection('bids_1h').find({ publisher: 'p1', geo: 'US' }).toArray();
     const hourRecords = [...A, ...B].filter((r) => r.publisher === 'p1' && r.geo === 'US');
     assert.equal(hour.imps, hourRecords.length);
     assert.equal(hour.maxBid, Math.max(...B.filter((r) => r.publisher === 'p1' && r.geo === 'US').map((r) => r.bid)));
-    assert.deepEqual(Object.keys(hour._runnel.partial), ['maxBid']);
+    assert.deepEqual(Object.keys(runnelOf(hour).partial!), ['maxBid']);
   });
 
   test('a renamed aggregate proceeds, named a rename: the old state is dropped where documents are rewritten, the new one marked partial', async () => {
@@ -188,10 +190,10 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
     for (const [id, doc] of await documents(db)) {
       const inB = fromB.get(id);
       if (!inB) continue;
-      assert.equal(doc._runnel.states.avgBid, undefined, id);
+      assert.equal(runnelOf(doc).states.avgBid, undefined, id);
       const mean = inB.reduce((sum, r) => sum + r.bid, 0) / inB.length;
       assert.ok(Math.abs(doc.meanBid - mean) < 1e-9, `${id}: meanBid ${doc.meanBid}, expected ${mean}`);
-      assert.deepEqual(doc._runnel.partial, first.has(id) ? { meanBid: first.get(id)!._runnel.offsets } : undefined, id);
+      assert.deepEqual(runnelOf(doc).partial, first.has(id) ? { meanBid: runnelOf(first.get(id)!).offsets } : undefined, id);
     }
   });
 
@@ -206,7 +208,7 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
       assert.match(log, /merging into them would mix the two/);
       assert.match(log, /Ways out: write to a new collection \(sink\.mongodb\.collection\) with a new consumer group/);
       assert.deepEqual(await documents(db), first);
-      const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topicB] });
+      const [committed] = await admin!.fetchOffsets({ groupId: group, topics: [topicB] });
       assert.deepEqual(committed.partitions.map((p) => p.offset), ['-1', '-1'], 'nothing of B committed');
       // the first way out: a new collection and a new group take the changed pipeline, from the topic's start
       const fresh = `${group}-v2`;
