@@ -60,7 +60,7 @@ const LETTERS: WrittenDeadLetter[] = [
 
 interface Opened {
   fixture: DeadLetterFixture;
-  open(): Promise<DeadLetterRuntime>;
+  open: () => Promise<DeadLetterRuntime>;
 }
 
 async function withDestination(
@@ -90,8 +90,9 @@ async function withDestination(
 }
 
 function deadLetterTests(spec: DeadLetterSpec<TSchema>, harness: DeadLetterHarness): void {
-  const check = (name: DeadLetterCheck, title: string, body: () => Promise<void>) =>
+  const check = (name: DeadLetterCheck, title: string, body: () => Promise<void>): void => {
     test(title, { todo: harness.knownViolations?.[name], timeout: TEST_TIMEOUT_MS }, body);
+  };
 
   check('readBack', 'stores nothing until write(), then exactly what write() was given: every field, in order, once it resolves', () =>
     withDestination(spec, harness, async ({ fixture, open }) => {

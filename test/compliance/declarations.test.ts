@@ -95,7 +95,7 @@ test('every source, sink and dead-letter destination has a factory; windows have
 });
 
 test('exactly one dead-letter destination is the default, and its default config fits its schema', () => {
-  const defaults = (components.deadLetter as readonly DeadLetterSpec<TSchema>[]).filter((spec) => spec.byDefault);
+  const defaults = (components.deadLetter as readonly DeadLetterSpec<TSchema>[]).filter((spec) => spec.byDefault !== undefined);
   assert.equal(defaults.length, 1, defaults.map((s) => s.name).join(', '));
   const validate = ajv.compile(defaults[0].config);
   for (const pipeline of ['impressions', 'a-b_c.1'])

@@ -57,7 +57,7 @@ export type Delivery =
 export interface SinkInstance {
   sink: SinkRuntime;
   /** The rows this instance delivered so far, read back from where they went (in order, for final and updates). */
-  output(): Promise<Record<string, unknown>[]>;
+  output: () => Promise<Record<string, unknown>[]>;
 }
 
 export interface SinkFixture {
@@ -71,7 +71,7 @@ export interface SinkFixture {
 export interface SinkVariant {
   label: string;
   delivery: Delivery;
-  fixture(dir: string): Promise<SinkFixture>;
+  fixture: (dir: string) => Promise<SinkFixture>;
 }
 
 export interface SinkHarness extends Common<SinkCheck> {

@@ -32,7 +32,7 @@ interface Opened {
   fixture: SinkFixture;
   plan: Plan;
   /** An instance of the fixture's config; every one opened is closed after the test. */
-  open(): Promise<SinkInstance>;
+  open: () => Promise<SinkInstance>;
 }
 
 async function withSink(
@@ -136,8 +136,9 @@ const AFTER_BATCH_TITLES: Record<Delivery, string> = {
 };
 
 function sinkTests(spec: SinkSpec<TSchema>, harness: SinkHarness, { delivery, fixture: make }: SinkVariant): void {
-  const check = (name: SinkCheck, title: string, body: () => Promise<void>) =>
+  const check = (name: SinkCheck, title: string, body: () => Promise<void>): void => {
     test(title, { todo: harness.knownViolations?.[name], timeout: TEST_TIMEOUT_MS }, body);
+  };
 
   check(
     'store',

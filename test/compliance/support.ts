@@ -222,7 +222,7 @@ export async function readTopic(
         timeoutMs,
       );
       void consumer.run({
-        eachMessage: async ({ partition, message }) => {
+        eachMessage: ({ partition, message }) => {
           const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]));
           const list = byPartitionRead.get(partition) ?? [];
           list.push({ key: message.key?.toString() ?? null, headers, value: message.value?.toString() ?? '' });
@@ -231,6 +231,7 @@ export async function readTopic(
             clearTimeout(timer);
             resolve();
           }
+          return Promise.resolve();
         },
       });
     });
