@@ -25,7 +25,7 @@ const standardError = (p: number) => 1.04 / Math.sqrt(2 ** p);
 
 function assertWithin(estimate: unknown, truth: number, p: number, label: string): void {
   const allowed = 3 * standardError(p) * truth;
-  assert.ok(typeof estimate === 'number' && Math.abs(estimate - truth) <= allowed, `${label}: estimate ${estimate} for ${truth}, allowed ±${allowed.toFixed(1)}`);
+  assert.ok(typeof estimate === 'number' && Math.abs(estimate - truth) <= allowed, `${label}: estimate ${String(estimate)} for ${truth}, allowed ±${allowed.toFixed(1)}`);
 }
 
 test('estimates within 3 standard errors at 0, 1, 10, 1000, 100000 and 1000000 distinct values (p=14)', () => {

@@ -55,12 +55,12 @@ export function roundTrip(stored: StoredValue, trip: Trip): StoredValue {
       return BSON.deserialize(BSON.serialize({ v: stored })).v as StoredValue;
     case 'json':
     case 'binary-shape': {
-      const text = JSON.stringify(stored, function (this: Record<string, unknown>, key, value) {
+      const text = JSON.stringify(stored, function (this: Record<string, unknown>, key: string, value: unknown): unknown {
         const raw = this[key];
         return raw instanceof Uint8Array ? { $bytes: Buffer.from(raw).toString('base64') } : value;
       });
-      return JSON.parse(text, (_key, value) => {
-        if (value && typeof value === 'object' && typeof value.$bytes === 'string') {
+      return JSON.parse(text, (_key, value: unknown): unknown => {
+        if (value && typeof value === 'object' && '$bytes' in value && typeof value.$bytes === 'string') {
           const bytes = Buffer.from(value.$bytes, 'base64');
           return trip === 'json' ? bytes : { buffer: new Uint8Array(bytes) };
         }

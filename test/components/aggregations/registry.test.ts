@@ -52,7 +52,7 @@ for (const kind of aggregationKinds) {
       assert.equal(typeof schema.minimum, 'number', name);
       assert.equal(typeof schema.maximum, 'number', name);
       assert.ok(accepts({ [name]: schema.default }), `${name} default`);
-      for (const example of schema.examples as unknown[]) assert.ok(accepts({ [name]: example }), `${name} example ${example}`);
+      for (const example of schema.examples as unknown[]) assert.ok(accepts({ [name]: example }), `${name} example ${String(example)}`);
       assert.equal(accepts({ [name]: (schema.maximum as number) + 1 }), false);
       assert.equal(accepts({ [name]: (schema.minimum as number) - 1 }), false);
       assert.equal(accepts({ [name]: String(schema.default) }), false);

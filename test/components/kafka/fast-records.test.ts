@@ -11,19 +11,32 @@ import fc from 'fast-check';
 import { fastBatch, fastRecordDecoder, installFastRecordDecoding, type RecordDecoder } from '../../../src/components/kafka/fast-records.js';
 
 const require = createRequire(import.meta.url);
+
+/** kafkajs's protocol Decoder, as the record decoder takes it. */
+type KafkajsDecoder = Parameters<RecordDecoder>[0];
+type KafkajsBatch = Parameters<typeof fastBatch>[0];
+/** kafkajs's record encoder (v0): the encoded record is in `buffer`. */
+type RecordEncoder = (record: {
+  offsetDelta: number;
+  timestampDelta: number | bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: Record<string, Buffer | Buffer[]>;
+}) => { buffer: Buffer };
+
 // kafkajs's own modules, loaded before any replacement (this file never installs it in this process)
-const Decoder = require('kafkajs/src/protocol/decoder.js');
-const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/index.js');
-const originalDecoder: RecordDecoder = require('kafkajs/src/protocol/recordBatch/record/v0/decoder.js');
-const decodeHeader = require('kafkajs/src/protocol/recordBatch/header/v0/decoder.js');
-const OriginalBatch = require('kafkajs/src/consumer/batch.js');
-const filterAborted = require('kafkajs/src/consumer/filterAbortedMessages.js');
+const Decoder = require('kafkajs/src/protocol/decoder.js') as new (bytes: Buffer | null) => KafkajsDecoder;
+const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as RecordEncoder;
+const originalDecoder = require('kafkajs/src/protocol/recordBatch/record/v0/decoder.js') as RecordDecoder;
+const decodeHeader = require('kafkajs/src/protocol/recordBatch/header/v0/decoder.js') as Parameters<typeof fastRecordDecoder>[1];
+const OriginalBatch = require('kafkajs/src/consumer/batch.js') as KafkajsBatch;
+const filterAborted = require('kafkajs/src/consumer/filterAbortedMessages.js') as Parameters<typeof fastBatch>[1];
 
 const fast = fastRecordDecoder(originalDecoder, decodeHeader);
 const FastBatch = fastBatch(OriginalBatch, filterAborted);
 
 /** A decoder positioned on one record's body, as kafkajs's record batch decoder hands it over. */
-function recordDecoder(bytes: Buffer) {
+function recordDecoder(bytes: Buffer): KafkajsDecoder {
   return new Decoder(new Decoder(bytes).readVarIntBytes());
 }
 
@@ -46,7 +59,7 @@ test('decodes records exactly as kafkajs does, offsets and timestamps of any siz
       fc.constantFrom(0, 1),
       fc.boolean(),
       (firstOffset, firstTimestamp, offsetDelta, timestampDelta, key, value, headerMap, timestampType, isControlBatch) => {
-        const encoded = encodeRecord({ offsetDelta, timestampDelta, key, value, headers: headerMap }).buffer as Buffer;
+        const encoded = encodeRecord({ offsetDelta, timestampDelta, key, value, headers: headerMap }).buffer;
         const context = { firstOffset: String(firstOffset), firstTimestamp: String(firstTimestamp), maxTimestamp: '1767225600123', magicByte: 2, timestampType, isControlBatch };
         const expected = recordDecoder(encoded);
         const actual = recordDecoder(encoded);
@@ -59,7 +72,7 @@ test('decodes records exactly as kafkajs does, offsets and timestamps of any siz
 });
 
 test('hands a record to kafkajs when its numbers are past safe integers, with the same result', () => {
-  const encoded = encodeRecord({ offsetDelta: 7, timestampDelta: 2n ** 60n, key: null, value: Buffer.from('v') }).buffer as Buffer;
+  const encoded = encodeRecord({ offsetDelta: 7, timestampDelta: 2n ** 60n, key: null, value: Buffer.from('v') }).buffer;
   const context = { firstOffset: '9007199254740990', firstTimestamp: '0', magicByte: 2 };
   const record = fast(recordDecoder(encoded), context);
   assert.equal(record.offset, '9007199254740997');
@@ -81,7 +94,7 @@ test('builds the same Batch as kafkajs: offsets below the fetch offset, control 
         }));
         const data = () => ({ partition: 3, highWatermark: String(base + 41n), abortedTransactions: [{ producerId: '7', firstOffset: String(base + 10n) }], messages });
         const fetchedOffset = String(base + BigInt(fetchDelta));
-        const expected = new OriginalBatch('t', fetchedOffset, data());
+        const expected = new OriginalBatch('t', fetchedOffset, data()) as Record<string, () => unknown>;
         const actual = new FastBatch('t', fetchedOffset, data()) as Record<string, () => unknown>;
         assert.ok(actual instanceof OriginalBatch);
         assert.deepStrictEqual({ ...actual }, { ...expected });
