@@ -110,9 +110,16 @@ interface ChartState {
   status: string;
 }
 
+/** What the page exposes as `window.dashboard`, as far as these tests read it. */
+interface DashboardGlobal {
+  refreshes: number;
+  chart?: { series: { label: string }[]; data: ArrayLike<number | null>[] } | null;
+  series?: ChartState['series'] | null;
+}
+
 const chartState = (page: Page): Promise<ChartState | null> =>
   page.evaluate(() => {
-    const d = (window as unknown as { dashboard: any }).dashboard;
+    const d = (window as unknown as { dashboard?: DashboardGlobal }).dashboard;
     if (!d?.chart || !d.series) return null;
     return {
       refreshes: d.refreshes,
@@ -120,7 +127,7 @@ const chartState = (page: Page): Promise<ChartState | null> =>
       xs: Array.from(d.chart.data[0] as number[]),
       ys: Array.from(d.chart.data[1] as (number | null)[]),
       series: d.series,
-      status: document.getElementById('status')!.textContent ?? '',
+      status: document.getElementById('status')!.textContent,
     };
   });
 
@@ -130,10 +137,11 @@ const stack = await requireStack('mongodb');
 const browserReady = requireChromium();
 
 describe('dashboard in headless Chromium', { skip: stack.skip || browserReady.skip }, () => {
-  let server: ChildProcess;
-  let runner: ChildProcess;
+  // undefined until before() starts them: after() stops what there is
+  let server: ChildProcess | undefined;
+  let runner: ChildProcess | undefined;
   let url: string;
-  let browser: Browser;
+  let browser: Browser | undefined;
   let page: Page;
 
   before(async () => {
@@ -168,7 +176,7 @@ describe('dashboard in headless Chromium', { skip: stack.skip || browserReady.sk
       return s && sum(s.ys) > 0 ? s : undefined;
     });
     assert.ok(await page.locator('#chart canvas').count() > 0, 'uPlot drew a canvas');
-    assert.equal(runner.exitCode, null, 'the pipeline is still running: make it slower');
+    assert.equal(runner!.exitCode, null, 'the pipeline is still running: make it slower');
     const later = await waitFor('a later refresh with more impressions', async () => {
       const s = await chartState(page);
       return s && s.refreshes > first.refreshes && sum(s.ys) > sum(first.ys) ? s : undefined;
@@ -177,7 +185,7 @@ describe('dashboard in headless Chromium', { skip: stack.skip || browserReady.sk
   });
 
   test('after the run, the chart shows the reference series for a publisher and geo', async () => {
-    assert.equal(await exitOf(runner), 0, 'the run drains and exits 0');
+    assert.equal(await exitOf(runner!), 0, 'the run drains and exits 0');
     await page.reload();
     await waitFor('the status of the drained run', async () => /^drained/.test((await page.textContent('#status')) ?? ''));
     await page.selectOption('#range', '21600000'); // last 6 hours
