@@ -60,7 +60,7 @@ const LINES: Line[] = [
   bad('null', 'not-an-object', /not null/),
   bad('   ', 'invalid-json', /Unexpected end/),
   bad(deep(9), 'too-deep', /nest deeper than limits.maxDepth \(8\)/),
-  good(JSON.parse(deep(8)), deep(8)),
+  good(JSON.parse(deep(8)) as Record<string, unknown>, deep(8)),
   bad('['.repeat(140) + ']'.repeat(140), 'too-deep', /limits.maxDepth/),
   bad(`{"ts":${T0 + 4000},"publisher":"p1","geo":"US","bid":0.5,"pad":"${'x'.repeat(LIMIT)}"}`, 'too-large', /^the record is 367 bytes, more than limits.maxRecordBytes \(300\)$/),
   bad(huge, 'too-large', /^the record is \d{7} bytes, more than limits.maxRecordBytes \(300\)$/),

@@ -121,7 +121,7 @@ test('explain prints every stage and never a secret', () => {
   const json = runner(['explain', '--json', file], env);
   assert.equal(json.code, 0, json.stderr);
   for (const output of [text.stdout, text.stderr, json.stdout, json.stderr]) assert.ok(!output.includes(secret), output);
-  const stages = (JSON.parse(json.stdout) as { stages: { stage: string; details: Record<string, any> }[] }).stages;
+  const stages = (JSON.parse(json.stdout) as { stages: { stage: string; details: { config: { sasl: { password: string }; uri: string } } }[] }).stages;
   assert.deepEqual(stages.map((s) => s.stage), ['source', 'batch', 'decode', 'event time', 'window', 'keys', 'aggregates', 'sink', 'dead letters', 'meaning']);
   assert.equal(stages[0].details.config.sasl.password, '***');
   assert.equal(stages[7].details.config.uri, 'mongodb://admin:***@db:27017');
@@ -130,7 +130,7 @@ test('explain prints every stage and never a secret', () => {
 test('explain of the canonical pipeline names the state each aggregate keeps', () => {
   const r = runner(['explain', '--json', 'pipelines/impressions.yaml']);
   assert.equal(r.code, 0, r.stderr);
-  const stages = (JSON.parse(r.stdout) as { stages: { stage: string; details: Record<string, any> }[] }).stages;
+  const stages = (JSON.parse(r.stdout) as { stages: { stage: string; details: Record<string, { state: string }> }[] }).stages;
   const aggregates = stages.find((s) => s.stage === 'aggregates')!.details;
   assert.deepEqual(Object.keys(aggregates), ['imps', 'uniques', 'avgBid']);
   assert.match(aggregates.uniques.state, /HyperLogLog/);

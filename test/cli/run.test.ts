@@ -117,6 +117,6 @@ test('SIGINT stops an endless generator cleanly and emits what it counted', asyn
   assert.equal(finished.ended, 'stopped');
   const counted = jsonLines(readFileSync(out, 'utf8')).reduce((sum, r) => sum + (r.n as number), 0);
   // every record read is counted, or filtered out as an unknown geo (about 5%)
-  assert.ok(counted > 0.9 * (finished.records as number) && counted <= (finished.records as number), `${counted} of ${finished.records}`);
+  assert.ok(counted > 0.9 * (finished.records as number) && counted <= (finished.records as number), `${counted} of ${String(finished.records)}`);
   assert.equal(finished.deadLetters, 0);
 });
