@@ -59,16 +59,18 @@ class ReplayableSource implements SourceRuntime {
     return [{ partition: 'p', offsets, payloads }];
   }
 
-  async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
+  commit(offsets: ReadonlyMap<string, number>): Promise<void> {
     const offset = offsets.get('p')!;
     assert.ok(offset > this.committed, `commits go forward: ${offset} after ${this.committed}`);
     this.committed = offset;
     this.commits.push(offset);
+    return Promise.resolve();
   }
 
-  async rewind(): Promise<void> {
+  rewind(): Promise<void> {
     this.rewinds++;
     this.position = this.committed + 1;
+    return Promise.resolve();
   }
 
   async close(): Promise<void> {}
