@@ -36,8 +36,11 @@ export function normalize(value: unknown): unknown {
   return value;
 }
 
+/** JSON.stringify as it behaves: undefined for a function or a symbol, which its lib type does not say. */
+const stringify = JSON.stringify as (value: unknown, replacer: (key: string, value: unknown) => unknown) => string | undefined;
+
 const show = (v: unknown): string =>
-  typeof v === 'number' && Object.is(v, -0) ? '-0' : (JSON.stringify(v, (_k, x: unknown) => (x === undefined ? '<undefined>' : x)) ?? String(v));
+  typeof v === 'number' && Object.is(v, -0) ? '-0' : (stringify(v, (_k, x: unknown) => (x === undefined ? '<undefined>' : x)) ?? String(v));
 
 /**
  * Asserts that the translated evaluation agrees with jsonata on `row`: same value (deep, strict),
@@ -99,7 +102,7 @@ export const scalarArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.boolean(),
   fc.integer({ min: -1000, max: 1000 }),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom(0, -0, 1, 2, 2.5, 0.1, 0.5, -3, 1e21, 123456789.123456789, 0.1 + 0.2),
+  fc.constantFrom(0, -0, 1, 2, 2.5, 0.1, 0.5, -3, 1e21, 123456789.12345679, 0.1 + 0.2),
   fc.string({ maxLength: 6 }),
   fc.string({ unit: 'grapheme', maxLength: 4 }),
   fc.string({ unit: 'binary', maxLength: 3 }),
