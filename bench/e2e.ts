@@ -47,7 +47,13 @@ if (!(await admin.listTopics()).includes(topic) || (await ends()) < count) {
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
   process.stdout.write(`producing ${count} impressions to ${topic} (6 partitions)\n`);
   // event time advances as fast as a busy ad network's: each batch touches one or two minutes of documents
-  process.stdout.write(sh(process.execPath, [cli, 'produce', '--topic', topic, '--count', String(count), '--partitions', '6', '--events-per-second', '400000'], { ...process.env, KAFKA_BROKERS: brokers }));
+  process.stdout.write(
+    sh(
+      process.execPath,
+      [cli, 'produce', '--topic', topic, '--count', String(count), '--partitions', '6', '--events-per-second', '400000'],
+      { ...process.env, KAFKA_BROKERS: brokers },
+    ),
+  );
 }
 const loaded = await ends();
 const producer = kafka.producer();
@@ -85,10 +91,26 @@ for (let run = 1; run <= runs; run++) {
   const seconds = (Date.now() - started) / 1000;
 
   process.stdout.write(`run ${run}: caught up with ${loaded} records in ${seconds.toFixed(1)} s\n`);
-  // Latency: one more record, with a publisher of its own (its own document; event time now, within time.maxFuture), from produce to its document in MongoDB.
+  // Latency: one more record, with a publisher of its own (its own document; event time now, within
+  // time.maxFuture), from produce to its document in MongoDB.
   const marker = `bench-marker-${id}`;
   const producedAt = Date.now();
-  await producer.send({ topic, messages: [{ value: JSON.stringify({ timestamp: Date.now(), publisher: marker, advertiser: 'a', website: 'w', geo: 'US', bid: 0.5, cookie: 'c' }) }] });
+  await producer.send({
+    topic,
+    messages: [
+      {
+        value: JSON.stringify({
+          timestamp: Date.now(),
+          publisher: marker,
+          advertiser: 'a',
+          website: 'w',
+          geo: 'US',
+          bid: 0.5,
+          cookie: 'c',
+        }),
+      },
+    ],
+  });
   const collection = mongo.db(database).collection('impsPerPubGeo');
   while (!(await collection.findOne({ publisher: marker }))) await new Promise((resolve) => setTimeout(resolve, 20));
   const latencyMs = Date.now() - producedAt;
@@ -99,7 +121,9 @@ for (let run = 1; run <= runs; run++) {
 
   const result = { recordsPerSecond: Math.round(loaded / seconds), peakRssMB: peak, latencyMs };
   results.push(result);
-  process.stdout.write(`run ${run}: ${loaded} records in ${seconds.toFixed(1)} s = ${result.recordsPerSecond} records/s, peak RSS ${peak} MB, last record to MongoDB ${latencyMs} ms\n`);
+  process.stdout.write(
+    `run ${run}: ${loaded} records in ${seconds.toFixed(1)} s = ${result.recordsPerSecond} records/s, peak RSS ${peak} MB, last record to MongoDB ${latencyMs} ms\n`,
+  );
 }
 await producer.disconnect();
 await admin.disconnect();

@@ -19,7 +19,7 @@ async function writeImpressions(): Promise<void> {
   const partial = `${file}.partial`;
   const out = createWriteStream(partial);
   const generator = new ImpressionGenerator({ ...impressionDefaults, seed: 42 });
-  for (let i = 0; i < count; ) {
+  for (let i = 0; i < count;) {
     const lines: string[] = [];
     for (let j = 0; j < 10_000 && i < count; j++, i++) lines.push(JSON.stringify(generator.next()));
     if (!out.write(lines.join('\n') + '\n')) await new Promise<void>((resolve) => out.once('drain', () => resolve()));

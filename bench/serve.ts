@@ -77,8 +77,14 @@ function log(text: string): void {
 async function load(mongo: MongoClient): Promise<void> {
   const db = mongo.db(database);
   const expected = days * 1440 * 36;
-  const have = await db.collection(collection).estimatedDocumentCount().catch(() => 0);
-  const daily = await db.collection(rollupCollection(collection, DAY)).estimatedDocumentCount().catch(() => 0);
+  const have = await db
+    .collection(collection)
+    .estimatedDocumentCount()
+    .catch(() => 0);
+  const daily = await db
+    .collection(rollupCollection(collection, DAY))
+    .estimatedDocumentCount()
+    .catch(() => 0);
   if (process.env.BENCH_RELOAD !== '1' && have === expected && daily === days * 36) {
     log(`reusing ${database}: ${have.toLocaleString()} base documents`);
     return;
@@ -91,11 +97,15 @@ async function load(mongo: MongoClient): Promise<void> {
       indexFields: ['date', 'publisher', 'geo'],
     });
   const base = await connect(collection);
-  const levels = await Promise.all(plan.window.rollups.map(async (sizeMs) => ({ sizeMs, store: await connect(rollupCollection(collection, sizeMs)) })));
+  const levels = await Promise.all(
+    plan.window.rollups.map(async (sizeMs) => ({ sizeMs, store: await connect(rollupCollection(collection, sizeMs)) })),
+  );
   const random = mulberry32(7);
   const started = Date.now();
   let offset = 0;
-  log(`loading ${days} days x 1440 minutes x ${PUBLISHERS.length * GEOS.length} keys = ${expected.toLocaleString()} base documents into ${database}`);
+  log(
+    `loading ${days} days x 1440 minutes x ${PUBLISHERS.length * GEOS.length} keys = ${expected.toLocaleString()} base documents into ${database}`,
+  );
   try {
     const dayPartials: Partial[] = [];
     for (let day = 0; day < days; day++) {
@@ -114,7 +124,15 @@ async function load(mongo: MongoClient): Promise<void> {
                 states[1].add(`cookie_${Math.floor(random() * 50_000)}`, t);
                 states[2].add(Math.floor(random() * 1e6) / 1e6, t);
               }
-              partials.push({ partition: 'bench', windowStart, windowEnd: windowStart + MINUTE, key: [publisher, geo], states, minOffset: offset, maxOffset: offset });
+              partials.push({
+                partition: 'bench',
+                windowStart,
+                windowEnd: windowStart + MINUTE,
+                key: [publisher, geo],
+                states,
+                minOffset: offset,
+                maxOffset: offset,
+              });
               offset++;
             }
           }
@@ -130,7 +148,12 @@ async function load(mongo: MongoClient): Promise<void> {
         }
       }
       // a day's rollup: the 24 hourly parts of each key merged, as 24 flushes would have merged them
-      const daily = rollupBatch({ partials: dayPartials.splice(0), maxOffsets: () => new Map() }, DAY, plan.aggregates, new Fences()).partials;
+      const daily = rollupBatch(
+        { partials: dayPartials.splice(0), maxOffsets: () => new Map() },
+        DAY,
+        plan.aggregates,
+        new Fences(),
+      ).partials;
       await levels.find((l) => l.sizeMs === DAY)!.store.write(daily.map((p) => ({ doc: docOf(p), expectedVersion: null })));
       const elapsed = (Date.now() - started) / 1000;
       log(`  day ${day + 1}/${days} stored (${Math.round(((day + 1) * 1440 * 36) / elapsed).toLocaleString()} base documents/s)`);
@@ -188,7 +211,9 @@ async function measure(title: string, url: string): Promise<Figures> {
     requests: result.requests.total,
     errors: result.errors + result.non2xx,
   };
-  log(`  ${seconds} s, ${connections} connections: p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${figures.rps} requests/s (${figures.requests} requests, ${figures.errors} errors)`);
+  log(
+    `  ${seconds} s, ${connections} connections: p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${figures.rps} requests/s (${figures.requests} requests, ${figures.errors} errors)`,
+  );
   return figures;
 }
 

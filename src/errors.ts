@@ -21,8 +21,8 @@ export const diagnosticCodes = {
   'expression-not-allowed': 'a JSONata expression uses a function pipelines may not use ($eval)',
   'duplicate-name': 'two outputs share a name',
   'unknown-name': 'a reference to a name that does not exist',
-  'conflict': 'settings that contradict each other',
-  'unused': 'something declared but never used',
+  conflict: 'settings that contradict each other',
+  unused: 'something declared but never used',
 } as const;
 
 export type DiagnosticCode = keyof typeof diagnosticCodes;
@@ -54,7 +54,7 @@ export function diagnostic(
  */
 export const runtimeErrorCodes = {
   'server-unreachable': 'a server did not answer within the time allowed',
-  'stopped': 'an operation was cut short because the run is stopping',
+  stopped: 'an operation was cut short because the run is stopping',
   'operation-failed': 'a server refused an operation for good (permissions, invalid names, a full disk)',
 } as const;
 

@@ -50,7 +50,12 @@ function cycles(graph: Map<string, Map<string, string>>): string[] {
     for (const next of graph.get(node)?.keys() ?? []) {
       if (state.get(next) === 'open') {
         const loop = [...path.slice(path.indexOf(next)), next];
-        found.push(loop.slice(1).map((to, i) => graph.get(loop[i])!.get(to)!).join('; '));
+        found.push(
+          loop
+            .slice(1)
+            .map((to, i) => graph.get(loop[i])!.get(to)!)
+            .join('; '),
+        );
       } else if (!state.has(next)) visit(next);
     }
     path.pop();
@@ -73,5 +78,7 @@ test('the cycle check finds a cycle when there is one', () => {
     ['schema', new Map([['engine', 'schema/c.ts imports ../engine/a.js']])],
   ]);
   // found from the first folder in name order
-  assert.deepEqual(cycles(graph), ['components/b.ts imports ../schema/c.js; schema/c.ts imports ../engine/a.js; engine/a.ts imports ../components/b.js']);
+  assert.deepEqual(cycles(graph), [
+    'components/b.ts imports ../schema/c.js; schema/c.ts imports ../engine/a.js; engine/a.ts imports ../components/b.js',
+  ]);
 });

@@ -23,7 +23,13 @@ export interface Overrides {
  * Builds the running components of a plan through their registered factories. `overrides` swap
  * an edge (as `runner test` swaps the source and sink) while the transforms stay the real ones.
  */
-export async function assemble(plan: Plan, logger: Logger, signal: AbortSignal, overrides: Overrides = {}, cwd = process.cwd()): Promise<RunParts> {
+export async function assemble(
+  plan: Plan,
+  logger: Logger,
+  signal: AbortSignal,
+  overrides: Overrides = {},
+  cwd = process.cwd(),
+): Promise<RunParts> {
   const context: ComponentContext = { plan, logger, cwd, signal };
   // Nothing writes at creation (files are opened on first use), so a part that fails to start
   // (an unreachable broker or database) leaves no partial output; the parts made so far are closed.
@@ -39,7 +45,11 @@ export async function assemble(plan: Plan, logger: Logger, signal: AbortSignal, 
     for (const part of [sink, source]) if (part.status === 'fulfilled') made.push(part.value);
     // with both failing, the sink's error is the one reported (as when they started one by one)
     for (const part of [sink, source]) if (part.status === 'rejected') throw part.reason;
-    return { source: (source as PromiseFulfilledResult<SourceRuntime>).value, sink: (sink as PromiseFulfilledResult<SinkRuntime>).value, deadLetters };
+    return {
+      source: (source as PromiseFulfilledResult<SourceRuntime>).value,
+      sink: (sink as PromiseFulfilledResult<SinkRuntime>).value,
+      deadLetters,
+    };
   } catch (err) {
     for (const part of made.reverse()) await part.close().catch(() => undefined);
     throw err;

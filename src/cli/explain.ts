@@ -13,7 +13,11 @@ export function explainCommand(file: string, options: { json?: boolean }): numbe
   const stages = describePlan(compilation.plan);
   process.stdout.write(
     options.json
-      ? JSON.stringify({ pipeline: compilation.plan.name, file, fingerprint: fingerprintOf(meaningOf(compilation.plan)), stages }, null, 2) + '\n'
+      ? JSON.stringify(
+          { pipeline: compilation.plan.name, file, fingerprint: fingerprintOf(meaningOf(compilation.plan)), stages },
+          null,
+          2,
+        ) + '\n'
       : formatStages(compilation.plan, stages),
   );
   return 0;

@@ -57,7 +57,12 @@ export async function produceCommand(options: ProduceOptions): Promise<number> {
   const logger = createLogger().child({ command: 'produce' });
   const kafka = kafkaClient({ brokers: options.brokers, clientId: 'runnel-produce' }, logger);
   const admin = kafka.admin();
-  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   try {
     await admin.connect();
     if (!(await admin.listTopics()).includes(options.topic)) {
@@ -80,11 +85,9 @@ export async function produceCommand(options: ProduceOptions): Promise<number> {
   const flush = async (): Promise<void> => {
     const messages = batch;
     batch = [];
-    const sending = producer
-      .send({ topic: options.topic, messages, acks: -1, compression: CompressionTypes.None })
-      .then(() => {
-        sent += messages.length;
-      });
+    const sending = producer.send({ topic: options.topic, messages, acks: -1, compression: CompressionTypes.None }).then(() => {
+      sent += messages.length;
+    });
     inFlight.add(sending);
     void sending.finally(() => inFlight.delete(sending));
     if (inFlight.size >= SEND_CONCURRENCY) await Promise.race(inFlight);
@@ -109,6 +112,8 @@ export async function produceCommand(options: ProduceOptions): Promise<number> {
   await producer.disconnect();
   const seconds = (Date.now() - started) / 1000;
   if (terminal) process.stderr.write('\r\x1b[2K');
-  process.stdout.write(`produced ${sent} records to ${options.topic} in ${seconds.toFixed(1)} s (${Math.round(sent / Math.max(seconds, 1e-3))} records/s)\n`);
+  process.stdout.write(
+    `produced ${sent} records to ${options.topic} in ${seconds.toFixed(1)} s (${Math.round(sent / Math.max(seconds, 1e-3))} records/s)\n`,
+  );
   return 0;
 }

@@ -39,7 +39,9 @@ export async function runCommand(file: string, serve?: ServeOptions): Promise<nu
     logger.info({ signal }, 'stopping: storing the batch in hand (signal again to exit at once)');
     controller.abort();
     grace = setTimeout(() => {
-      logger.warn(`not stopped within ${STOP_GRACE_MS / 1000} s: exiting now, as a crash would; whatever was read after the last commit is read again by the next run`);
+      logger.warn(
+        `not stopped within ${STOP_GRACE_MS / 1000} s: exiting now, as a crash would; whatever was read after the last commit is read again by the next run`,
+      );
       process.exit(STOPPED_UNSTORED);
     }, STOP_GRACE_MS);
     grace.unref();
@@ -64,7 +66,12 @@ export async function runCommand(file: string, serve?: ServeOptions): Promise<nu
         // loaded only with --serve: a plain run loads neither Fastify nor the reader
         const { servePipeline } = await import('../serve/catalog.js');
         const { startServer } = await import('./serve.js');
-        const pipeline = await servePipeline(plan, () => run.status(), { onError: (err) => logger.warn({ err: err.message }, 'refreshing the cached rollups failed; retrying') }, logger);
+        const pipeline = await servePipeline(
+          plan,
+          () => run.status(),
+          { onError: (err) => logger.warn({ err: err.message }, 'refreshing the cached rollups failed; retrying') },
+          logger,
+        );
         served = { pipeline, app: await startServer([pipeline], serve, logger) };
       }
       const stats = await run.run();

@@ -22,7 +22,10 @@ export async function startServer(pipelines: ServedPipeline[], options: ServeOpt
     throw new RunnelError(`cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
   }
   const address = app.server.address();
-  const where = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+  const where =
+    typeof address === 'object' && address
+      ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+      : String(address);
   logger.info({ url: where, pipelines: pipelines.map((p) => p.plan.name) }, `serving the API, metrics and dashboard on ${where}`);
   return app;
 }
@@ -37,7 +40,8 @@ export async function serveCommand(target: string, options: ServeOptions): Promi
     for (const compilation of failed) printDiagnostics(compilation, process.stderr, Boolean(process.stderr.isTTY));
     if (failed.length > 0) return 1;
     if (plans.length === 0) throw new RunnelError(`no pipeline files in ${target}`, 2);
-    const onError = (plan: Plan) => (err: Error) => logger.warn({ pipeline: plan.name, err: err.message }, 'refreshing the cached rollups failed; retrying');
+    const onError = (plan: Plan) => (err: Error) =>
+      logger.warn({ pipeline: plan.name, err: err.message }, 'refreshing the cached rollups failed; retrying');
     pipelines = await Promise.all(plans.map((plan) => servePipeline(plan, undefined, { onError: onError(plan) }, logger)));
     const app = await startServer(pipelines, options, logger);
     await new Promise<void>((resolve) => {

@@ -13,7 +13,9 @@ export function validateCommand(files: string[], options: { json?: boolean }): n
       const errors = c.diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = c.diagnostics.length - errors;
       const verdict = errors === 0 ? 'valid' : `${errors} error${errors === 1 ? '' : 's'}`;
-      process.stdout.write(`${c.loaded.source.path}: ${verdict}${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}\n`);
+      process.stdout.write(
+        `${c.loaded.source.path}: ${verdict}${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}\n`,
+      );
     }
   }
   return results.some((c) => hasErrors(c.diagnostics)) ? 1 : 0;

@@ -52,7 +52,8 @@ export class JsonFieldScanner {
     this.present = new Int32Array(names.length);
     this.strings = new StringCache(names.length);
     const stores = names.map((name, f) => `if (p[${f}] === g) row[${JSON.stringify(name)}] = v[${f}];`);
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- a row builder compiled for these field names, from names only (JSON.stringify'd), never from data
+    // a row builder compiled for these field names, from the names only (JSON.stringify'd), never from data
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from field names
     this.build = new Function('v', 'p', 'g', `const row = {};\n${stores.join('\n')}\nreturn row;`) as JsonFieldScanner['build'];
   }
 
@@ -83,7 +84,8 @@ export class JsonFieldScanner {
         const close = this.scanString(bytes, i + 1, end);
         if (close < 0) return undefined;
         if (field >= 0) {
-          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- scanString just set it; TypeScript keeps the key's narrowing across the call
+          // scanString just set it; TypeScript keeps the narrowing from the key's check across the call
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the call above
           if (this.escaped) return undefined;
           values[field] = this.ascii ? this.strings.get(bytes, i + 1, close, field) : bytes.utf8Slice(i + 1, close);
           present[field] = generation;
@@ -283,17 +285,75 @@ function asciiString(b: Bytes, s: number, e: number): string {
     case 12:
       return fcc(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11]);
     case 13:
-      return fcc(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11],
-        b[s + 12]);
+      return fcc(
+        b[s],
+        b[s + 1],
+        b[s + 2],
+        b[s + 3],
+        b[s + 4],
+        b[s + 5],
+        b[s + 6],
+        b[s + 7],
+        b[s + 8],
+        b[s + 9],
+        b[s + 10],
+        b[s + 11],
+        b[s + 12],
+      );
     case 14:
-      return fcc(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11],
-        b[s + 12], b[s + 13]);
+      return fcc(
+        b[s],
+        b[s + 1],
+        b[s + 2],
+        b[s + 3],
+        b[s + 4],
+        b[s + 5],
+        b[s + 6],
+        b[s + 7],
+        b[s + 8],
+        b[s + 9],
+        b[s + 10],
+        b[s + 11],
+        b[s + 12],
+        b[s + 13],
+      );
     case 15:
-      return fcc(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11],
-        b[s + 12], b[s + 13], b[s + 14]);
+      return fcc(
+        b[s],
+        b[s + 1],
+        b[s + 2],
+        b[s + 3],
+        b[s + 4],
+        b[s + 5],
+        b[s + 6],
+        b[s + 7],
+        b[s + 8],
+        b[s + 9],
+        b[s + 10],
+        b[s + 11],
+        b[s + 12],
+        b[s + 13],
+        b[s + 14],
+      );
     case 16:
-      return fcc(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11],
-        b[s + 12], b[s + 13], b[s + 14], b[s + 15]);
+      return fcc(
+        b[s],
+        b[s + 1],
+        b[s + 2],
+        b[s + 3],
+        b[s + 4],
+        b[s + 5],
+        b[s + 6],
+        b[s + 7],
+        b[s + 8],
+        b[s + 9],
+        b[s + 10],
+        b[s + 11],
+        b[s + 12],
+        b[s + 13],
+        b[s + 14],
+        b[s + 15],
+      );
     default:
       return b.latin1Slice(s, e);
   }

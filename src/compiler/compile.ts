@@ -17,7 +17,15 @@ import type { TumblingWindowConfig } from '../components/windows/tumbling.js';
 import type { SlidingWindowConfig } from '../components/windows/sliding.js';
 import { didYouMean } from '../schema/suggest.js';
 import { offsetInScalar } from './expression-position.js';
-import { DEFAULT_LIMITS, type AggregateUse, type ComponentUse, type DocumentField, type GroupKey, type Limits, type Plan } from '../engine/plan.js';
+import {
+  DEFAULT_LIMITS,
+  type AggregateUse,
+  type ComponentUse,
+  type DocumentField,
+  type GroupKey,
+  type Limits,
+  type Plan,
+} from '../engine/plan.js';
 
 /** How messages name the slots. */
 const SLOT_NAMES: Record<Slot, string> = { source: 'source', sink: 'sink', deadLetter: 'dead-letter', window: 'window' };
@@ -166,7 +174,13 @@ class PlanBuilder {
       return { kind, sizeMs: size, everyMs: size, rollups: this.rollups(size, w.rollups ?? []) };
     }
     if (w.rollups !== undefined) {
-      this.error(['window', 'rollups'], 'conflict', 'rollups need a tumbling window', `use \`tumbling: ${w.sliding!.every}\` as the base window, or remove \`rollups\``, 'key');
+      this.error(
+        ['window', 'rollups'],
+        'conflict',
+        'rollups need a tumbling window',
+        `use \`tumbling: ${w.sliding!.every}\` as the base window, or remove \`rollups\``,
+        'key',
+      );
     }
     return {
       kind,
@@ -185,7 +199,12 @@ class PlanBuilder {
       const path = ['window', 'rollups', i];
       const before = i === 0 ? `the window (${formatDuration(previous)})` : `the previous rollup (${formatDuration(previous)})`;
       if (size <= previous) {
-        this.error(path, 'invalid-value', `rollup ${text} is not coarser than ${before}`, `list rollups from fine to coarse, each larger than the one before, e.g. ${formatDuration(nextMultiple(previous, size))}`);
+        this.error(
+          path,
+          'invalid-value',
+          `rollup ${text} is not coarser than ${before}`,
+          `list rollups from fine to coarse, each larger than the one before, e.g. ${formatDuration(nextMultiple(previous, size))}`,
+        );
         return;
       }
       if (size % previous !== 0) {
@@ -228,9 +247,7 @@ class PlanBuilder {
       if (!(err instanceof ExpressionSyntaxError)) throw err;
       const node = locatePath(this.doc, path).value;
       const at = offsetInScalar(node, this.loaded.source.text, err.position);
-      this.diagnostics.push(
-        diagnostic('expression-syntax', `invalid expression in \`${path.join('.')}\`: ${err.message}`, [at, at + 1]),
-      );
+      this.diagnostics.push(diagnostic('expression-syntax', `invalid expression in \`${path.join('.')}\`: ${err.message}`, [at, at + 1]));
       return compileExpression('null');
     }
   }
@@ -265,7 +282,13 @@ class PlanBuilder {
       const kind = getAggregationKind(kindName)!;
       const { [kindName]: inputText, ...options } = typeof spec === 'string' ? {} : spec;
       if (groupBy.some((k) => k.name === name)) {
-        this.error(['aggregate', name], 'duplicate-name', `\`${name}\` is both a group key and an aggregate`, 'rename the aggregate', 'key');
+        this.error(
+          ['aggregate', name],
+          'duplicate-name',
+          `\`${name}\` is both a group key and an aggregate`,
+          'rename the aggregate',
+          'key',
+        );
       }
       try {
         kind.create(options);
@@ -302,7 +325,13 @@ class PlanBuilder {
     for (const key of groupBy) {
       if (!Object.values(mapping).includes(key.name)) {
         this.diagnostics.push(
-          diagnostic('unused', `group key \`${key.name}\` is not stored in the document`, rangeOf(this.doc, ['sink', 'document'], 'key'), `add \`${key.name}: ${key.name}\`, or rows of different keys cannot be told apart`, 'warning'),
+          diagnostic(
+            'unused',
+            `group key \`${key.name}\` is not stored in the document`,
+            rangeOf(this.doc, ['sink', 'document'], 'key'),
+            `add \`${key.name}: ${key.name}\`, or rows of different keys cannot be told apart`,
+            'warning',
+          ),
         );
       }
     }
@@ -323,8 +352,20 @@ class PlanBuilder {
         seen.push(here);
         if (!clash) continue;
         const read = [clash, here].find((u) => !u.file.writes);
-        if (read) this.error(read.at, 'conflict', `the ${SLOT_NAMES[read.slot]} file is also written by this pipeline`, 'read from and write to different files');
-        else this.error(here.at, 'conflict', `the ${SLOT_NAMES[slot]} file is the ${SLOT_NAMES[clash.slot]}'s output file`, 'give them different paths');
+        if (read)
+          this.error(
+            read.at,
+            'conflict',
+            `the ${SLOT_NAMES[read.slot]} file is also written by this pipeline`,
+            'read from and write to different files',
+          );
+        else
+          this.error(
+            here.at,
+            'conflict',
+            `the ${SLOT_NAMES[slot]} file is the ${SLOT_NAMES[clash.slot]}'s output file`,
+            'give them different paths',
+          );
       }
     }
   }
@@ -344,7 +385,13 @@ class PlanBuilder {
     for (const name of names) {
       if (!read.has(name)) {
         this.diagnostics.push(
-          diagnostic('unused', `computed field \`${name}\` is never used`, rangeOf(this.doc, ['fields', name], 'key'), 'remove it, or use it in groupBy or aggregate', 'warning'),
+          diagnostic(
+            'unused',
+            `computed field \`${name}\` is never used`,
+            rangeOf(this.doc, ['fields', name], 'key'),
+            'remove it, or use it in groupBy or aggregate',
+            'warning',
+          ),
         );
       }
     }

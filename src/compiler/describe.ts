@@ -42,7 +42,8 @@ export function describePlan(plan: Plan): Stage[] {
       },
     },
   ];
-  if (plan.filter) stages.push({ stage: 'filter', summary: `keep records where ${plan.filter.source}`, details: expressionInfo(plan.filter) });
+  if (plan.filter)
+    stages.push({ stage: 'filter', summary: `keep records where ${plan.filter.source}`, details: expressionInfo(plan.filter) });
   if (plan.fields.length > 0) {
     stages.push({
       stage: 'fields',
@@ -84,7 +85,12 @@ export function describePlan(plan: Plan): Stage[] {
       details: Object.fromEntries(
         plan.aggregates.map((a) => [
           a.name,
-          { aggregation: a.kind.name, ...(a.input ? expressionInfo(a.input) : {}), options: a.options, state: a.kind.describeState(a.options) },
+          {
+            aggregation: a.kind.name,
+            ...(a.input ? expressionInfo(a.input) : {}),
+            options: a.options,
+            state: a.kind.describeState(a.options),
+          },
         ]),
       ),
     },
@@ -94,7 +100,11 @@ export function describePlan(plan: Plan): Stage[] {
       details: { ...component('sink', plan.sink), document: Object.fromEntries(plan.sink.document.map((f) => [f.target, f.from])) },
     },
   );
-  stages.push({ stage: 'dead letters', summary: findComponent('deadLetter', plan.deadLetter.name)!.summary, details: component('deadLetter', plan.deadLetter) });
+  stages.push({
+    stage: 'dead letters',
+    summary: findComponent('deadLetter', plan.deadLetter.name)!.summary,
+    details: component('deadLetter', plan.deadLetter),
+  });
   const meaning = meaningOf(plan);
   stages.push({
     stage: 'meaning',

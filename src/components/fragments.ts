@@ -1,4 +1,16 @@
-import { Type, type Static, type TArray, type TBoolean, type TInteger, type TNumber, type TObject, type TProperties, type TSchema, type TString, type TUnsafe } from '@sinclair/typebox';
+import {
+  Type,
+  type Static,
+  type TArray,
+  type TBoolean,
+  type TInteger,
+  type TNumber,
+  type TObject,
+  type TProperties,
+  type TSchema,
+  type TString,
+  type TUnsafe,
+} from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 /**
@@ -41,7 +53,10 @@ export function expression(description: string, options: Examples<string>): TStr
   return Type.String({ minLength: 1, description: `${description} (a JSONata expression)`, ...options });
 }
 
-export function text<O extends Examples<string> & { pattern?: string; default?: string }>(description: string, options: O = {} as O): Field<TString, O> {
+export function text<O extends Examples<string> & { pattern?: string; default?: string }>(
+  description: string,
+  options: O = {} as O,
+): Field<TString, O> {
   return field(Type.String({ minLength: 1, description, ...options }), options);
 }
 

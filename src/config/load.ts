@@ -29,7 +29,14 @@ export function loadPipelineFile(path: string, env: Environment = process.env): 
     if (size > MAX_PIPELINE_BYTES) {
       return {
         source: new SourceFile(path, ''),
-        diagnostics: [diagnostic('file-too-large', `the pipeline file is ${size} bytes, more than ${MAX_PIPELINE_BYTES} (1 MiB)`, undefined, 'is this the pipeline, or a data file? records go in the source, not the pipeline')],
+        diagnostics: [
+          diagnostic(
+            'file-too-large',
+            `the pipeline file is ${size} bytes, more than ${MAX_PIPELINE_BYTES} (1 MiB)`,
+            undefined,
+            'is this the pipeline, or a data file? records go in the source, not the pipeline',
+          ),
+        ],
       };
     }
     text = readFileSync(path, 'utf8');
@@ -66,11 +73,10 @@ export function parsePipelineText(path: string, text: string, env: Environment =
       source,
       doc,
       diagnostics: [
-        diagnostic(
-          'not-a-mapping',
-          'a pipeline file must be a mapping of keys such as name, source, window, aggregate and sink',
-          [range[0], range[1]],
-        ),
+        diagnostic('not-a-mapping', 'a pipeline file must be a mapping of keys such as name, source, window, aggregate and sink', [
+          range[0],
+          range[1],
+        ]),
       ],
     };
   }
@@ -80,7 +86,14 @@ export function parsePipelineText(path: string, text: string, env: Environment =
     value = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
   } catch (err) {
     // an alias bomb (aliases of aliases, each expanding to many nodes) or an alias to itself
-    return { source, doc, diagnostics: [...diagnostics, diagnostic('yaml-syntax', `YAML aliases: ${(err as Error).message}`, [0, 0], 'write the values out instead of repeating aliases')] };
+    return {
+      source,
+      doc,
+      diagnostics: [
+        ...diagnostics,
+        diagnostic('yaml-syntax', `YAML aliases: ${(err as Error).message}`, [0, 0], 'write the values out instead of repeating aliases'),
+      ],
+    };
   }
   return { source, doc, value, diagnostics };
 }
@@ -89,6 +102,7 @@ export function parsePipelineText(path: string, text: string, env: Environment =
 function yamlMessage(code: string, message: string): string {
   const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
   // the parser recurses per level of nesting: thousands of levels exhaust its stack
-  if (/Maximum call stack size exceeded/.test(first)) return 'YAML syntax: nested too deeply to read (thousands of levels of brackets or indentation)';
+  if (/Maximum call stack size exceeded/.test(first))
+    return 'YAML syntax: nested too deeply to read (thousands of levels of brackets or indentation)';
   return code === 'DUPLICATE_KEY' ? `${first}; each key may appear only once in a mapping` : `YAML syntax: ${first}`;
 }

@@ -9,9 +9,7 @@ export interface LocatedDiagnostic extends Diagnostic {
 
 /** Diagnostics located and in source order. */
 export function locateAll(diagnostics: readonly Diagnostic[], source: SourceFile): LocatedDiagnostic[] {
-  return diagnostics
-    .map((d) => locate(d, source))
-    .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+  return diagnostics.map((d) => locate(d, source)).sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
 }
 
 export function locate(diag: Diagnostic, source: SourceFile): LocatedDiagnostic {
@@ -33,8 +31,7 @@ export function formatPretty(d: LocatedDiagnostic, source: SourceFile): string {
   if (d.line === undefined || d.col === undefined || !d.range) return head;
   const text = source.lineText(d.line);
   const endOnLine = source.position(d.range[1]);
-  const width =
-    endOnLine.line === d.line ? Math.max(1, endOnLine.col - d.col) : Math.max(1, text.length - d.col + 1);
+  const width = endOnLine.line === d.line ? Math.max(1, endOnLine.col - d.col) : Math.max(1, text.length - d.col + 1);
   const gutter = String(d.line).length;
   return [
     head,

@@ -38,7 +38,18 @@ function componentSection(spec: ComponentSpec): string[] {
   if (table.length > 0) lines.push(...table, '');
   else if (typeof spec.config.description === 'string') lines.push(`Value: ${typeOf(spec.config)}. ${spec.config.description}`, '');
   for (const example of spec.examples) {
-    lines.push(`${example.title}:`, '', '```yaml', `${spec.slot}:`, ...example.yaml.trimEnd().split('\n').map((l) => `  ${l}`), '```', '');
+    lines.push(
+      `${example.title}:`,
+      '',
+      '```yaml',
+      `${spec.slot}:`,
+      ...example.yaml
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`),
+      '```',
+      '',
+    );
   }
   return lines;
 }
@@ -54,15 +65,24 @@ export function renderReference(): string {
   for (const kind of aggregationKinds) {
     const written = kind.input === 'none' ? `\`out: ${kind.name}\`` : `\`out: { ${kind.name}: expression }\``;
     const options = Object.entries(kind.options)
-      .map(([name, s]) => `\`${name}\` (${s.default === undefined ? 'no default' : `default ${JSON.stringify(s.default)}`}): ${cell(s.description)}`)
+      .map(
+        ([name, s]) =>
+          `\`${name}\` (${s.default === undefined ? 'no default' : `default ${JSON.stringify(s.default)}`}): ${cell(s.description)}`,
+      )
       .join('<br>');
-    lines.push(`| \`${kind.name}\` | ${written} | ${options} | ${cell(kind.summary)} ${cell(kind.describeState(defaults(kind.options)))} |`);
+    lines.push(
+      `| \`${kind.name}\` | ${written} | ${options} | ${cell(kind.summary)} ${cell(kind.describeState(defaults(kind.options)))} |`,
+    );
   }
   return lines.join('\n') + '\n';
 }
 
 function defaults(options: Record<string, JsonSchema>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(options).filter(([, s]) => s.default !== undefined).map(([n, s]) => [n, s.default]));
+  return Object.fromEntries(
+    Object.entries(options)
+      .filter(([, s]) => s.default !== undefined)
+      .map(([n, s]) => [n, s.default]),
+  );
 }
 
 const BEGIN = '<!-- BEGIN GENERATED REFERENCE (npm run schema) -->';

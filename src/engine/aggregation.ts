@@ -7,14 +7,7 @@
 import type { JsonSchema } from '../json-schema.js';
 
 /** What a state serializes to: fits in a BSON document (numbers, strings, arrays, binary). */
-export type StoredValue =
-  | number
-  | string
-  | boolean
-  | null
-  | Uint8Array
-  | StoredValue[]
-  | { [key: string]: StoredValue };
+export type StoredValue = number | string | boolean | null | Uint8Array | StoredValue[] | { [key: string]: StoredValue };
 
 /** The kind of input an aggregation accepts; the engine checks values before calling add(). */
 export type InputKind =

@@ -26,7 +26,7 @@ export { isUtf8 };
 
 /** The index of the first byte where `bytes` stops being UTF-8 (RFC 3629), or -1 when all of it is. */
 export function firstInvalidUtf8(bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i];
     if (b < 0x80) {
       i++;

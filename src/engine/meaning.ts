@@ -17,12 +17,18 @@ export const AGGREGATE_FACET = 'aggregate.';
 export function meaningOf(plan: Plan): Meaning {
   const w = plan.window;
   const meaning: Record<string, string> = {
-    window: w.kind === 'tumbling' ? `tumbling ${formatDuration(w.sizeMs)}` : `sliding ${formatDuration(w.sizeMs)} every ${formatDuration(w.everyMs)}`,
+    window:
+      w.kind === 'tumbling'
+        ? `tumbling ${formatDuration(w.sizeMs)}`
+        : `sliding ${formatDuration(w.sizeMs)} every ${formatDuration(w.everyMs)}`,
     rollups: w.rollups.length === 0 ? 'none' : w.rollups.map(formatDuration).join(', '),
     time: plan.time ? `${plan.time.field} (${plan.time.format})` : 'processing time',
     filter: plan.filter?.source ?? 'none',
     fields: plan.fields.length === 0 ? 'none' : plan.fields.map((f) => `${f.name} = ${f.expression.source}`).join('; '),
-    groupBy: plan.groupBy.length === 0 ? 'none' : plan.groupBy.map((k) => (k.field !== undefined ? k.field : `${k.name} = ${k.expression!.source}`)).join(', '),
+    groupBy:
+      plan.groupBy.length === 0
+        ? 'none'
+        : plan.groupBy.map((k) => (k.field !== undefined ? k.field : `${k.name} = ${k.expression!.source}`)).join(', '),
     missingKeys: plan.missingKeys,
   };
   for (const aggregate of plan.aggregates) meaning[AGGREGATE_FACET + aggregate.name] = describeAggregate(aggregate);
@@ -36,7 +42,9 @@ function describeAggregate({ kind, input, options }: AggregateUse): string {
     const value = options[name] ?? schema.default;
     if (value !== undefined) resolved[name] = value;
   }
-  const optionText = Object.entries(resolved).map(([name, value]) => `${name}: ${JSON.stringify(value)}`).join(', ');
+  const optionText = Object.entries(resolved)
+    .map(([name, value]) => `${name}: ${JSON.stringify(value)}`)
+    .join(', ');
   return `${kind.name}(${input?.source ?? ''})${optionText ? ` { ${optionText} }` : ''}`;
 }
 

@@ -45,7 +45,12 @@ export type RecentDocs = Map<string, StateDoc>;
  * A partial is skipped for a document that already holds its partition past the partial's offsets.
  * The caller raises the fences first (raiseFences).
  */
-export async function mergeBatch(store: StateStore, batch: PartialBatch, aggregates: readonly AggregateUse[], recent?: RecentDocs): Promise<StateDoc[]> {
+export async function mergeBatch(
+  store: StateStore,
+  batch: PartialBatch,
+  aggregates: readonly AggregateUse[],
+  recent?: RecentDocs,
+): Promise<StateDoc[]> {
   const byDoc = new Map<string, Partial[]>();
   for (const partial of batch.partials) {
     const id = stateDocId(partial.windowStart, partial.key);
@@ -82,7 +87,12 @@ export async function raiseFences(store: StateStore, batch: PartialBatch): Promi
   await Promise.all([...batch.maxOffsets()].map(([partition, offset]) => store.raiseFence(partition, offset)));
 }
 
-function mergeDoc(id: string, stored: StateDoc | undefined, partials: Partial[], aggregates: readonly AggregateUse[]): ConditionalWrite | undefined {
+function mergeDoc(
+  id: string,
+  stored: StateDoc | undefined,
+  partials: Partial[],
+  aggregates: readonly AggregateUse[],
+): ConditionalWrite | undefined {
   const first = partials[0];
   const offsets = { ...(stored?.offsets ?? {}) };
   const fresh: Partial[] = [];
@@ -103,7 +113,17 @@ function mergeDoc(id: string, stored: StateDoc | undefined, partials: Partial[],
     return copy;
   });
   for (const partial of fresh) for (let i = 0; i < states.length; i++) states[i].merge(partial.states[i]);
-  const doc = new MergedDoc(id, (stored?.version ?? 0) + 1, first.windowStart, first.windowEnd, first.key, offsets, states, aggregates, stored && partialAggregates(stored, aggregates));
+  const doc = new MergedDoc(
+    id,
+    (stored?.version ?? 0) + 1,
+    first.windowStart,
+    first.windowEnd,
+    first.key,
+    offsets,
+    states,
+    aggregates,
+    stored && partialAggregates(stored, aggregates),
+  );
   return { doc, expectedVersion: stored?.version ?? null };
 }
 

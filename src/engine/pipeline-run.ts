@@ -148,7 +148,8 @@ export class PipelineRun {
       if (chunks === null) return true;
       for (const chunk of chunks) {
         // a stop cuts the batch where it is: what was fetched beyond is read again next run
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a stop may come during the awaits; TypeScript keeps the narrowing across them
+        // (a stop may come during the awaits; TypeScript keeps the narrowing across them)
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changes during the awaits
         if (this.signal.aborted) break;
         await this.fences.load(chunk.partition, this.parts.sink.store);
         await this.processor.process(chunk, batch);

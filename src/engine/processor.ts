@@ -7,7 +7,15 @@ import { makePathReader, makeTimeParser } from './event-time.js';
 import type { JsonFieldScanner } from '../codec/json-scanner.js';
 import { fieldDecoder } from './field-decoder.js';
 import { firstInvalidUtf8, isUtf8, linesAreUtf8, nestsDeeperThan, startsMidCharacter } from './bad-input.js';
-import { OversizedRecord, payloadAt, previewText, TOO_LARGE_PREVIEW_BYTES, type Chunk, type DeadLetter, type DeadLetterReason } from './records.js';
+import {
+  OversizedRecord,
+  payloadAt,
+  previewText,
+  TOO_LARGE_PREVIEW_BYTES,
+  type Chunk,
+  type DeadLetter,
+  type DeadLetterReason,
+} from './records.js';
 import type { Watermarks } from './watermark.js';
 import type { Fences } from './fences.js';
 import { formatDuration } from '../config/duration.js';
@@ -84,7 +92,8 @@ function evaluate(expression: CompiledExpression, row: Row, resolved: Resolved):
 }
 
 function describe(value: unknown): string {
-  const text = typeof value === 'number' && !Number.isFinite(value) ? String(value) : ((JSON.stringify(value) as string | undefined) ?? String(value));
+  const text =
+    typeof value === 'number' && !Number.isFinite(value) ? String(value) : ((JSON.stringify(value) as string | undefined) ?? String(value));
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
@@ -189,7 +198,10 @@ export class RecordProcessor {
       if (bytes) {
         const start = starts![i];
         const end = ends![i];
-        if (end - start > maxBytes || (utf8 ? startsMidCharacter(bytes, start) || startsMidCharacter(bytes, end) : !isUtf8(bytes.subarray(start, end)))) {
+        if (
+          end - start > maxBytes ||
+          (utf8 ? startsMidCharacter(bytes, start) || startsMidCharacter(bytes, end) : !isUtf8(bytes.subarray(start, end)))
+        ) {
           this.rejectLine(bytes.subarray(start, end), context, offset);
           continue;
         }
@@ -218,9 +230,10 @@ export class RecordProcessor {
   private async stepWithFallback(context: ChunkContext, offset: number, payload: unknown, first: NeedsFallback | undefined): Promise<void> {
     const resolved = new Map<CompiledExpression, unknown>();
     let pending = first;
-    for (let done = false; !done; ) {
+    for (let done = false; !done;) {
       try {
-        if (pending) resolved.set(pending.expression, await this.evaluateWithBound(pending.expression, pending.row, context.partition, offset));
+        if (pending)
+          resolved.set(pending.expression, await this.evaluateWithBound(pending.expression, pending.row, context.partition, offset));
         pending = undefined;
         this.step(context, offset, this.decode(payload), resolved);
         done = true;
@@ -250,8 +263,12 @@ export class RecordProcessor {
       }
       const timeoutMs = this.plan.limits.expressionTimeoutMs;
       this.timeoutsInARow.push(offset);
-      if (this.timeoutsInARow.length >= MAX_TIMEOUTS_IN_A_ROW) throw new RunawayExpressionError(expression, timeoutMs, partition, this.timeoutsInARow);
-      throw new Rejection('expression-timeout', `\`${expression.source}\` ran longer than limits.expressionTimeout (${formatDuration(timeoutMs)}): ${err.message}`);
+      if (this.timeoutsInARow.length >= MAX_TIMEOUTS_IN_A_ROW)
+        throw new RunawayExpressionError(expression, timeoutMs, partition, this.timeoutsInARow);
+      throw new Rejection(
+        'expression-timeout',
+        `\`${expression.source}\` ran longer than limits.expressionTimeout (${formatDuration(timeoutMs)}): ${err.message}`,
+      );
     }
   }
 
@@ -272,13 +289,20 @@ export class RecordProcessor {
 
   /** A line too large, or not UTF-8: dead-lettered from its bytes, never decoded. */
   private rejectLine(line: Buffer, context: ChunkContext, offset: number): void {
-    this.rejectOrThrow(line.length > this.maxRecordBytes ? tooLarge(line, line.length, this.maxRecordBytes) : notUtf8(line), context, offset, undefined);
+    this.rejectOrThrow(
+      line.length > this.maxRecordBytes ? tooLarge(line, line.length, this.maxRecordBytes) : notUtf8(line),
+      context,
+      offset,
+      undefined,
+    );
   }
 
   private rejectOrThrow(err: unknown, context: ChunkContext, offset: number, payload: unknown): void {
     const { partition } = context;
-    if (err instanceof Rejection) this.reject(context, { reason: err.reason, detail: err.detail, partition, offset, payload, ...err.payload });
-    else if (err instanceof ExpressionRuntimeError) this.reject(context, { reason: 'expression-error', detail: err.message, partition, offset, payload });
+    if (err instanceof Rejection)
+      this.reject(context, { reason: err.reason, detail: err.detail, partition, offset, payload, ...err.payload });
+    else if (err instanceof ExpressionRuntimeError)
+      this.reject(context, { reason: 'expression-error', detail: err.message, partition, offset, payload });
     else throw err;
   }
 
@@ -299,7 +323,11 @@ export class RecordProcessor {
       const raw = this.readTime(row);
       const parsed = this.parseTime!(raw);
       if (parsed === undefined) throw new Rejection('missing-time', `no value at \`${plan.time!.field}\``);
-      if (Number.isNaN(parsed)) throw new Rejection('invalid-time', `\`${plan.time!.field}\` is ${describe(raw)}, not a time (format ${plan.time!.format}, years 1 to 9999)`);
+      if (Number.isNaN(parsed))
+        throw new Rejection(
+          'invalid-time',
+          `\`${plan.time!.field}\` is ${describe(raw)}, not a time (format ${plan.time!.format}, years 1 to 9999)`,
+        );
       if (parsed > context.latest || parsed < context.earliest) throw this.outOfRange(parsed, context.arrival);
       eventTime = parsed;
     }
@@ -312,7 +340,8 @@ export class RecordProcessor {
       const group = plan.groupBy[k];
       const value = group.expression ? evaluate(group.expression, row, resolved) : this.keyReaders[k](row);
       if (value === undefined || value === null) {
-        if (this.rejectMissingKeys) throw new Rejection('missing-key', `group key \`${group.name}\` is ${value === null ? 'null' : 'missing'}`);
+        if (this.rejectMissingKeys)
+          throw new Rejection('missing-key', `group key \`${group.name}\` is ${value === null ? 'null' : 'missing'}`);
         key[k] = null;
       } else key[k] = value;
     }
@@ -324,7 +353,17 @@ export class RecordProcessor {
     const lastStart = Math.floor(eventTime / everyMs) * everyMs;
     const precise = offset <= context.fence;
     for (let start = lastStart; start > lastStart - sizeMs; start -= everyMs) {
-      const partial = partialFor(context.batch, context.table, context.partition, start, start + sizeMs, key, offset, precise, this.createStates);
+      const partial = partialFor(
+        context.batch,
+        context.table,
+        context.partition,
+        start,
+        start + sizeMs,
+        key,
+        offset,
+        precise,
+        this.createStates,
+      );
       partial.maxOffset = offset;
       const states = partial.states;
       for (let a = 0; a < states.length; a++) {
@@ -355,7 +394,8 @@ export class RecordProcessor {
         const size = Buffer.byteLength(payload);
         if (size > this.maxRecordBytes) throw tooLarge(Buffer.from(payload.slice(0, TOO_LARGE_PREVIEW_CHARS)), size, this.maxRecordBytes);
       }
-      if (nestsDeeperThan(payload, this.maxDepth)) throw new Rejection('too-deep', `objects and arrays nest deeper than limits.maxDepth (${this.maxDepth})`);
+      if (nestsDeeperThan(payload, this.maxDepth))
+        throw new Rejection('too-deep', `objects and arrays nest deeper than limits.maxDepth (${this.maxDepth})`);
       try {
         value = JSON.parse(payload);
       } catch (err) {

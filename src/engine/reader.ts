@@ -60,4 +60,3 @@ export function planLevels(plan: Plan, where: (sizeMs: number, base: boolean) =>
     ...plan.window.rollups.map((sizeMs) => ({ sizeMs, label: levelLabel(sizeMs), where: where(sizeMs, false) })),
   ];
 }
-

@@ -32,12 +32,7 @@ export interface PartialBatch {
  * below the partition's fence, which a crashed run may already have stored) stay record by record
  * here too, so a replay is checked against each level's stored offsets one record at a time.
  */
-export function rollupBatch(
-  base: PartialBatch,
-  sizeMs: number,
-  aggregates: readonly AggregateUse[],
-  fences: Fences,
-): PartialBatch {
+export function rollupBatch(base: PartialBatch, sizeMs: number, aggregates: readonly AggregateUse[], fences: Fences): PartialBatch {
   const partials: Partial[] = [];
   const byId = new Map<string, Partial>();
   for (const p of base.partials) {

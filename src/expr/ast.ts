@@ -56,7 +56,7 @@ export function children(node: AstNode): AstNode[] {
     if (Array.isArray(side)) {
       for (const item of side) {
         if (Array.isArray(item)) item.forEach(add);
-        else add((item).expression);
+        else add(item.expression);
       }
     } else add(side);
   }

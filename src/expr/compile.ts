@@ -142,7 +142,8 @@ export function compileExpression(source: string, options: CompileOptions = {}):
       } catch (err) {
         const error = toRuntimeError(err);
         // jsonata names the size it refused, not the bound
-        if (error.code === SEQUENCE_TOO_LONG) throw new ExpressionRuntimeError(`an array grew beyond limits.maxValueLength (${maxValueLength} items)`, error.code);
+        if (error.code === SEQUENCE_TOO_LONG)
+          throw new ExpressionRuntimeError(`an array grew beyond limits.maxValueLength (${maxValueLength} items)`, error.code);
         throw error;
       }
     },

@@ -29,7 +29,15 @@ export interface FunctionSpec {
 
 /** Arguments evaluated in order, then `body` with them. */
 function simple(minArgs: number, maxArgs: number, body: Emit): FunctionSpec {
-  return { minArgs, maxArgs, emit: (g, argNodes) => body(g, argNodes.map((a) => g.value(a))) };
+  return {
+    minArgs,
+    maxArgs,
+    emit: (g, argNodes) =>
+      body(
+        g,
+        argNodes.map((a) => g.value(a)),
+      ),
+  };
 }
 
 /** A one-argument string function: undefined stays undefined, other non-strings fall back (T0410). */
@@ -105,9 +113,7 @@ const functions: Record<string, FunctionSpec> = {
     g.gate(value, NUM | U);
     if (precision) g.gate(precision, NUM | U);
     const t = g.temp();
-    g.line(
-      `${t} = ${value.code} === undefined ? undefined : h.round(${value.code}, ${precision ? precision.code : 'undefined'});`,
-    );
+    g.line(`${t} = ${value.code} === undefined ? undefined : h.round(${value.code}, ${precision ? precision.code : 'undefined'});`);
     return { code: t, kinds: NUM | (value.kinds & U) };
   }),
   floor: numberFunction('Math.floor'),

@@ -29,10 +29,4 @@ export {
 export { referencedFields } from './fields.js';
 export { isTruthy } from './runtime.js';
 export { translatedFunctions } from './functions.js';
-export {
-  NEEDS_FALLBACK,
-  ExpressionRuntimeError,
-  ExpressionSyntaxError,
-  type CompiledExpression,
-  type Row,
-} from './types.js';
+export { NEEDS_FALLBACK, ExpressionRuntimeError, ExpressionSyntaxError, type CompiledExpression, type Row } from './types.js';

@@ -398,8 +398,7 @@ const helpers = {
 export type TranslatedFunction = (row: Record<string, unknown>) => unknown;
 
 export type Translation =
-  | { readonly ok: true; readonly fn: TranslatedFunction; readonly code: string }
-  | { readonly ok: false; readonly reason: string };
+  { readonly ok: true; readonly fn: TranslatedFunction; readonly code: string } | { readonly ok: false; readonly reason: string };
 
 /** Generates the JavaScript source of the translated function (it receives the helpers as `h`). */
 export function generateSource(ast: AstNode): string {

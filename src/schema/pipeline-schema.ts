@@ -33,9 +33,7 @@ function slot<Extra extends TProperties>(name: Slot, description: string, extra:
 /** `count` alone, or `{ kind: expression, ...options }` for kinds that take an input. */
 function aggregation(): JsonSchema {
   const bare = aggregationKinds.filter((k) => k.input === 'none').map((k) => k.name);
-  const branches: JsonSchema[] = [
-    { type: 'string', enum: bare, description: `Aggregations written alone: ${bare.join(', ')}.` },
-  ];
+  const branches: JsonSchema[] = [{ type: 'string', enum: bare, description: `Aggregations written alone: ${bare.join(', ')}.` }];
   for (const kind of aggregationKinds) {
     if (kind.input === 'none') continue;
     branches.push({
@@ -75,11 +73,16 @@ function namedExpressions(description: string, extra: JsonSchema, valueDescripti
 function pipelineSchema() {
   return Type.Object(
     {
-      name: text('The pipeline\'s name: letters, digits, `-`, `_`, `.`; used in logs, metrics and the API.', {
+      name: text("The pipeline's name: letters, digits, `-`, `_`, `.`; used in logs, metrics and the API.", {
         pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$',
         examples: ['impressions'],
       }),
-      version: Type.Optional(Type.Unsafe<number | string>({ type: ['integer', 'string'], description: 'Your version of this pipeline, for your own bookkeeping.' })),
+      version: Type.Optional(
+        Type.Unsafe<number | string>({
+          type: ['integer', 'string'],
+          description: 'Your version of this pipeline, for your own bookkeeping.',
+        }),
+      ),
       description: Type.Optional(Type.String({ description: 'What the pipeline computes, for people.' })),
       source: slot('source', 'Where records come from.'),
       batch: defaultedObject('How the stream is cut into micro-batches: whichever limit is reached first ends a batch.', {
@@ -98,7 +101,7 @@ function pipelineSchema() {
             { minimum: 1, default: DEFAULT_LIMITS.maxDepth, maximum: 1000 },
           ),
           expressionTimeout: duration(
-            'Longest time jsonata\'s evaluator may spend on one expression for one record; a record that takes longer is a dead letter `expression-timeout`. Expressions compiled to JavaScript never loop and need no bound. Three such timeouts in a row stop the run: an expression that never finishes is a fault of the pipeline, not of its records.',
+            "Longest time jsonata's evaluator may spend on one expression for one record; a record that takes longer is a dead letter `expression-timeout`. Expressions compiled to JavaScript never loop and need no bound. Three such timeouts in a row stop the run: an expression that never finishes is a fault of the pipeline, not of its records.",
             { default: `${DEFAULT_LIMITS.expressionTimeoutMs / 1000}s` },
           ),
           maxValueLength: integer(
@@ -109,7 +112,7 @@ function pipelineSchema() {
       ),
       time: Type.Optional(
         strictObject(
-          'Event time: where each record\'s time comes from, and how long to wait for late records. Without it, the time a record is read is used.',
+          "Event time: where each record's time comes from, and how long to wait for late records. Without it, the time a record is read is used.",
           {
             field: text('The field (or dotted path) holding the event time.', { examples: ['timestamp'] }),
             format: choice(
@@ -117,8 +120,12 @@ function pipelineSchema() {
               '`auto` reads numbers below 1e11 as epoch seconds, other numbers as epoch milliseconds, and strings as ISO-8601.',
               { default: 'auto' },
             ),
-            maxOutOfOrder: duration('Allowed out-of-orderness: the watermark trails the newest event time by this much.', { default: '5s' }),
-            allowedLateness: duration('How long after the watermark passes a window\'s end its records are still accepted.', { default: '0s' }),
+            maxOutOfOrder: duration('Allowed out-of-orderness: the watermark trails the newest event time by this much.', {
+              default: '5s',
+            }),
+            allowedLateness: duration("How long after the watermark passes a window's end its records are still accepted.", {
+              default: '0s',
+            }),
             maxFuture: duration(
               'Event times more than this ahead of the wall clock are dead letters `time-out-of-range`: one record from the far future would otherwise push the watermark past every record after it.',
               { default: '1d' },
@@ -133,7 +140,9 @@ function pipelineSchema() {
       ),
       filter: Type.Optional(expression('Keep only records for which this is true', { examples: ['geo != "unknown"'] })),
       fields: Type.Optional(
-        namedExpressions('New fields computed per record, in order; later ones may use earlier ones.', {}, 'The new field\'s value', ['bid * 1000']),
+        namedExpressions('New fields computed per record, in order; later ones may use earlier ones.', {}, "The new field's value", [
+          'bid * 1000',
+        ]),
       ),
       window: slot('window', 'How records are grouped in event time.', {
         rollups: Type.Optional(
@@ -153,14 +162,14 @@ function pipelineSchema() {
             minProperties: 1,
             maxProperties: 1,
             propertyNames: OUTPUT_NAME,
-            additionalProperties: expression('The key\'s value', { examples: ['$lowercase(geo)'] }),
+            additionalProperties: expression("The key's value", { examples: ['$lowercase(geo)'] }),
           },
           examples: [['publisher', 'geo']],
         }),
       ),
       missingKeys: choice(
         [null, 'null', 'deadLetter'],
-        'A record whose group key is absent or null: `null` (the default) counts it in a group whose key is null, as SQL\'s GROUP BY does; `deadLetter` rejects it as a dead letter `missing-key`.',
+        "A record whose group key is absent or null: `null` (the default) counts it in a group whose key is null, as SQL's GROUP BY does; `deadLetter` rejects it as a dead letter `missing-key`.",
         { default: null },
       ),
       aggregate: Type.Unsafe<Record<string, string | Record<string, unknown>>>({

@@ -143,11 +143,16 @@ function unionDiagnostic(problem: UnionProblem, doc: Document): Diagnostic {
   }
   const bare = (problem.error.schema as JsonSchema[]).flatMap((b) => (b.enum as string[] | undefined) ?? []);
   if (typeof data === 'string' && bare.length > 0) {
-    const hint = didYouMean(data, bare) ?? `the aggregations that take an input are written as a mapping: ${problem.tags.slice(0, 3).map((t) => `{ ${t}: field }`).join(', ')}`;
+    const hint =
+      didYouMean(data, bare) ??
+      `the aggregations that take an input are written as a mapping: ${problem.tags
+        .slice(0, 3)
+        .map((t) => `{ ${t}: field }`)
+        .join(', ')}`;
     return diagnostic('invalid-value', `\`${data}\` is not an aggregation written alone (${listOf(bare)})`, rangeOf(doc, path), hint);
   }
   if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
-    const besides = Object.keys(((problem.error.parentSchema)?.properties as object | undefined) ?? {});
+    const besides = Object.keys((problem.error.parentSchema?.properties as object | undefined) ?? {});
     const stray = Object.keys(data).find((k) => !problem.tags.includes(k) && !besides.includes(k));
     const suggestion = stray === undefined ? undefined : didYouMean(stray, [...problem.tags, ...bare]);
     return diagnostic(
@@ -203,7 +208,9 @@ function toDiagnostic(e: Resolved, doc: Document): Diagnostic | undefined {
         'wrong-type',
         `${label(path)} should be ${expected.join(' or ')}, not ${shown(e.data, parent)}`,
         rangeOf(doc, path),
-        parent.writeOnly === true && expected.includes('a string') ? 'quote the reference, as in "${VAR}", so that it stays a string' : undefined,
+        parent.writeOnly === true && expected.includes('a string')
+          ? 'quote the reference, as in "${VAR}", so that it stays a string'
+          : undefined,
       );
     }
     case 'enum': {
@@ -233,7 +240,9 @@ function toDiagnostic(e: Resolved, doc: Document): Diagnostic | undefined {
         rangeOf(doc, path),
         isDuration
           ? 'write a number and a unit: ms, s, m, h or d, such as 500ms, 10s, 1m'
-          : examples ? `write it like ${examples.join(', ')}` : undefined,
+          : examples
+            ? `write it like ${examples.join(', ')}`
+            : undefined,
       );
     }
     case 'propertyNames':

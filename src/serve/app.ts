@@ -12,7 +12,10 @@ export interface ServeOptions {
 }
 
 /** One ajv error as a sentence naming the query parameter it is about. */
-function describeValidation(error: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }, known: readonly string[]): string {
+function describeValidation(
+  error: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> },
+  known: readonly string[],
+): string {
   const parameter = error.instancePath.replace(/^\//, '');
   if (error.keyword === 'additionalProperties') {
     const name = String(error.params.additionalProperty);
@@ -24,7 +27,7 @@ function describeValidation(error: { instancePath: string; keyword: string; mess
     return `query parameter \`${parameter}\` must be one of ${(error.params.allowedValues as unknown[]).map((v) => `\`${String(v)}\``).join(', ')}`;
   }
   if (error.keyword === 'pattern' && parameter === 'fields') {
-    return 'query parameter `fields` must be a comma-separated list of the pipeline\'s aggregates';
+    return "query parameter `fields` must be a comma-separated list of the pipeline's aggregates";
   }
   if (error.keyword === 'pattern' && (parameter === 'from' || parameter === 'to')) {
     return `query parameter \`${parameter}\` must be ISO 8601 (2026-01-01T00:00:00Z), epoch milliseconds, \`now\` or \`now-24h\``;
@@ -47,10 +50,25 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
     schemaErrorFormatter(errors, dataVar) {
-      const known = [...new Set(['from', 'to', 'granularity', 'fields', 'format', 'field', 'by', 'limit', ...options.pipelines.flatMap((p) => p.plan.groupBy.map((k) => k.name))])];
+      const known = [
+        ...new Set([
+          'from',
+          'to',
+          'granularity',
+          'fields',
+          'format',
+          'field',
+          'by',
+          'limit',
+          ...options.pipelines.flatMap((p) => p.plan.groupBy.map((k) => k.name)),
+        ]),
+      ];
       const message = errors.length > 0 ? describeValidation(errors[0], known) : `${dataVar} is invalid`;
       const params = errors[0]?.params as { additionalProperty?: string; missingProperty?: string } | undefined;
-      return new BadRequest((errors[0]?.instancePath ?? '').replace(/^\//, '') || (params?.additionalProperty ?? params?.missingProperty ?? dataVar), message);
+      return new BadRequest(
+        (errors[0]?.instancePath ?? '').replace(/^\//, '') || (params?.additionalProperty ?? params?.missingProperty ?? dataVar),
+        message,
+      );
     },
   });
 
@@ -58,13 +76,15 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     if (error instanceof BadRequest) {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: error.message, parameter: error.parameter });
     }
-    const status = (error).statusCode;
+    const status = error.statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       return reply.code(status).send({ statusCode: status, error: 'Bad Request', message: error.message });
     }
     // the store did not answer: the API is up, its data is not
     request.log.error(error);
-    return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: `could not read the stored windows: ${error.message}` });
+    return reply
+      .code(503)
+      .send({ statusCode: 503, error: 'Service Unavailable', message: `could not read the stored windows: ${error.message}` });
   });
 
   app.addHook('onResponse', async (request, reply) => {

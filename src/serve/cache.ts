@@ -92,7 +92,10 @@ export class CachedReader implements PipelineReader {
       if (cache.loaded) {
         if (status?.watermark !== null && status?.watermark !== undefined) {
           // windows ending at or before watermark - lateness are final; a drained run changes nothing more
-          from = status.state === 'running' || now - status.updatedAt < this.fullReloadMs ? Math.floor((status.watermark - lateness) / level.sizeMs) * level.sizeMs - level.sizeMs : Infinity;
+          from =
+            status.state === 'running' || now - status.updatedAt < this.fullReloadMs
+              ? Math.floor((status.watermark - lateness) / level.sizeMs) * level.sizeMs - level.sizeMs
+              : Infinity;
         } else if (now - cache.lastFullLoad < this.fullReloadMs) {
           from = Math.max(...cache.windows.keys(), -8.64e15);
         }
@@ -117,7 +120,8 @@ export class CachedReader implements PipelineReader {
     const first = Math.ceil(from / level.sizeMs) * level.sizeMs;
     // few windows asked for: look each up; else walk the windows held
     const lookups = (to - first) / level.sizeMs;
-    const starts = lookups <= cache.windows.size ? range(first, to, level.sizeMs) : [...cache.windows.keys()].filter((s) => s >= from && s < to);
+    const starts =
+      lookups <= cache.windows.size ? range(first, to, level.sizeMs) : [...cache.windows.keys()].filter((s) => s >= from && s < to);
     for (const start of starts) {
       const byKey = cache.windows.get(start);
       if (!byKey) continue;

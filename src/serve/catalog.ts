@@ -25,8 +25,16 @@ export interface ServedPipeline {
   liveStatus?: () => RunStatus;
 }
 
-/** How a plan's stored windows are read: through the reader its sink declares; local sinks declare none (rows stay in the running process). */
-export async function servePipeline(plan: Plan, liveStatus?: () => RunStatus, cache: CacheOptions = {}, logger: Logger = silentLogger): Promise<ServedPipeline> {
+/**
+ * How a plan's stored windows are read: through the reader its sink declares; local sinks declare
+ * none (rows stay in the running process).
+ */
+export async function servePipeline(
+  plan: Plan,
+  liveStatus?: () => RunStatus,
+  cache: CacheOptions = {},
+  logger: Logger = silentLogger,
+): Promise<ServedPipeline> {
   const sink = findComponent('sink', plan.sink.name) as SinkSpec<TSchema> | undefined;
   if (sink?.reader) {
     const reader = new CachedReader(await sink.reader(plan.sink.config, plan, logger), plan, cache, liveStatus);

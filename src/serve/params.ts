@@ -22,7 +22,12 @@ const formatParam: JsonSchema = {
 };
 
 function keyParams(plan: Plan): Record<string, JsonSchema> {
-  return Object.fromEntries(plan.groupBy.map((k) => [k.name, { type: 'string', minLength: 1, description: `Only windows whose \`${k.name}\` equals this value (others are merged).` }]));
+  return Object.fromEntries(
+    plan.groupBy.map((k) => [
+      k.name,
+      { type: 'string', minLength: 1, description: `Only windows whose \`${k.name}\` equals this value (others are merged).` },
+    ]),
+  );
 }
 
 /** The querystring schema of `/api/pipelines/<name>/series`; every parameter is checked by Fastify's ajv. */
@@ -91,7 +96,10 @@ export function granularity(text: string | undefined, levels: readonly Level[], 
   if (text !== undefined) {
     const ms = parseDuration(text);
     if (ms <= 0 || ms % levels[0].sizeMs !== 0) {
-      throw new BadRequest('granularity', `granularity ${text} is not a whole multiple of the pipeline's window (${levels[0].label}); stored levels: ${levels.map((l) => l.label).join(', ')}`);
+      throw new BadRequest(
+        'granularity',
+        `granularity ${text} is not a whole multiple of the pipeline's window (${levels[0].label}); stored levels: ${levels.map((l) => l.label).join(', ')}`,
+      );
     }
     return ms;
   }

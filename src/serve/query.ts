@@ -56,7 +56,10 @@ export async function querySeries(reader: PipelineReader, query: SeriesQuery): P
   const to = Math.ceil(query.to / size) * size;
   const count = (to - from) / size;
   if (count > MAX_POINTS) {
-    throw new BadRequest('granularity', `${count} points of ${level.label} between from and to; at most ${MAX_POINTS}: choose a coarser granularity or a shorter range`);
+    throw new BadRequest(
+      'granularity',
+      `${count} points of ${level.label} between from and to; at most ${MAX_POINTS}: choose a coarser granularity or a shorter range`,
+    );
   }
   const docs = await reader.find(level, from, to, query.filters, query.aggregates);
   const buckets = new Array<AggregationState[] | undefined>(count);
@@ -141,7 +144,9 @@ export async function queryTop(reader: PipelineReader, query: TopQuery): Promise
     }
   }
   const rows = [...merged.values()].map((e) => ({ value: e.value, result: e.state.result() }));
-  rows.sort((a, b) => compareResults(b.result, a.result) || (String(a.value) < String(b.value) ? -1 : String(a.value) > String(b.value) ? 1 : 0));
+  rows.sort(
+    (a, b) => compareResults(b.result, a.result) || (String(a.value) < String(b.value) ? -1 : String(a.value) > String(b.value) ? 1 : 0),
+  );
   return { from, to, levels: parts, rows: rows.slice(0, query.limit), documents };
 }
 
@@ -149,7 +154,7 @@ export async function queryTop(reader: PipelineReader, query: TopQuery): Promise
 function compareResults(a: unknown, b: unknown): number {
   const na = typeof a === 'number' && Number.isFinite(a);
   const nb = typeof b === 'number' && Number.isFinite(b);
-  if (na && nb) return (a) - (b);
+  if (na && nb) return a - b;
   if (na !== nb) return na ? 1 : -1;
   const sa = (JSON.stringify(a) as string | undefined) ?? '';
   const sb = (JSON.stringify(b) as string | undefined) ?? '';

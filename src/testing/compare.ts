@@ -18,7 +18,12 @@ function sameInstant(expected: unknown, actual: unknown): boolean {
  * Rows are matched by their identity (window bounds and group keys); within a matched row each
  * field is compared exactly, floats to 1e-9, and approximate aggregates within a relative tolerance.
  */
-export function compareRows(plan: Plan, expected: Record<string, unknown>[], actualRows: ResultRow[], tolerance: Record<string, number> = {}): string[] {
+export function compareRows(
+  plan: Plan,
+  expected: Record<string, unknown>[],
+  actualRows: ResultRow[],
+  tolerance: Record<string, number> = {},
+): string[] {
   const aggregateNames = new Set(plan.aggregates.map((a) => a.name));
   const identity = plan.sink.document.filter((f) => !aggregateNames.has(f.from)).map((f) => f.target);
   const tolerances = new Map<string, number>();
@@ -29,10 +34,12 @@ export function compareRows(plan: Plan, expected: Record<string, unknown>[], act
   for (const [field, t] of Object.entries(tolerance)) tolerances.set(field, t);
 
   const identityOf = (row: Record<string, unknown>) =>
-    JSON.stringify(identity.map((f) => {
-      const v = normalize(row[f]);
-      return typeof v === 'string' && !Number.isNaN(Date.parse(v)) && /^\d{4}-/.test(v) ? new Date(v).toISOString() : v;
-    }));
+    JSON.stringify(
+      identity.map((f) => {
+        const v = normalize(row[f]);
+        return typeof v === 'string' && !Number.isNaN(Date.parse(v)) && /^\d{4}-/.test(v) ? new Date(v).toISOString() : v;
+      }),
+    );
   const actual = new Map(actualRows.map((r) => [identityOf(r), r]));
   const problems: string[] = [];
   for (const want of expected) {

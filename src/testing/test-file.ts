@@ -27,7 +27,7 @@ export const testFileSchema: JsonSchema = {
           },
           expect: {
             type: 'array',
-            description: 'Every result row, as the sink\'s document mapping names its fields; order does not matter.',
+            description: "Every result row, as the sink's document mapping names its fields; order does not matter.",
             items: { type: 'object' },
           },
           tolerance: {

@@ -29,7 +29,10 @@ test('validate: exit 0 for valid files', () => {
 });
 
 test('validate: exit 1 and one located line per error', () => {
-  const file = tempFile('bad.yaml', 'name: bad\nsource:\n  generator: {}\nwindow:\n  tumbling: 1m\nagregate:\n  n: count\nsink:\n  console: {}\n');
+  const file = tempFile(
+    'bad.yaml',
+    'name: bad\nsource:\n  generator: {}\nwindow:\n  tumbling: 1m\nagregate:\n  n: count\nsink:\n  console: {}\n',
+  );
   const r = runner(['validate', file]);
   assert.equal(r.code, 1);
   assert.equal(
@@ -41,7 +44,10 @@ test('validate: exit 1 and one located line per error', () => {
 });
 
 test('validate --json reports files, validity and located diagnostics', () => {
-  const file = tempFile('bad.yaml', 'name: bad\nsource:\n  generator: { count: many }\nwindow:\n  tumbling: 1m\naggregate:\n  n: count\nsink:\n  console: {}\n');
+  const file = tempFile(
+    'bad.yaml',
+    'name: bad\nsource:\n  generator: { count: many }\nwindow:\n  tumbling: 1m\naggregate:\n  n: count\nsink:\n  console: {}\n',
+  );
   const r = runner(['validate', '--json', file, 'pipelines/impressions.yaml']);
   assert.equal(r.code, 1);
   const report = JSON.parse(r.stdout) as { file: string; valid: boolean; diagnostics: { code: string; line: number; col: number }[] }[];
@@ -72,7 +78,10 @@ test('validate: a file too large to be a pipeline, or nested too deeply to parse
   const deep = tempFile('deep.yaml', `name: deep\nx: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`);
   const nested = runner(['validate', deep]);
   assert.equal(nested.code, 1);
-  assert.match(nested.stdout, /deep\.yaml:2:\d+: error\[yaml-syntax\]: YAML syntax: nested too deeply to read \(thousands of levels of brackets or indentation\)\n/);
+  assert.match(
+    nested.stdout,
+    /deep\.yaml:2:\d+: error\[yaml-syntax\]: YAML syntax: nested too deeply to read \(thousands of levels of brackets or indentation\)\n/,
+  );
   assert.equal(nested.stderr, '');
 });
 
@@ -121,8 +130,13 @@ test('explain prints every stage and never a secret', () => {
   const json = runner(['explain', '--json', file], env);
   assert.equal(json.code, 0, json.stderr);
   for (const output of [text.stdout, text.stderr, json.stdout, json.stderr]) assert.ok(!output.includes(secret), output);
-  const stages = (JSON.parse(json.stdout) as { stages: { stage: string; details: { config: { sasl: { password: string }; uri: string } } }[] }).stages;
-  assert.deepEqual(stages.map((s) => s.stage), ['source', 'batch', 'decode', 'event time', 'window', 'keys', 'aggregates', 'sink', 'dead letters', 'meaning']);
+  const stages = (
+    JSON.parse(json.stdout) as { stages: { stage: string; details: { config: { sasl: { password: string }; uri: string } } }[] }
+  ).stages;
+  assert.deepEqual(
+    stages.map((s) => s.stage),
+    ['source', 'batch', 'decode', 'event time', 'window', 'keys', 'aggregates', 'sink', 'dead letters', 'meaning'],
+  );
   assert.equal(stages[0].details.config.sasl.password, '***');
   assert.equal(stages[7].details.config.uri, 'mongodb://admin:***@db:27017');
 });
@@ -145,7 +159,18 @@ test('explain shows the fingerprint of what stored states mean, in text and as a
   const meaning = plan.stages.find((s) => s.stage === 'meaning')!.details;
   assert.equal(plan.fingerprint, fingerprintOf(meaning));
   // the facets themselves are test/engine/meaning.test.ts's business; here, that explain carries them all
-  assert.deepEqual(Object.keys(meaning), ['window', 'rollups', 'time', 'filter', 'fields', 'groupBy', 'missingKeys', 'aggregate.imps', 'aggregate.uniques', 'aggregate.avgBid']);
+  assert.deepEqual(Object.keys(meaning), [
+    'window',
+    'rollups',
+    'time',
+    'filter',
+    'fields',
+    'groupBy',
+    'missingKeys',
+    'aggregate.imps',
+    'aggregate.uniques',
+    'aggregate.avgBid',
+  ]);
   assert.equal(meaning.window, 'tumbling 1m');
   const text = runner(['explain', 'pipelines/impressions.yaml']);
   assert.match(text.stdout, new RegExp(`meaning: fingerprint ${plan.fingerprint}: `));

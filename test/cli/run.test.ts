@@ -36,7 +36,10 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
 }
 
 function jsonLines(text: string): Record<string, unknown>[] {
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 test('file source to file sink: rows, and dead letters with their byte offsets', () => {
@@ -52,7 +55,9 @@ test('file source to file sink: rows, and dead letters with their byte offsets',
   const input = join(dir, 'in.jsonl');
   writeFileSync(input, lines.join('\n') + '\n');
   const out = join(dir, 'out.jsonl');
-  const r = spawnSync(process.execPath, [cli, 'run', pipeline(dir, `{ file: { path: ${input} } }`, `{ file: { path: ${out} } }`)], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [cli, 'run', pipeline(dir, `{ file: { path: ${input} } }`, `{ file: { path: ${out} } }`)], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(jsonLines(readFileSync(out, 'utf8')), [
     { windowStart: '2026-01-01T00:00:00.000Z', windowEnd: '2026-01-01T00:01:00.000Z', geo: 'US', n: 2, total: 0.75 },
@@ -74,10 +79,17 @@ test('file source to file sink: rows, and dead letters with their byte offsets',
 
 test('stdin source to the console sink (JSON lines when not a terminal)', () => {
   const dir = workDir();
-  const input = [{ ts: T0, geo: 'DE', bid: 0.125 }, { ts: T0 + 5, geo: 'DE', bid: 0.125 }].map((r) => JSON.stringify(r)).join('\n');
+  const input = [
+    { ts: T0, geo: 'DE', bid: 0.125 },
+    { ts: T0 + 5, geo: 'DE', bid: 0.125 },
+  ]
+    .map((r) => JSON.stringify(r))
+    .join('\n');
   const r = spawnSync(process.execPath, [cli, pipeline(dir, '{ stdin: {} }', '{ console: {} }')], { input, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(jsonLines(r.stdout), [{ windowStart: '2026-01-01T00:00:00.000Z', windowEnd: '2026-01-01T00:01:00.000Z', geo: 'DE', n: 2, total: 0.25 }]);
+  assert.deepEqual(jsonLines(r.stdout), [
+    { windowStart: '2026-01-01T00:00:00.000Z', windowEnd: '2026-01-01T00:01:00.000Z', geo: 'DE', n: 2, total: 0.25 },
+  ]);
 });
 
 test('follow: rows update as the file grows; SIGTERM finishes the batch and exits 0', async () => {
@@ -85,8 +97,18 @@ test('follow: rows update as the file grows; SIGTERM finishes the batch and exit
   const input = join(dir, 'growing.jsonl');
   writeFileSync(input, JSON.stringify({ ts: T0, geo: 'FR', bid: 0.5 }) + '\n');
   const out = join(dir, 'out.jsonl');
-  const child = spawn(process.execPath, [cli, pipeline(dir, `{ file: { path: ${input}, follow: true } }`, `{ file: { path: ${out}, emit: updates } }`)], { stdio: 'ignore' });
-  const rows = () => { try { return jsonLines(readFileSync(out, 'utf8')); } catch { return []; } };
+  const child = spawn(
+    process.execPath,
+    [cli, pipeline(dir, `{ file: { path: ${input}, follow: true } }`, `{ file: { path: ${out}, emit: updates } }`)],
+    { stdio: 'ignore' },
+  );
+  const rows = () => {
+    try {
+      return jsonLines(readFileSync(out, 'utf8'));
+    } catch {
+      return [];
+    }
+  };
   const until = async (check: () => boolean) => {
     const deadline = Date.now() + 10_000;
     while (!check()) {
@@ -100,13 +122,23 @@ test('follow: rows update as the file grows; SIGTERM finishes the batch and exit
   child.kill('SIGTERM');
   const code = await new Promise((resolve) => child.once('exit', (c) => resolve(c)));
   assert.equal(code, 0);
-  assert.deepEqual(rows().at(-1), { windowStart: '2026-01-01T00:00:00.000Z', windowEnd: '2026-01-01T00:01:00.000Z', geo: 'FR', n: 2, total: 0.75 });
+  assert.deepEqual(rows().at(-1), {
+    windowStart: '2026-01-01T00:00:00.000Z',
+    windowEnd: '2026-01-01T00:01:00.000Z',
+    geo: 'FR',
+    n: 2,
+    total: 0.75,
+  });
 });
 
 test('SIGINT stops an endless generator cleanly and emits what it counted', async () => {
   const dir = workDir();
   const out = join(dir, 'out.jsonl');
-  const child = spawn(process.execPath, [cli, pipeline(dir, '{ generator: { rate: 20000, startTime: now } }', `{ file: { path: ${out} } }`, 'timestamp')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [cli, pipeline(dir, '{ generator: { rate: 20000, startTime: now } }', `{ file: { path: ${out} } }`, 'timestamp')],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
   await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -117,6 +149,9 @@ test('SIGINT stops an endless generator cleanly and emits what it counted', asyn
   assert.equal(finished.ended, 'stopped');
   const counted = jsonLines(readFileSync(out, 'utf8')).reduce((sum, r) => sum + (r.n as number), 0);
   // every record read is counted, or filtered out as an unknown geo (about 5%)
-  assert.ok(counted > 0.9 * (finished.records as number) && counted <= (finished.records as number), `${counted} of ${String(finished.records)}`);
+  assert.ok(
+    counted > 0.9 * (finished.records as number) && counted <= (finished.records as number),
+    `${counted} of ${String(finished.records)}`,
+  );
   assert.equal(finished.deadLetters, 0);
 });

@@ -21,11 +21,19 @@ test('an expression that times out on record after record stops the run with its
   const r = spawnSync(process.execPath, [cli, 'run', file], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 1, r.stderr);
   // the filter's value starts after `filter: '`
-  const line = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.startsWith('filter:')) + 1;
+  const line =
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .findIndex((l) => l.startsWith('filter:')) + 1;
   const errors = r.stderr.split('\n').filter((l) => l.includes('"level":50'));
   assert.equal(errors.length, 1, r.stderr);
   const { msg } = JSON.parse(errors[0]) as { msg: string };
-  assert.ok(msg.startsWith(`${file}:${line}:9: the expression \`${RECURSION}\` ran longer than limits.expressionTimeout (200ms) on ${MAX_TIMEOUTS_IN_A_ROW} records in a row`), msg);
+  assert.ok(
+    msg.startsWith(
+      `${file}:${line}:9: the expression \`${RECURSION}\` ran longer than limits.expressionTimeout (200ms) on ${MAX_TIMEOUTS_IN_A_ROW} records in a row`,
+    ),
+    msg,
+  );
   assert.match(msg, /offsets 0, 1, 2\)/);
   assert.match(msg, /this batch stays uncommitted/);
   // the timeouts before the last belong to the batch that was not stored: no dead letter is written
@@ -49,6 +57,12 @@ test('a stop signal ends a run whose every record runs out of time, storing what
   assert.ok(tookMs < 30_000, `stopped ${tookMs} ms after SIGTERM`);
   assert.match(stderr, /"ended":"stopped"/);
   // the record in hand when the signal came was judged (a timeout) and its batch stored
-  const dead = readFileSync(join(dir, 'dead.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; offset: number });
-  assert.deepEqual(dead.map((d) => [d.reason, d.offset]), [['expression-timeout', 0]]);
+  const dead = readFileSync(join(dir, 'dead.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { reason: string; offset: number });
+  assert.deepEqual(
+    dead.map((d) => [d.reason, d.offset]),
+    [['expression-timeout', 0]],
+  );
 });

@@ -21,7 +21,13 @@ const cli = join(root, 'dist/src/cli/main.js');
 const KAFKA_SECRET = 'Kafka"Secret\\w1th-@/%';
 const MONGO_SECRET = 'Mongo@Secret/42';
 const MONGO_SECRET_ENCODED = encodeURIComponent(MONGO_SECRET);
-const FORMS = [KAFKA_SECRET, JSON.stringify(KAFKA_SECRET).slice(1, -1), MONGO_SECRET, MONGO_SECRET_ENCODED, JSON.stringify(MONGO_SECRET_ENCODED).slice(1, -1)];
+const FORMS = [
+  KAFKA_SECRET,
+  JSON.stringify(KAFKA_SECRET).slice(1, -1),
+  MONGO_SECRET,
+  MONGO_SECRET_ENCODED,
+  JSON.stringify(MONGO_SECRET_ENCODED).slice(1, -1),
+];
 const ENV = {
   KAFKA_PASSWORD: KAFKA_SECRET,
   MONGO_PASSWORD: MONGO_SECRET_ENCODED,
@@ -35,7 +41,8 @@ function runner(args: string[], cwd: string, input?: string): { code: number | n
 }
 
 function assertNoSecret(output: string, what: string): void {
-  for (const form of [...FORMS, ENV.NUMERIC_PASSWORD]) assert.ok(!output.includes(form), `${what} printed a secret (${form}):\n${output.slice(0, 3000)}`);
+  for (const form of [...FORMS, ENV.NUMERIC_PASSWORD])
+    assert.ok(!output.includes(form), `${what} printed a secret (${form}):\n${output.slice(0, 3000)}`);
 }
 
 const kafkaSource = (broker: string) => `
@@ -71,11 +78,23 @@ test('a known secret appears in no output of validate, explain, run or test, nor
   const mongoOnly = pipeline(dir, 'mongo', '\n  stdin: {}', mongoSink);
   const bad = join(dir, 'bad.yaml');
   // a numeric secret, unquoted, becomes a number: the type error must not show it
-  writeFileSync(bad, readFileSync(kafkaOnly, 'utf8').replace('"${KAFKA_PASSWORD}"', '${NUMERIC_PASSWORD}').replace('topics: t', 'topics: 7'));
+  writeFileSync(
+    bad,
+    readFileSync(kafkaOnly, 'utf8').replace('"${KAFKA_PASSWORD}"', '${NUMERIC_PASSWORD}').replace('topics: t', 'topics: 7'),
+  );
   const testFile = join(dir, 'mongo.test.yaml');
-  writeFileSync(testFile, 'pipeline: mongo.yaml\ntests:\n  - name: t\n    input: ["{bad", { ts: 1767225600000, geo: US }]\n    expect: [{ geo: US, n: 2 }]\n');
+  writeFileSync(
+    testFile,
+    'pipeline: mongo.yaml\ntests:\n  - name: t\n    input: ["{bad", { ts: 1767225600000, geo: US }]\n    expect: [{ geo: US, n: 2 }]\n',
+  );
 
-  for (const args of [['validate', both, bad], ['validate', '--json', both, bad], ['explain', both], ['explain', '--json', both], ['explain', bad]]) {
+  for (const args of [
+    ['validate', both, bad],
+    ['validate', '--json', both, bad],
+    ['explain', both],
+    ['explain', '--json', both],
+    ['explain', bad],
+  ]) {
     const r = runner(args, dir);
     assertNoSecret(r.out, args.join(' '));
   }
@@ -111,29 +130,37 @@ test('a running pipeline listens on nothing but loopback', { skip: !existsSync('
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal(child.exitCode, null, 'the pipeline should still be running');
     const addresses = listeningAddresses(child.pid!)!;
-    assert.deepEqual(addresses.filter((a) => !isLoopback(a)), [], `listens beyond loopback: ${addresses.join(', ')}`);
+    assert.deepEqual(
+      addresses.filter((a) => !isLoopback(a)),
+      [],
+      `listens beyond loopback: ${addresses.join(', ')}`,
+    );
   } finally {
     child.kill('SIGKILL');
   }
 });
 
-test('the listening check sees a socket bound to every interface', { skip: !existsSync('/proc/self/net/tcp') && 'needs /proc' }, async () => {
-  const { createServer } = await import('node:net');
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
-  const loopback = createServer();
-  await new Promise<void>((resolve) => loopback.listen(0, '127.0.0.1', resolve));
-  try {
-    const addresses = listeningAddresses(process.pid)!;
-    const port = (server.address() as { port: number }).port;
-    assert.ok(addresses.includes(`0.0.0.0:${port}`), addresses.join(', '));
-    assert.ok(!isLoopback(`0.0.0.0:${port}`));
-    assert.ok(isLoopback(`127.0.0.1:${(loopback.address() as { port: number }).port}`));
-  } finally {
-    server.close();
-    loopback.close();
-  }
-});
+test(
+  'the listening check sees a socket bound to every interface',
+  { skip: !existsSync('/proc/self/net/tcp') && 'needs /proc' },
+  async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    const loopback = createServer();
+    await new Promise<void>((resolve) => loopback.listen(0, '127.0.0.1', resolve));
+    try {
+      const addresses = listeningAddresses(process.pid)!;
+      const port = (server.address() as { port: number }).port;
+      assert.ok(addresses.includes(`0.0.0.0:${port}`), addresses.join(', '));
+      assert.ok(!isLoopback(`0.0.0.0:${port}`));
+      assert.ok(isLoopback(`127.0.0.1:${(loopback.address() as { port: number }).port}`));
+    } finally {
+      server.close();
+      loopback.close();
+    }
+  },
+);
 
 test('record values are data: code, expressions and __proto__ in records are grouped and counted as text', async () => {
   const plan = compileText(`
@@ -145,7 +172,14 @@ groupBy: [geo, { upper: "$uppercase(geo)" }]
 aggregate: { n: count, kinds: { distinct: kind } }
 sink: { console: {} }
 `);
-  const hostile = ['$eval("1+1")', '"); process.exit(3); ("', '${HOME}', "geo != 'x'", '`rm -rf /`', '{{constructor.constructor("return process")()}}'];
+  const hostile = [
+    '$eval("1+1")',
+    '"); process.exit(3); ("',
+    '${HOME}',
+    "geo != 'x'",
+    '`rm -rf /`',
+    '{{constructor.constructor("return process")()}}',
+  ];
   const payloads = [
     ...hostile.map((geo) => JSON.stringify({ geo, kind: geo })),
     '{"geo": "proto", "__proto__": {"polluted": true}, "kind": {"__proto__": {"polluted": true}}}',
@@ -166,14 +200,22 @@ test('against the real servers (when the stack runs): what they answer to these 
   const dir = mkdtempSync(join(tmpdir(), 'runnel-secret-real-'));
   if (kafka) {
     // the broker speaks no SASL: the handshake fails with the broker's own words
-    const path = pipeline(dir, 'kafka-real', kafkaSource(kafkaBrokers()[0]).replace('connectTimeout: 2s', 'connectTimeout: 20s'), '\n  console: {}');
+    const path = pipeline(
+      dir,
+      'kafka-real',
+      kafkaSource(kafkaBrokers()[0]).replace('connectTimeout: 2s', 'connectTimeout: 20s'),
+      '\n  console: {}',
+    );
     const r = runner(['run', path], dir);
     assert.notEqual(r.code, 0);
     assertNoSecret(r.out, 'run against Kafka');
   }
   if (mongo) {
     const host = new URL(mongoUri()).host;
-    const sink = mongoSink.replace('127.0.0.1:1', host).replace('database: d', 'database: runnel_secret_test').replace('connectTimeout: 2s', 'connectTimeout: 10s');
+    const sink = mongoSink
+      .replace('127.0.0.1:1', host)
+      .replace('database: d', 'database: runnel_secret_test')
+      .replace('connectTimeout: 2s', 'connectTimeout: 10s');
     const path = pipeline(dir, 'mongo-real', '\n  stdin: {}', sink);
     const r = runner(['run', path], dir, '{"ts": 1767225600000, "geo": "US"}\n');
     assertNoSecret(r.out, 'run against MongoDB');

@@ -21,7 +21,8 @@ function listening(child: ChildProcess): Promise<string> {
   });
 }
 
-const exitOf = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+const exitOf = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
 
 test('runner serve: a folder of pipelines on 127.0.0.1, the dashboard, health and metrics; SIGTERM stops it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'runnel-serve-'));
@@ -33,8 +34,13 @@ test('runner serve: a folder of pipelines on 127.0.0.1, the dashboard, health an
   const child = spawn(process.execPath, [cli, 'serve', dir, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await listening(child);
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
-  const { pipelines } = (await (await fetch(`${url}/api/pipelines`)).json()) as { pipelines: { name: string; queryable: boolean; granularities: { label: string }[] }[] };
-  assert.deepEqual(pipelines.map((p) => [p.name, p.queryable, p.granularities.map((g) => g.label)]), [['local', false, ['1m', '1h']]]);
+  const { pipelines } = (await (await fetch(`${url}/api/pipelines`)).json()) as {
+    pipelines: { name: string; queryable: boolean; granularities: { label: string }[] }[];
+  };
+  assert.deepEqual(
+    pipelines.map((p) => [p.name, p.queryable, p.granularities.map((g) => g.label)]),
+    [['local', false, ['1m', '1h']]],
+  );
   const page = await fetch(url);
   assert.match(await page.text(), /<title>Runnel dashboard<\/title>/);
   assert.match(await (await fetch(`${url}/vendor/uplot.js`)).text(), /uPlot/);
@@ -46,7 +52,10 @@ test('runner serve: a folder of pipelines on 127.0.0.1, the dashboard, health an
 
 test('runner serve: a pipeline that does not compile is reported, exit 1', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'runnel-serve-'));
-  writeFileSync(join(dir, 'bad.yaml'), 'name: bad\nsource: { generator: {} }\nwindow: { tumbling: 1m, rollups: [90s] }\naggregate: { n: count }\nsink: { console: {} }\n');
+  writeFileSync(
+    join(dir, 'bad.yaml'),
+    'name: bad\nsource: { generator: {} }\nwindow: { tumbling: 1m, rollups: [90s] }\naggregate: { n: count }\nsink: { console: {} }\n',
+  );
   const child = spawn(process.execPath, [cli, 'serve', dir, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));

@@ -152,7 +152,12 @@ test('a JSONata syntax error points inside the expression, whatever the quoting'
     { code: 'expression-syntax', line: 7, col: 16, message: /invalid expression in `filter`/ },
   ]);
   expectExactly(VALID.replace('filter: geo != "unknown"', 'filter: |\n  geo = "US" and\n    (bid > )'), [
-    { code: 'expression-syntax', line: 9, col: 12, message: /invalid expression in `filter`: The symbol "\)" cannot be used as a unary operator/ },
+    {
+      code: 'expression-syntax',
+      line: 9,
+      col: 12,
+      message: /invalid expression in `filter`: The symbol "\)" cannot be used as a unary operator/,
+    },
   ]);
 });
 
@@ -176,9 +181,7 @@ test('a document mapping that refers to a name that does not exist', () => {
     '  console: {}',
     '  console: {}\n  document:\n    date: window.start\n    publisher: publisher\n    geo: geo\n    imps: impz',
   );
-  expectExactly(text, [
-    { code: 'unknown-name', line: 22, col: 11, message: /`impz` is not a result name/, hint: /did you mean `imps`\?/ },
-  ]);
+  expectExactly(text, [{ code: 'unknown-name', line: 22, col: 11, message: /`impz` is not a result name/, hint: /did you mean `imps`\?/ }]);
 });
 
 test('a document mapping that leaves out a group key warns', () => {
@@ -209,9 +212,7 @@ test('a computed field nobody uses warns', () => {
 
 test('the dead-letter file may not be the output file', () => {
   const text = VALID.replace('  console: {}', '  file: { path: out.jsonl }\ndeadLetter:\n  file: { path: out.jsonl }');
-  expectExactly(text, [
-    { code: 'conflict', line: 19, col: 17, message: /dead-letter file is the sink's output file/ },
-  ]);
+  expectExactly(text, [{ code: 'conflict', line: 19, col: 17, message: /dead-letter file is the sink's output file/ }]);
 });
 
 test('a pipeline may not write the file it reads: the error is on the file read, whichever writes it', () => {
@@ -237,7 +238,10 @@ test('an unset environment variable names the variable and the line', () => {
 
 test('environment interpolation: defaults, set values and types', () => {
   // (a replacer function: in a replacement string `$$` would mean one `$`)
-  const text = VALID.replace('count: 10', 'count: ${N:-25}').replace('  console: {}', () => '  file:\n    path: ${OUT:-out}/rows-$${literal}.jsonl');
+  const text = VALID.replace('count: 10', 'count: ${N:-25}').replace(
+    '  console: {}',
+    () => '  file:\n    path: ${OUT:-out}/rows-$${literal}.jsonl',
+  );
   const loaded = parsePipelineText('fixture.yaml', text, { N: '' });
   const compiled = compileLoaded(loaded);
   assert.deepEqual(compiled.diagnostics, []);
@@ -271,8 +275,10 @@ test('limits, event-time bounds and missingKeys: defaults, and what the plan hol
   assert.equal(plain.missingKeys, 'null');
   assert.equal(plain.time!.maxFutureMs, 86_400_000);
   assert.equal(plain.time!.maxPastMs, Infinity);
-  const text = VALID.replace('time:\n  field: timestamp', 'time:\n  field: timestamp\n  maxFuture: 1h\n  maxPast: 30d')
-    .replace('filter:', 'limits: { maxRecordBytes: 4096, maxDepth: 10, expressionTimeout: 250ms, maxValueLength: 50 }\nmissingKeys: deadLetter\nfilter:');
+  const text = VALID.replace('time:\n  field: timestamp', 'time:\n  field: timestamp\n  maxFuture: 1h\n  maxPast: 30d').replace(
+    'filter:',
+    'limits: { maxRecordBytes: 4096, maxDepth: 10, expressionTimeout: 250ms, maxValueLength: 50 }\nmissingKeys: deadLetter\nfilter:',
+  );
   const compiled = compileLoaded(parsePipelineText('fixture.yaml', text, {}));
   assert.deepEqual(compiled.diagnostics, []);
   assert.deepEqual(compiled.plan!.limits, { maxRecordBytes: 4096, maxDepth: 10, expressionTimeoutMs: 250, maxValueLength: 50 });
@@ -285,8 +291,10 @@ test('limits, event-time bounds and missingKeys: defaults, and what the plan hol
 });
 
 test('bad limits, bounds and missingKeys are located and explained', () => {
-  const text = VALID.replace('time:\n  field: timestamp', 'time:\n  field: timestamp\n  maxFuture: soon')
-    .replace('filter:', 'limits:\n  maxRecordBytes: 0\n  maxDepth: 5000\n  expressionTimeout: 0s\n  maxRecordByte: 10\nmissingKeys: drop\nfilter:');
+  const text = VALID.replace('time:\n  field: timestamp', 'time:\n  field: timestamp\n  maxFuture: soon').replace(
+    'filter:',
+    'limits:\n  maxRecordBytes: 0\n  maxDepth: 5000\n  expressionTimeout: 0s\n  maxRecordByte: 10\nmissingKeys: drop\nfilter:',
+  );
   expectExactly(text, [
     { code: 'invalid-value', line: 7, col: 14, message: /`time.maxFuture` is not a valid duration/, hint: /number and a unit/ },
     { code: 'invalid-value', line: 9, col: 19, message: /`limits.maxRecordBytes` must be >= 1/ },
@@ -313,7 +321,11 @@ test('$eval is refused: record values are never evaluated as expressions', () =>
 });
 
 test('YAML alias bombs and errors at the very end of the text are reported, located', () => {
-  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefgh'[i]}`).join(',')}]`), 'name: bomb'].join('\n');
+  const bomb = [
+    'a: &a ["x","x","x","x","x","x","x","x","x","x"]',
+    ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefgh'[i]}`).join(',')}]`),
+    'name: bomb',
+  ].join('\n');
   const found = problems(bomb);
   assert.equal(found.length, 1);
   assert.equal(found[0].code, 'yaml-syntax');
@@ -329,7 +341,13 @@ test('rollups: each level a whole multiple of the one before, coarse after fine'
     { code: 'invalid-value', line: 10, col: 22, message: /rollup 1h is not coarser than the previous rollup \(1h\)/ },
   ]);
   expectExactly(VALID.replace('tumbling: 1m', 'tumbling: 1h\n  rollups: [90m]'), [
-    { code: 'invalid-value', line: 10, col: 13, message: /rollup 90m is not a whole multiple of the window \(1h\)/, hint: /use 1h or 2h|use 2h/ },
+    {
+      code: 'invalid-value',
+      line: 10,
+      col: 13,
+      message: /rollup 90m is not a whole multiple of the window \(1h\)/,
+      hint: /use 1h or 2h|use 2h/,
+    },
   ]);
 });
 

@@ -98,6 +98,5 @@ test('exactly one dead-letter destination is the default, and its default config
   const defaults = (components.deadLetter as readonly DeadLetterSpec<TSchema>[]).filter((spec) => spec.byDefault !== undefined);
   assert.equal(defaults.length, 1, defaults.map((s) => s.name).join(', '));
   const validate = ajv.compile(defaults[0].config);
-  for (const pipeline of ['impressions', 'a-b_c.1'])
-    assert.ok(validate(defaults[0].byDefault!(pipeline)), ajv.errorsText(validate.errors));
+  for (const pipeline of ['impressions', 'a-b_c.1']) assert.ok(validate(defaults[0].byDefault!(pipeline)), ajv.errorsText(validate.errors));
 });

@@ -204,7 +204,10 @@ async function mongoSinkFixture(): Promise<SinkFixture> {
     open: async (create) => ({
       sink: await create(),
       // the user's fields of every document, as a reader of the collection sees them
-      output: async () => (await rows.find({}, { projection: { _runnel: 0 } }).toArray()).map((doc) => Object.fromEntries(Object.entries(doc).filter(([name]) => name !== '_id'))),
+      output: async () =>
+        (await rows.find({}, { projection: { _runnel: 0 } }).toArray()).map((doc) =>
+          Object.fromEntries(Object.entries(doc).filter(([name]) => name !== '_id')),
+        ),
     }),
     async cleanup() {
       await client.db(database).dropDatabase();

@@ -148,7 +148,12 @@ function sinkTests(spec: SinkSpec<TSchema>, harness: SinkHarness, { delivery, fi
         const { sink } = await open();
         await storeContract(sink.store);
         const levels = sink.rollups ?? [];
-        if (levels.length > 0) assert.deepEqual(levels.map((l) => l.sizeMs), plan.window.rollups, 'one level per declared rollup');
+        if (levels.length > 0)
+          assert.deepEqual(
+            levels.map((l) => l.sizeMs),
+            plan.window.rollups,
+            'one level per declared rollup',
+          );
         for (const level of levels) await storeContract(level.store);
       }),
   );
@@ -163,7 +168,10 @@ function sinkTests(spec: SinkSpec<TSchema>, harness: SinkHarness, { delivery, fi
         const ids = Array.from({ length: 20 }, (_, i) => `race-${i}`);
         const contenders = (version: number, expectedVersion: number | null) =>
           [1, 2].map((tag) => ids.map((id) => ({ doc: makeDoc(id, version, { states: { imps: tag } }), expectedVersion })));
-        const rounds = [[1, null], [2, 1]] as const;
+        const rounds = [
+          [1, null],
+          [2, 1],
+        ] as const;
         for (const [version, expected] of rounds) {
           if (version === 2) await second.read(ids); // a writer reads before it merges
           const [mine, theirs] = contenders(version, expected);
@@ -231,7 +239,10 @@ function sinkTests(spec: SinkSpec<TSchema>, harness: SinkHarness, { delivery, fi
       ];
       for (const [i, { writes, finalUpTo, expected }] of steps.entries()) {
         assert.deepEqual(await sink.store.write(writes.map((w) => w.write)), [], `step ${i + 1}: writes`);
-        await sink.afterBatch(writes.map((w) => w.doc), finalUpTo);
+        await sink.afterBatch(
+          writes.map((w) => w.doc),
+          finalUpTo,
+        );
         assert.deepEqual(await delivered(), canonicalRows(expected[delivery]), `step ${i + 1}: rows delivered`);
       }
     }),
@@ -319,6 +330,5 @@ for (const spec of components.sink as readonly SinkSpec<TSchema>[]) {
     continue;
   }
   const stack = await requireStack(...harness.services);
-  for (const variant of harness.variants)
-    describe(`sink ${spec.name} (${variant.label})`, stack, () => sinkTests(spec, harness, variant));
+  for (const variant of harness.variants) describe(`sink ${spec.name} (${variant.label})`, stack, () => sinkTests(spec, harness, variant));
 }

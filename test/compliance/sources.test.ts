@@ -247,22 +247,19 @@ function sourceTests(spec: SourceSpec<TSchema>, harness: SourceHarness): void {
     }),
   );
 
-  check(
-    'stop',
-    "a stop through the context's AbortSignal ends a pending 30 s wait of next() within 1 s, and later calls do not wait",
-    () =>
-      withFixture(spec, idle, async ({ controller, open }) => {
-        const source = await open();
-        const waiting = timed(source.next(100, 30_000));
-        await pause(200);
-        controller.abort();
-        const stopped = await waiting;
-        assert.deepEqual(stopped.value, []);
-        assert.ok(stopped.ms < 200 + SLACK_MS, `the wait ended ${stopped.ms} ms after it began, the stop came at 200 ms`);
-        const after = await timed(source.next(100, 30_000));
-        assert.ok(after.value === null || after.value.length === 0, `after the stop: ${JSON.stringify(after.value)}`);
-        assert.ok(after.ms < SLACK_MS, `next() after the stop took ${after.ms} ms`);
-      }),
+  check('stop', "a stop through the context's AbortSignal ends a pending 30 s wait of next() within 1 s, and later calls do not wait", () =>
+    withFixture(spec, idle, async ({ controller, open }) => {
+      const source = await open();
+      const waiting = timed(source.next(100, 30_000));
+      await pause(200);
+      controller.abort();
+      const stopped = await waiting;
+      assert.deepEqual(stopped.value, []);
+      assert.ok(stopped.ms < 200 + SLACK_MS, `the wait ended ${stopped.ms} ms after it began, the stop came at 200 ms`);
+      const after = await timed(source.next(100, 30_000));
+      assert.ok(after.value === null || after.value.length === 0, `after the stop: ${JSON.stringify(after.value)}`);
+      assert.ok(after.ms < SLACK_MS, `next() after the stop took ${after.ms} ms`);
+    }),
   );
 }
 

@@ -19,7 +19,10 @@ import { exampleEnvironment, pipelineWith } from '../helpers/pipeline.js';
 
 type Documented = { path: string[]; value: unknown };
 
-/** Every default a schema documents, with its path, in objects the value holds (a default inside an absent optional object is not applied). */
+/**
+ * Every default a schema documents, with its path, in objects the value holds (a default inside an
+ * absent optional object is not applied).
+ */
 function documentedDefaults(schema: JsonSchema, value: unknown, path: string[] = []): Documented[] {
   const found: Documented[] = [];
   const branches = [schema, ...((schema.anyOf as JsonSchema[] | undefined) ?? [])];
@@ -72,11 +75,15 @@ for (const [slot, specs] of Object.entries(components) as [Slot, (typeof compone
   }
 }
 
-test('the pipeline\'s own defaults reach the plan', () => {
+test("the pipeline's own defaults reach the plan", () => {
   const schema = buildPipelineSchema() as unknown as JsonSchema;
-  const field = (...path: string[]) => path.reduce<JsonSchema>((s, key) => (s.properties as Record<string, JsonSchema>)[key], schema).default;
+  const field = (...path: string[]) =>
+    path.reduce<JsonSchema>((s, key) => (s.properties as Record<string, JsonSchema>)[key], schema).default;
   const plan = compiled(pipelineWith('source', 'generator: {}').replace('aggregate:', 'time:\n  field: timestamp\naggregate:'));
-  assert.deepEqual(plan.batch, { intervalMs: parseDuration(field('batch', 'interval') as string), maxRecords: field('batch', 'maxRecords') });
+  assert.deepEqual(plan.batch, {
+    intervalMs: parseDuration(field('batch', 'interval') as string),
+    maxRecords: field('batch', 'maxRecords'),
+  });
   assert.deepEqual(plan.limits, {
     maxRecordBytes: field('limits', 'maxRecordBytes'),
     maxDepth: field('limits', 'maxDepth'),

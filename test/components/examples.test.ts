@@ -15,7 +15,7 @@ for (const [slot, specs] of Object.entries(components) as [Slot, (typeof compone
       test(`${slot} ${spec.name} example "${example.title}" validates through the pipeline schema`, () => {
         const compiled = compileLoaded(parsePipelineText(`${spec.name}.yaml`, pipelineWith(slot, example.yaml), exampleEnvironment));
         assert.deepEqual(compiled.diagnostics, []);
-        assert.equal((slot === 'window' ? compiled.plan!.window.kind : compiled.plan![slot].name), spec.name);
+        assert.equal(slot === 'window' ? compiled.plan!.window.kind : compiled.plan![slot].name, spec.name);
       });
     }
   }

@@ -63,7 +63,11 @@ deadLetter: { file: { path: ${JSON.stringify(join(workDir, 'dead.jsonl'))} } }
 `;
 
 function spawnRunner(args: string[], label: string): ChildProcess {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, RUNNEL_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cli, ...args], {
+    cwd: root,
+    env: { ...process.env, RUNNEL_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   child.stderr.setEncoding('utf8').on('data', (text: string) => {
     if (/"level":(4|5)\d/.test(text)) process.stderr.write(`[${label}] ${text}`);
   });
@@ -164,7 +168,10 @@ describe('dashboard in headless Chromium', { skip: stack.skip || browserReady.sk
     if (runner) await exitOf(runner);
     if (server) await exitOf(server);
     const mongo = await new MongoClient(mongoUri()).connect();
-    await mongo.db(database).dropDatabase().catch(() => undefined);
+    await mongo
+      .db(database)
+      .dropDatabase()
+      .catch(() => undefined);
     await mongo.close();
   });
 
@@ -175,7 +182,7 @@ describe('dashboard in headless Chromium', { skip: stack.skip || browserReady.sk
       const s = await chartState(page);
       return s && sum(s.ys) > 0 ? s : undefined;
     });
-    assert.ok(await page.locator('#chart canvas').count() > 0, 'uPlot drew a canvas');
+    assert.ok((await page.locator('#chart canvas').count()) > 0, 'uPlot drew a canvas');
     assert.equal(runner!.exitCode, null, 'the pipeline is still running: make it slower');
     const later = await waitFor('a later refresh with more impressions', async () => {
       const s = await chartState(page);
@@ -190,17 +197,28 @@ describe('dashboard in headless Chromium', { skip: stack.skip || browserReady.sk
     await waitFor('the status of the drained run', async () => /^drained/.test((await page.textContent('#status')) ?? ''));
     await page.selectOption('#range', '21600000'); // last 6 hours
     await page.selectOption('#granularity', '1m');
-    await waitFor('publisher values in the filter', async () => (await page.locator('#filter-publisher option[value="publisher_1"]').count()) > 0);
+    await waitFor(
+      'publisher values in the filter',
+      async () => (await page.locator('#filter-publisher option[value="publisher_1"]').count()) > 0,
+    );
     await page.selectOption('#filter-publisher', 'publisher_1');
     await page.selectOption('#filter-geo', 'CA');
     const shown = await waitFor('the filtered chart', async () => {
       const s = await chartState(page);
-      return s && s.series.filters.geo === 'CA' && s.series.filters.publisher === 'publisher_1' && s.series.granularity === '1m' ? s : undefined;
+      return s && s.series.filters.geo === 'CA' && s.series.filters.publisher === 'publisher_1' && s.series.granularity === '1m'
+        ? s
+        : undefined;
     });
     assert.equal(shown.label, 'imps (publisher=publisher_1, geo=CA)');
 
     // the reference: the same generated records, bucketed per minute
-    const generator = new ImpressionGenerator({ ...impressionDefaults, seed: SEED, startTime: Date.parse(START), eventsPerSecond: EVENTS_PER_SECOND, publishers: 2 });
+    const generator = new ImpressionGenerator({
+      ...impressionDefaults,
+      seed: SEED,
+      startTime: Date.parse(START),
+      eventsPerSecond: EVENTS_PER_SECOND,
+      publishers: 2,
+    });
     const perMinute = new Map<number, number>();
     for (let i = 0; i < COUNT; i++) {
       const r = generator.next();
@@ -209,7 +227,11 @@ describe('dashboard in headless Chromium', { skip: stack.skip || browserReady.sk
       perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
     }
     const from = Date.parse(shown.series.from);
-    assert.deepEqual(shown.xs, shown.series.points.map((p) => Date.parse(p.time) / 1000), 'x: one point per minute of the range');
+    assert.deepEqual(
+      shown.xs,
+      shown.series.points.map((p) => Date.parse(p.time) / 1000),
+      'x: one point per minute of the range',
+    );
     const expected = shown.xs.map((x) => perMinute.get(x * 1000) ?? 0);
     assert.deepEqual(shown.ys, expected, 'y: impressions per minute of publisher_1 in CA');
     const total = [...perMinute].filter(([m]) => m >= from && m < Date.parse(shown.series.to)).reduce((s, [, n]) => s + n, 0);

@@ -14,11 +14,13 @@ import { compileText, runScripted } from '../helpers/pipeline.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
-test('firstInvalidUtf8 finds where bytes stop being UTF-8, as Node\'s own check sees it', () => {
+test("firstInvalidUtf8 finds where bytes stop being UTF-8, as Node's own check sees it", () => {
   const bytes = fc.oneof(
     fc.uint8Array({ maxLength: 24 }),
     fc.string({ unit: 'binary', maxLength: 8 }).map((s) => new Uint8Array(Buffer.from(s))),
-    fc.tuple(fc.string({ unit: 'binary', maxLength: 6 }), fc.uint8Array({ minLength: 1, maxLength: 3 })).map(([s, b]) => new Uint8Array(Buffer.concat([Buffer.from(s), b]))),
+    fc
+      .tuple(fc.string({ unit: 'binary', maxLength: 6 }), fc.uint8Array({ minLength: 1, maxLength: 3 }))
+      .map(([s, b]) => new Uint8Array(Buffer.concat([Buffer.from(s), b]))),
   );
   fc.assert(
     fc.property(bytes, (b) => {
@@ -58,13 +60,17 @@ test('nestsDeeperThan measures the nesting of JSON text; brackets inside strings
 
 test('the field decoder declines lines nested deeper than its maxDepth, and only those among valid ones', () => {
   fc.assert(
-    fc.property(fc.dictionary(fc.constantFrom('geo', 'a', 'b'), fc.jsonValue({ maxDepth: 5 })), fc.integer({ min: 1, max: 6 }), (record, maxDepth) => {
-      const line = Buffer.from(JSON.stringify(record));
-      const decoded = new JsonFieldScanner(['geo'], maxDepth).decode(line, 0, line.length);
-      const wantedIsFlat = !('geo' in record) || record.geo === null || typeof record.geo !== 'object';
-      if (depthOf(record) > maxDepth) assert.equal(decoded, undefined);
-      else if (wantedIsFlat && !/\\/.test(line.toString())) assert.notEqual(decoded, undefined);
-    }),
+    fc.property(
+      fc.dictionary(fc.constantFrom('geo', 'a', 'b'), fc.jsonValue({ maxDepth: 5 })),
+      fc.integer({ min: 1, max: 6 }),
+      (record, maxDepth) => {
+        const line = Buffer.from(JSON.stringify(record));
+        const decoded = new JsonFieldScanner(['geo'], maxDepth).decode(line, 0, line.length);
+        const wantedIsFlat = !('geo' in record) || record.geo === null || typeof record.geo !== 'object';
+        if (depthOf(record) > maxDepth) assert.equal(decoded, undefined);
+        else if (wantedIsFlat && !/\\/.test(line.toString())) assert.notEqual(decoded, undefined);
+      },
+    ),
     { numRuns: 2000 },
   );
 });
@@ -106,7 +112,10 @@ test('with the default limits, a record nested 100,000 deep and one of 2 MiB are
         ['too-large', chunk.offsets[2], large.length, true, 1024],
       ],
     );
-    assert.deepEqual(rows.map((r) => r.n), [2]);
+    assert.deepEqual(
+      rows.map((r) => r.n),
+      [2],
+    );
   }
 });
 
@@ -117,13 +126,24 @@ test('Kafka-style values back to back: two halves of one character are each not 
   const third = Buffer.from(`{"ts":${T0},"geo":"\u00e9"}`);
   const bytes = Buffer.concat([first, second, third]);
   const ends = [first.length, first.length + second.length, bytes.length];
-  const chunk: Chunk = { partition: 'k/0', offsets: [0, first.length, first.length + second.length], payloads: [], lines: { bytes, starts: [0, first.length, first.length + second.length], ends } };
+  const chunk: Chunk = {
+    partition: 'k/0',
+    offsets: [0, first.length, first.length + second.length],
+    payloads: [],
+    lines: { bytes, starts: [0, first.length, first.length + second.length], ends },
+  };
   const { rows, deadLetters } = await runScripted(plan, [[chunk]]);
-  assert.deepEqual(deadLetters.map((d) => [d.reason, d.offset, d.payloadEncoding, d.payload]), [
-    ['invalid-utf8', 0, 'base64', first.toString('base64')],
-    ['invalid-utf8', first.length, 'base64', second.toString('base64')],
-  ]);
-  assert.deepEqual(rows.map((r) => [r.geo, r.n]), [['\u00e9', 1]]);
+  assert.deepEqual(
+    deadLetters.map((d) => [d.reason, d.offset, d.payloadEncoding, d.payload]),
+    [
+      ['invalid-utf8', 0, 'base64', first.toString('base64')],
+      ['invalid-utf8', first.length, 'base64', second.toString('base64')],
+    ],
+  );
+  assert.deepEqual(
+    rows.map((r) => [r.geo, r.n]),
+    [['\u00e9', 1]],
+  );
 });
 
 test('an expression jsonata evaluates gets its time bound; $eval is not there to call', async () => {
@@ -159,27 +179,37 @@ test('each line of a chunk is judged UTF-8 or not exactly as on its own, back to
     fc.constantFrom(Uint8Array.from([0xc3]), Uint8Array.from([0xa9]), Uint8Array.from([0xe2, 0x82]), Uint8Array.from([0xac])),
   );
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.array(piece, { minLength: 1, maxLength: 3 }).map((p) => Buffer.concat(p)), { minLength: 1, maxLength: 8 }), fc.boolean(), async (values, separated) => {
-      const parts: Buffer[] = [];
-      const offsets: number[] = [];
-      const ends: number[] = [];
-      let at = 0;
-      const kept = values.filter((v) => v.length > 0);
-      for (const v of kept) {
-        offsets.push(at);
-        parts.push(v);
-        at += v.length;
-        ends.push(at);
-        if (separated) {
-          parts.push(Buffer.from('\n'));
-          at += 1;
+    fc.asyncProperty(
+      fc.array(
+        fc.array(piece, { minLength: 1, maxLength: 3 }).map((p) => Buffer.concat(p)),
+        { minLength: 1, maxLength: 8 },
+      ),
+      fc.boolean(),
+      async (values, separated) => {
+        const parts: Buffer[] = [];
+        const offsets: number[] = [];
+        const ends: number[] = [];
+        let at = 0;
+        const kept = values.filter((v) => v.length > 0);
+        for (const v of kept) {
+          offsets.push(at);
+          parts.push(v);
+          at += v.length;
+          ends.push(at);
+          if (separated) {
+            parts.push(Buffer.from('\n'));
+            at += 1;
+          }
         }
-      }
-      const chunk: Chunk = { partition: 'p', offsets, payloads: [], lines: { bytes: Buffer.concat(parts), starts: offsets, ends } };
-      const { deadLetters } = await runScripted(plan, [[chunk]]);
-      const judged = deadLetters.filter((d) => d.reason === 'invalid-utf8').map((d) => d.offset);
-      assert.deepEqual(judged, offsets.filter((_, i) => !isUtf8(kept[i])));
-    }),
+        const chunk: Chunk = { partition: 'p', offsets, payloads: [], lines: { bytes: Buffer.concat(parts), starts: offsets, ends } };
+        const { deadLetters } = await runScripted(plan, [[chunk]]);
+        const judged = deadLetters.filter((d) => d.reason === 'invalid-utf8').map((d) => d.offset);
+        assert.deepEqual(
+          judged,
+          offsets.filter((_, i) => !isUtf8(kept[i])),
+        );
+      },
+    ),
     { numRuns: 500 },
   );
 });

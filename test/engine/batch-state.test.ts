@@ -77,5 +77,12 @@ test('the next batch merges into the documents it wrote last without reading the
   // "c" is new to this writer; "b" failed its conditional write and was read again; "a" never was
   assert.deepEqual(reads, [[`${T0}|["c"]`], [`${T0}|["b"]`]]);
   const docs = await store.read(['a', 'b', 'c'].map((k) => `${T0}|["${k}"]`));
-  assert.deepEqual([...docs.values()].map((d) => [d.key[0], d.live![0].result()]), [['a', 2], ['b', 3], ['c', 1]]);
+  assert.deepEqual(
+    [...docs.values()].map((d) => [d.key[0], d.live![0].result()]),
+    [
+      ['a', 2],
+      ['b', 3],
+      ['c', 1],
+    ],
+  );
 });

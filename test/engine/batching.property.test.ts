@@ -52,7 +52,7 @@ function script(records: { t: number }[], partitionOf: number[], cuts: number[])
   let cut = 0;
   for (const [partition, { offsets, payloads }] of partitions) {
     const queue: Chunk[] = [];
-    for (let i = 0; i < offsets.length; ) {
+    for (let i = 0; i < offsets.length;) {
       const size = 1 + (cuts[cut++ % cuts.length] % 7);
       queue.push({ partition, offsets: offsets.slice(i, i + size), payloads: payloads.slice(i, i + size) });
       i += size;
@@ -75,7 +75,9 @@ test('any split into batches and partitions, merged in any order, gives identica
       fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 10 }),
       fc.array(fc.nat(), { minLength: 1, maxLength: 10 }),
       async (records, partitionOf, cuts) => {
-        const whole = await runScripted(plan, [[{ partition: 'p0', offsets: records.map((_, i) => i), payloads: records.map((r) => JSON.stringify(r)) }]]);
+        const whole = await runScripted(plan, [
+          [{ partition: 'p0', offsets: records.map((_, i) => i), payloads: records.map((r) => JSON.stringify(r)) }],
+        ]);
         const split = await runScripted(plan, script(records, partitionOf, cuts));
         assert.deepEqual(whole.deadLetters, []);
         assert.deepEqual(split.deadLetters, []);

@@ -25,7 +25,16 @@ class SerializingStore extends MemoryStore {
     return super.write(
       writes.map(({ doc, expectedVersion }) => {
         const { id, version, windowStart, windowEnd, key, states, offsets, partial } = doc;
-        const stored: StateDoc = { id, version, windowStart, windowEnd, key, states: structuredClone(states), offsets: { ...offsets }, ...(partial ? { partial: structuredClone(partial) } : {}) };
+        const stored: StateDoc = {
+          id,
+          version,
+          windowStart,
+          windowEnd,
+          key,
+          states: structuredClone(states),
+          offsets: { ...offsets },
+          ...(partial ? { partial: structuredClone(partial) } : {}),
+        };
         return { doc: stored, expectedVersion };
       }),
     );
@@ -43,7 +52,10 @@ async function store(memory: MemoryStore, plan: Plan, from: number, to: number):
   const processor = new RecordProcessor(plan, new Watermarks(0), new Fences(), { onReject: (d) => assert.fail(d.detail) });
   const batch = new BatchState();
   const offsets = Array.from({ length: to - from }, (_, i) => from + i);
-  await processor.process({ partition: 'p', offsets, payloads: offsets.map((o) => JSON.stringify({ t: T0 + o, k: 'a', bid: o + 1 })) }, batch);
+  await processor.process(
+    { partition: 'p', offsets, payloads: offsets.map((o) => JSON.stringify({ t: T0 + o, k: 'a', bid: o + 1 })) },
+    batch,
+  );
   await mergeBatch(memory, batch, plan.aggregates);
 }
 
@@ -87,4 +99,3 @@ test('rendering a document that lacks an aggregate gives its empty result, not a
   const row = toRow({ ...doc, live: undefined, states: { n: 3 } }, pipeline('  n: count\n  top: { max: bid }\n  all: { distinct: k }'));
   assert.deepEqual([row.n, row.top, row.all], [3, null, 0]);
 });
-

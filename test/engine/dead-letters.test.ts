@@ -15,10 +15,16 @@ import { BAD_RECORDS_PLAN, runBadRecords } from '../helpers/bad-records-run.js';
 test('the file destination holds one line per bad record when filling overlaps storing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'runnel-dead-letters-'));
   const path = join(dir, 'dead.jsonl');
-  const deadLetters = await fileDeadLetter.create({ path }, { plan: compileText(BAD_RECORDS_PLAN), logger: silentLogger, cwd: dir, signal: new AbortController().signal });
+  const deadLetters = await fileDeadLetter.create(
+    { path },
+    { plan: compileText(BAD_RECORDS_PLAN), logger: silentLogger, cwd: dir, signal: new AbortController().signal },
+  );
   const { stats, expected, committed } = await runBadRecords(deadLetters);
   await deadLetters.close();
-  const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { offset: number; reason: string });
+  const lines = readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { offset: number; reason: string });
   assert.ok(stats.batches > 20, `${stats.batches} batches: the scenario needs many overlapped stores`);
   assert.equal(committed, 5999);
   assert.equal(lines.length, expected.size);

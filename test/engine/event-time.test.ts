@@ -34,10 +34,20 @@ test('out-of-order records within the allowed delay and lateness are counted; la
     { ts: T0 + 161 * SECOND },
   ];
   const { rows, deadLetters } = await runScripted(plan, [chunk(records)]);
-  assert.deepEqual(deadLetters.map((d) => [d.reason, d.offset]), [['late', 3], ['late', 5]]);
+  assert.deepEqual(
+    deadLetters.map((d) => [d.reason, d.offset]),
+    [
+      ['late', 3],
+      ['late', 5],
+    ],
+  );
   assert.deepEqual(
     rows.map((r) => [(r.windowStart as Date).getTime() - T0, r.n]),
-    [[60 * SECOND, 3], [120 * SECOND, 1], [180 * SECOND, 1]],
+    [
+      [60 * SECOND, 3],
+      [120 * SECOND, 1],
+      [180 * SECOND, 1],
+    ],
   );
 });
 
@@ -59,7 +69,9 @@ test('sliding windows count each record in size/every windows', async () => {
 
 test('windows become final, and are emitted, once the watermark passes their end plus the lateness', async () => {
   // one record per batch; final rows are emitted at the end of the batch that makes them final
-  const plan = compileText(pipeline('{ tumbling: 1m }', 'maxOutOfOrder: 5s, allowedLateness: 10s').replace('source:', 'batch: { maxRecords: 1 }\nsource:'));
+  const plan = compileText(
+    pipeline('{ tumbling: 1m }', 'maxOutOfOrder: 5s, allowedLateness: 10s').replace('source:', 'batch: { maxRecords: 1 }\nsource:'),
+  );
   const steps = [10, 70, 74, 76, 140].map((s, i) => chunk([{ ts: T0 + s * SECOND }], i));
   const { emissions, stats } = await runScripted(plan, steps);
   // [0,60) is final once the watermark (newest - 5 s) reaches 60 + 10 s: at the record at 76 s, not at 74 s;
@@ -76,6 +88,15 @@ test('epoch seconds, epoch milliseconds and ISO-8601 are all read by format: aut
   const plan = compileText(pipeline('{ tumbling: 1m }', 'maxOutOfOrder: 1h'));
   const records = [{ ts: T0 / 1000 + 1 }, { ts: T0 + 2000 }, { ts: new Date(T0 + 3000).toISOString() }, { ts: true }, { other: 1 }];
   const { rows, deadLetters } = await runScripted(plan, [chunk(records)]);
-  assert.deepEqual(rows.map((r) => [(r.windowStart as Date).getTime(), r.n]), [[T0, 3]]);
-  assert.deepEqual(deadLetters.map((d) => [d.reason, d.offset]), [['invalid-time', 3], ['missing-time', 4]]);
+  assert.deepEqual(
+    rows.map((r) => [(r.windowStart as Date).getTime(), r.n]),
+    [[T0, 3]],
+  );
+  assert.deepEqual(
+    deadLetters.map((d) => [d.reason, d.offset]),
+    [
+      ['invalid-time', 3],
+      ['missing-time', 4],
+    ],
+  );
 });

@@ -19,7 +19,17 @@ aggregate:
   users: { approxDistinct: user }
 sink: { console: {} }
 `;
-  assert.deepEqual(fieldsRead(compileText(pipeline('kind = "a"')))?.sort(), ['_jsonata_function', '_jsonata_lambda', 'amount', 'big', 'geo', 'kind', 'site', 'ts', 'user']);
+  assert.deepEqual(fieldsRead(compileText(pipeline('kind = "a"')))?.sort(), [
+    '_jsonata_function',
+    '_jsonata_lambda',
+    'amount',
+    'big',
+    'geo',
+    'kind',
+    'site',
+    'ts',
+    'user',
+  ]);
   assert.ok(fieldsRead(compileText(pipeline('kind = "a"', 'meta.ts')))?.includes('meta'));
   assert.equal(fieldsRead(compileText(pipeline('$count(items) > 0'))), undefined);
   assert.equal(fieldsRead(compileText(pipeline('__proto__ = "a"'))), undefined);

@@ -57,9 +57,15 @@ test('what does not change the meaning leaves the fingerprint as it was', () => 
     BASE.replace('description: first', 'description: second\nversion: 7'),
     BASE.replace('batch: { interval: 1s }', 'batch: { interval: 5s, maxRecords: 10 }\nlimits: { expressionTimeout: 2s }'),
     BASE.replace('allowedLateness: 1m', 'allowedLateness: 1h, maxOutOfOrder: 30s'),
-    BASE.replace('document: { date: window.start, publisher: publisher, geo: geo, imps: imps }', 'document: { day: window.start, publisher: publisher, geo: geo }'),
+    BASE.replace(
+      'document: { date: window.start, publisher: publisher, geo: geo, imps: imps }',
+      'document: { day: window.start, publisher: publisher, geo: geo }',
+    ),
     BASE.replace('{ approxDistinct: cookie }', '{ approxDistinct: cookie, precision: 14 }'),
-    BASE.replace('  uniques: { approxDistinct: cookie }\n  avgBid: { avg: bid }', '  avgBid: { avg: bid }\n  uniques: { approxDistinct: cookie }'),
+    BASE.replace(
+      '  uniques: { approxDistinct: cookie }\n  avgBid: { avg: bid }',
+      '  avgBid: { avg: bid }\n  uniques: { approxDistinct: cookie }',
+    ),
   ]) {
     assert.equal(fingerprintOf(meaning(variant)), fingerprint, variant);
   }
@@ -68,12 +74,15 @@ test('what does not change the meaning leaves the fingerprint as it was', () => 
 test('changes are told apart: aggregates added, removed and renamed, facets that would mix meanings', () => {
   const base = meaning(BASE);
   assert.deepEqual(compareMeanings(base, base), { added: [], removed: [], changed: [], renamed: [] });
-  assert.deepEqual(compareMeanings(base, meaning(BASE.replace('  avgBid: { avg: bid }', '  avgBid: { avg: bid }\n  maxBid: { max: bid }'))), {
-    added: ['maxBid'],
-    removed: [],
-    changed: [],
-    renamed: [],
-  });
+  assert.deepEqual(
+    compareMeanings(base, meaning(BASE.replace('  avgBid: { avg: bid }', '  avgBid: { avg: bid }\n  maxBid: { max: bid }'))),
+    {
+      added: ['maxBid'],
+      removed: [],
+      changed: [],
+      renamed: [],
+    },
+  );
   assert.deepEqual(compareMeanings(base, meaning(BASE.replace('avgBid:', 'meanBid:'))), {
     added: ['meanBid'],
     removed: ['avgBid'],
@@ -83,14 +92,24 @@ test('changes are told apart: aggregates added, removed and renamed, facets that
   const changed = (text: string) => compareMeanings(base, meaning(text)).changed;
   assert.deepEqual(changed(BASE.replace('tumbling: 1m', 'tumbling: 5m')), [{ facet: 'window', was: 'tumbling 1m', now: 'tumbling 5m' }]);
   assert.deepEqual(changed(BASE.replace('rollups: [1h]', 'rollups: [1h, 1d]')), [{ facet: 'rollups', was: '1h', now: '1h, 1d' }]);
-  assert.deepEqual(changed(BASE.replace('groupBy: [publisher, geo]', 'groupBy: [geo, publisher]')), [{ facet: 'groupBy', was: 'publisher, geo', now: 'geo, publisher' }]);
-  assert.deepEqual(changed(BASE.replace('filter: geo != "unknown"', 'filter: geo != "xx"')), [{ facet: 'filter', was: 'geo != "unknown"', now: 'geo != "xx"' }]);
-  assert.deepEqual(changed(BASE.replace('{ avg: bid }', '{ avg: bid * 1000 }')), [{ facet: 'aggregate.avgBid', was: 'avg(bid)', now: 'avg(bid * 1000)' }]);
-  assert.deepEqual(changed(BASE.replace('{ avg: bid }', '{ max: bid }')), [{ facet: 'aggregate.avgBid', was: 'avg(bid)', now: 'max(bid)' }]);
+  assert.deepEqual(changed(BASE.replace('groupBy: [publisher, geo]', 'groupBy: [geo, publisher]')), [
+    { facet: 'groupBy', was: 'publisher, geo', now: 'geo, publisher' },
+  ]);
+  assert.deepEqual(changed(BASE.replace('filter: geo != "unknown"', 'filter: geo != "xx"')), [
+    { facet: 'filter', was: 'geo != "unknown"', now: 'geo != "xx"' },
+  ]);
+  assert.deepEqual(changed(BASE.replace('{ avg: bid }', '{ avg: bid * 1000 }')), [
+    { facet: 'aggregate.avgBid', was: 'avg(bid)', now: 'avg(bid * 1000)' },
+  ]);
+  assert.deepEqual(changed(BASE.replace('{ avg: bid }', '{ max: bid }')), [
+    { facet: 'aggregate.avgBid', was: 'avg(bid)', now: 'max(bid)' },
+  ]);
   assert.deepEqual(changed(BASE.replace('{ approxDistinct: cookie }', '{ approxDistinct: cookie, precision: 12 }')), [
     { facet: 'aggregate.uniques', was: 'approxDistinct(cookie) { precision: 14 }', now: 'approxDistinct(cookie) { precision: 12 }' },
   ]);
-  assert.deepEqual(changed(BASE.replace('time: { field: ts, allowedLateness: 1m }', 'time: { field: ts, format: epochSeconds }')), [{ facet: 'time', was: 'ts (auto)', now: 'ts (epochSeconds)' }]);
+  assert.deepEqual(changed(BASE.replace('time: { field: ts, allowedLateness: 1m }', 'time: { field: ts, format: epochSeconds }')), [
+    { facet: 'time', was: 'ts (auto)', now: 'ts (epochSeconds)' },
+  ]);
   // a facet a stored meaning lacks (recorded by a later version) is a change, never taken for an added aggregate
   const older: Record<string, string> = { ...base };
   delete older.filter;

@@ -129,7 +129,15 @@ test('a rewind while the next batch fills drops that batch unstored; the replay 
   const source = new ReplayableSource(3000, 150);
   // another runner stored offsets 0..999 of key "a" (500 records) just as our first batch is stored
   const store = new SlowStore(20, async (s) => {
-    const doc: StateDoc = { id: stateDocId(T0, ['a']), version: 1, windowStart: T0, windowEnd: T0 + 60_000, key: ['a'], offsets: { p: 999 }, states: { n: 500 } };
+    const doc: StateDoc = {
+      id: stateDocId(T0, ['a']),
+      version: 1,
+      windowStart: T0,
+      windowEnd: T0 + 60_000,
+      key: ['a'],
+      offsets: { p: 999 },
+      states: { n: 500 },
+    };
     await MemoryStore.prototype.write.call(s, [{ doc, expectedVersion: null }]);
     await MemoryStore.prototype.raiseFence.call(s, 'p', 999);
   });
@@ -148,7 +156,13 @@ test('records a source hands over again while their batch fills are counted once
   // a Kafka partition back after a rebalance is fetched again from its last commit (offset 0 here)
   const { rows, stats } = await runScripted(plan, [[chunk(0, 10), chunk(10, 20), chunk(0, 15), chunk(15, 30)]]);
   assert.equal(stats.records, 30);
-  assert.deepEqual(canonical(rows).map((r) => [r.k, r.n]), [['a', 15], ['b', 15]]);
+  assert.deepEqual(
+    canonical(rows).map((r) => [r.k, r.n]),
+    [
+      ['a', 15],
+      ['b', 15],
+    ],
+  );
 });
 
 /**
@@ -190,7 +204,12 @@ test('a batch that may close takes the rest of a backlog it reads quicker than a
   })();
   const sink: SinkRuntime = { store, afterBatch: async () => {}, close: async () => {} };
   const deadLetters = collectDeadLetters();
-  const running = new PipelineRun(compileText(PLAN_TEXT.replace('interval: 1ms', 'interval: 5ms')), { source, sink, deadLetters }, silentLogger, stop.signal).run();
+  const running = new PipelineRun(
+    compileText(PLAN_TEXT.replace('interval: 1ms', 'interval: 5ms')),
+    { source, sink, deadLetters },
+    silentLogger,
+    stop.signal,
+  ).run();
   while (source.commits.at(-1) !== 1199) await sleep(5);
   stop.abort();
   const stats = await running;

@@ -90,7 +90,10 @@ test('output rows equal a plain reference computation', async () => {
     const sorted = [...bids].sort((a, b) => a - b);
     const rank = Math.floor(0.5 * (sorted.length - 1));
     const median = row.median as number;
-    assert.ok(median >= sorted[Math.max(0, rank - 1)] * 0.98 && median <= sorted[Math.min(sorted.length - 1, rank + 1)] * 1.02, `${id}: median ${median}`);
+    assert.ok(
+      median >= sorted[Math.max(0, rank - 1)] * 0.98 && median <= sorted[Math.min(sorted.length - 1, rank + 1)] * 1.02,
+      `${id}: median ${median}`,
+    );
   }
 });
 

@@ -71,7 +71,8 @@ function chunksOf(records: Impression[], partitions: number, size: number, from 
     const step: Chunk[] = [];
     byPartition.forEach((list, p) => {
       const slice = list.filter((e) => e.offset >= start && e.offset < start + size);
-      if (slice.length > 0) step.push({ partition: `p${p}`, offsets: slice.map((e) => e.offset), payloads: slice.map((e) => JSON.stringify(e.record)) });
+      if (slice.length > 0)
+        step.push({ partition: `p${p}`, offsets: slice.map((e) => e.offset), payloads: slice.map((e) => JSON.stringify(e.record)) });
     });
     if (step.length === 0) break;
     script.push(step);

@@ -91,7 +91,11 @@ test('inherited properties are not fields', async () => {
 
 test('jsonata runtime errors are thrown as ExpressionRuntimeError by both evaluators', async () => {
   const expr = compileExpression('bid * 1000');
-  const expected = { name: 'ExpressionRuntimeError', code: 'T2001', message: 'The left side of the "*" operator must evaluate to a number' };
+  const expected = {
+    name: 'ExpressionRuntimeError',
+    code: 'T2001',
+    message: 'The left side of the "*" operator must evaluate to a number',
+  };
   assert.throws(() => expr.evaluate({ bid: '0.5' }), expected);
   await assert.rejects(expr.evaluateAsync({ bid: '0.5' }), expected);
 
@@ -128,8 +132,22 @@ test('missing operands give undefined, not false, for arithmetic and ordering', 
 
 test('the list of translated functions', () => {
   assert.deepEqual([...translatedFunctions].sort(), [
-    '$abs', '$boolean', '$ceil', '$contains', '$exists', '$floor', '$join', '$length', '$lowercase',
-    '$not', '$number', '$round', '$string', '$substring', '$trim', '$uppercase',
+    '$abs',
+    '$boolean',
+    '$ceil',
+    '$contains',
+    '$exists',
+    '$floor',
+    '$join',
+    '$length',
+    '$lowercase',
+    '$not',
+    '$number',
+    '$round',
+    '$string',
+    '$substring',
+    '$trim',
+    '$uppercase',
   ]);
 });
 
@@ -148,7 +166,7 @@ test('an evaluation builds no array beyond maxValueLength: ranges and paths are 
   await assert.rejects(mapped.evaluateAsync({ items: Array.from({ length: 11 }, (_, a) => ({ a })) }), { code: 'D2015' });
 });
 
-test('$pad keeps jsonata\'s meaning and refuses a width beyond maxValueLength', async () => {
+test("$pad keeps jsonata's meaning and refuses a width beyond maxValueLength", async () => {
   const pad = (text: string) => compileExpression(text, { maxValueLength: 100 });
   assert.equal(await pad('$pad("ab", 5, "-")').evaluateAsync({}), 'ab---');
   assert.equal(await pad('$pad("ab", -5)').evaluateAsync({}), '   ab');

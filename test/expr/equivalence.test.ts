@@ -60,8 +60,29 @@ const examples = [
 
 /** Records with the fields the examples read, clean and messy. */
 const handPicked: Row[] = [
-  { geo: 'US', bid: 0.75, publisher: 'acme', price: 10, cost: 7.5, count: 15, quantity: '3', cookie: 'c1', device: { os: { version: '17.1' }, model: 'x', 'screen size': 6.1 }, 'user id': 'u1' },
-  { geo: 'unknown', bid: 0.1, publisher: '  Acme  Corp ', price: 1, cost: 2, count: -15, quantity: '0x1F', cookie: '', device: { os: 'ios' } },
+  {
+    geo: 'US',
+    bid: 0.75,
+    publisher: 'acme',
+    price: 10,
+    cost: 7.5,
+    count: 15,
+    quantity: '3',
+    cookie: 'c1',
+    device: { os: { version: '17.1' }, model: 'x', 'screen size': 6.1 },
+    'user id': 'u1',
+  },
+  {
+    geo: 'unknown',
+    bid: 0.1,
+    publisher: '  Acme  Corp ',
+    price: 1,
+    cost: 2,
+    count: -15,
+    quantity: '0x1F',
+    cookie: '',
+    device: { os: 'ios' },
+  },
   { geo: 'CA', bid: 0, publisher: '', cookie: null, device: null },
   { geo: 'DE' },
   {},
@@ -87,7 +108,16 @@ const exampleRows: Row[] = [
         quantity: fc.oneof(fc.constantFrom('1', '2.5', '-3e2', 'x', ''), fc.integer(), fc.boolean()),
         cookie: fc.oneof(fc.string({ maxLength: 3 }), fc.constant(null)),
         device: fc.oneof(
-          fc.record({ os: fc.oneof(fc.constantFrom('ios', 'android'), fc.record({ version: fc.oneof(fc.string(), fc.integer()) }, { requiredKeys: [] })), model: fc.string() }, { requiredKeys: [] }),
+          fc.record(
+            {
+              os: fc.oneof(
+                fc.constantFrom('ios', 'android'),
+                fc.record({ version: fc.oneof(fc.string(), fc.integer()) }, { requiredKeys: [] }),
+              ),
+              model: fc.string(),
+            },
+            { requiredKeys: [] },
+          ),
           fc.constant(null),
           fc.array(fc.record({ os: fc.constant('ios') })),
         ),

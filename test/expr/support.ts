@@ -4,9 +4,7 @@ import fc from 'fast-check';
 import { ExpressionRuntimeError, NEEDS_FALLBACK, type CompiledExpression, type Row } from '../../src/expr/index.js';
 
 export type Outcome =
-  | { readonly kind: 'value'; readonly value: unknown }
-  | { readonly kind: 'error'; readonly error: unknown }
-  | { readonly kind: 'fallback' };
+  { readonly kind: 'value'; readonly value: unknown } | { readonly kind: 'error'; readonly error: unknown } | { readonly kind: 'fallback' };
 
 export function runTranslated(expr: CompiledExpression, row: Row): Outcome {
   try {
@@ -54,7 +52,11 @@ export async function assertAgrees(expr: CompiledExpression, row: Row): Promise<
   const where = `expression ${JSON.stringify(expr.source)} on ${show(row)}`;
   if (fast.kind === 'error') {
     assert.ok(fast.error instanceof ExpressionRuntimeError, `${where}: translated threw ${String(fast.error)}`);
-    assert.equal(reference.kind, 'error', `${where}: translated threw ${fast.error.code}, jsonata returned ${show((reference as { value?: unknown }).value)}`);
+    assert.equal(
+      reference.kind,
+      'error',
+      `${where}: translated threw ${fast.error.code}, jsonata returned ${show((reference as { value?: unknown }).value)}`,
+    );
     const ref = (reference as { error: unknown }).error as ExpressionRuntimeError;
     assert.ok(ref instanceof ExpressionRuntimeError, `${where}: evaluateAsync threw ${String(ref)}`);
     assert.equal(fast.error.code, ref.code, `${where}: error codes differ`);
@@ -153,9 +155,15 @@ export const expressionArb: fc.Arbitrary<string> = fc.letrec<{ expr: string; lea
     { weight: 1, arbitrary: fc.constantFrom('true', 'false', 'null') },
   ),
   node: fc.oneof(
-    { weight: 8, arbitrary: fc.tuple(tie('expr'), fc.constantFrom(...binaryOperators), tie('expr')).map(([l, op, r]) => `(${l} ${op} ${r})`) },
+    {
+      weight: 8,
+      arbitrary: fc.tuple(tie('expr'), fc.constantFrom(...binaryOperators), tie('expr')).map(([l, op, r]) => `(${l} ${op} ${r})`),
+    },
     { weight: 1, arbitrary: tie('expr').map((e) => `-(${e})`) },
-    { weight: 2, arbitrary: fc.tuple(tie('expr'), fc.array(tie('expr'), { maxLength: 3 })).map(([l, items]) => `(${l} in [${items.join(', ')}])`) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(tie('expr'), fc.array(tie('expr'), { maxLength: 3 })).map(([l, items]) => `(${l} in [${items.join(', ')}])`),
+    },
     { weight: 1, arbitrary: fc.tuple(tie('expr'), tie('expr')).map(([l, r]) => `(${l} in ${r})`) },
     { weight: 2, arbitrary: fc.tuple(tie('expr'), tie('expr'), tie('expr')).map(([c, t, e]) => `(${c} ? ${t} : ${e})`) },
     { weight: 1, arbitrary: fc.tuple(tie('expr'), tie('expr')).map(([c, t]) => `(${c} ? ${t})`) },
@@ -166,7 +174,22 @@ export const expressionArb: fc.Arbitrary<string> = fc.letrec<{ expr: string; lea
       weight: 6,
       arbitrary: fc
         .tuple(
-          fc.constantFrom('lowercase', 'uppercase', 'string', 'number', 'length', 'exists', 'round', 'floor', 'ceil', 'abs', 'boolean', 'not', 'trim', 'join'),
+          fc.constantFrom(
+            'lowercase',
+            'uppercase',
+            'string',
+            'number',
+            'length',
+            'exists',
+            'round',
+            'floor',
+            'ceil',
+            'abs',
+            'boolean',
+            'not',
+            'trim',
+            'join',
+          ),
           tie('expr'),
         )
         .map(([f, a]) => `$${f}(${a})`),
@@ -180,8 +203,15 @@ export const expressionArb: fc.Arbitrary<string> = fc.letrec<{ expr: string; lea
     { weight: 1, arbitrary: fc.tuple(tie('expr'), tie('expr'), tie('expr')).map(([a, b, c]) => `$substring(${a}, ${b}, ${c})`) },
     {
       weight: 1,
-      arbitrary: fc.tuple(fc.array(tie('expr'), { maxLength: 3 }), tie('expr')).map(([items, sep]) => `$join([${items.join(', ')}], ${sep})`),
+      arbitrary: fc
+        .tuple(fc.array(tie('expr'), { maxLength: 3 }), tie('expr'))
+        .map(([items, sep]) => `$join([${items.join(', ')}], ${sep})`),
     },
-    { weight: 1, arbitrary: fc.tuple(tie('expr'), fc.constantFrom('$lowercase()', '$string()', '$exists()', '$substring(1)')).map(([l, f]) => `(${l} ~> ${f})`) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(tie('expr'), fc.constantFrom('$lowercase()', '$string()', '$exists()', '$substring(1)'))
+        .map(([l, f]) => `(${l} ~> ${f})`),
+    },
   ),
 })).expr;

@@ -35,7 +35,13 @@ const cases: Case[] = [
   { source: 'a := 1', code: 'S0212', offset: 0, at: 'a :=', message: 'The left side of := must be a variable name (start with $)' },
   { source: 'a ! b', code: 'S0204', offset: 2, at: '! b', message: 'Unknown operator: "!"' },
   { source: 'a # b', code: 'S0214', offset: 4, at: 'b', message: 'The right side of "#" must be a variable name (start with $)' },
-  { source: '%.a', code: 'S0217', offset: 0, at: '%.a', message: "The object representing the 'parent' cannot be derived from this expression" },
+  {
+    source: '%.a',
+    code: 'S0217',
+    offset: 0,
+    at: '%.a',
+    message: "The object representing the 'parent' cannot be derived from this expression",
+  },
   { source: 'a ~> /x', code: 'S0302', offset: 5, at: '/x', message: 'No terminating / in regular expression' },
   { source: 'a /* c */ b', code: 'S0201', offset: 10, at: 'b', message: 'Syntax error: "b"' },
   { source: '"\\u00e9t\\u00e9" x', code: 'S0201', offset: 16, at: 'x', message: 'Syntax error: "x"' },
@@ -59,7 +65,10 @@ for (const c of cases) {
 }
 
 test('referencedFields reports syntax errors the same way', () => {
-  assert.throws(() => referencedFields('a b'), (err: unknown) => err instanceof ExpressionSyntaxError && err.position === 2);
+  assert.throws(
+    () => referencedFields('a b'),
+    (err: unknown) => err instanceof ExpressionSyntaxError && err.position === 2,
+  );
 });
 
 test('valid expressions do not throw', () => {

@@ -36,7 +36,10 @@ test('isTruthy follows the $boolean table', () => {
 
 test('isTruthy raises D1001 on infinite numbers, as $boolean does', () => {
   for (const value of [Infinity, -Infinity, [0, Infinity]]) {
-    assert.throws(() => isTruthy(value), (err: unknown) => err instanceof ExpressionRuntimeError && err.code === 'D1001');
+    assert.throws(
+      () => isTruthy(value),
+      (err: unknown) => err instanceof ExpressionRuntimeError && err.code === 'D1001',
+    );
   }
 });
 

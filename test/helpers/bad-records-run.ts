@@ -95,7 +95,10 @@ export interface ScenarioOutcome {
 }
 
 /** Runs the scenario through `deadLetters`; the caller reads back what the destination holds. */
-export async function runBadRecords(deadLetters: DeadLetterRuntime, options: { count?: number; per?: number; badEvery?: number; writeMs?: number } = {}): Promise<ScenarioOutcome> {
+export async function runBadRecords(
+  deadLetters: DeadLetterRuntime,
+  options: { count?: number; per?: number; badEvery?: number; writeMs?: number } = {},
+): Promise<ScenarioOutcome> {
   const { count = 6000, per = 40, badEvery = 7, writeMs = 15 } = options;
   const plan = compileText(BAD_RECORDS_PLAN);
   const source = new ScenarioSource(count, per, badEvery);

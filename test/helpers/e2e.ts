@@ -82,25 +82,41 @@ export class E2eRun {
 
   /** Produces all the records at `rate` per second in the background, creating the topic; resolves when done. */
   produceAtRate(rate: number): Promise<void> {
-    const child = spawn(process.execPath, this.produceArgs(rate), { cwd: root, env: this.env('producer'), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, this.produceArgs(rate), {
+      cwd: root,
+      env: this.env('producer'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.children.push(child);
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
     child.stderr.setEncoding('utf8').on('data', (text: string) => (output += text));
     return new Promise((resolve, reject) => {
-      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`runner produce exited with ${code}: ${output.slice(-2000)}`))));
+      child.once('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`runner produce exited with ${code}: ${output.slice(-2000)}`)),
+      );
     });
   }
 
   /** The records produced, in the order the generator makes them. */
   records(): Impression[] {
     const { seed, start, eventsPerSecond, records } = this.data;
-    const generator = new ImpressionGenerator({ ...impressionDefaults, seed, startTime: Date.parse(start), eventsPerSecond, jitterMs: 2000 });
+    const generator = new ImpressionGenerator({
+      ...impressionDefaults,
+      seed,
+      startTime: Date.parse(start),
+      eventsPerSecond,
+      jitterMs: 2000,
+    });
     return Array.from({ length: records }, () => generator.next());
   }
 
   startRunner(group: string, extra: NodeJS.ProcessEnv = {}): Runner {
-    const child = spawn(process.execPath, [cli, 'run', 'pipelines/impressions.yaml'], { cwd: root, env: this.env(group, extra), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'run', 'pipelines/impressions.yaml'], {
+      cwd: root,
+      env: this.env(group, extra),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.children.push(child);
     const logFile = join(this.workDir, `runner-${this.children.length}-${child.pid}.log`);
     child.stderr.pipe(createWriteStream(logFile));
@@ -132,7 +148,8 @@ export class Runner {
       for (const line of lines) {
         this.lines.push(line);
         // the runner's own errors; kafkajs logs every refused heartbeat of a rebalance as an error
-        if ((/"level":(50|60)/.test(line) && !line.includes('"logger":"kafkajs"')) || !line.startsWith('{')) process.stderr.write(`[runner ${name}] ${line}\n`);
+        if ((/"level":(50|60)/.test(line) && !line.includes('"logger":"kafkajs"')) || !line.startsWith('{'))
+          process.stderr.write(`[runner ${name}] ${line}\n`);
       }
     });
   }
@@ -159,7 +176,10 @@ export class Runner {
 
 /** The impressions counted in the stored documents. */
 export async function storedImpressions(db: Db): Promise<number> {
-  const docs = await db.collection('impsPerPubGeo').find({}, { projection: { imps: 1 } }).toArray();
+  const docs = await db
+    .collection('impsPerPubGeo')
+    .find({}, { projection: { imps: 1 } })
+    .toArray();
   return docs.reduce((sum, d) => sum + ((d.imps as number | undefined) ?? 0), 0);
 }
 
@@ -222,7 +242,8 @@ export function differencesOf(docs: readonly Document[], records: readonly Impre
     for (const r of group) direct.add(r.cookie, r.timestamp);
     if (doc.uniques !== direct.result()) differences.push(`${id}: uniques ${doc.uniques}, expected ${String(direct.result())}`);
     const stored = hll.deserialize(decodeValue(runnelOf(doc).states.uniques) as Uint8Array, {});
-    if (!Buffer.from(stored.serialize() as Uint8Array).equals(Buffer.from(direct.serialize() as Uint8Array))) differences.push(`${id}: stored HLL registers differ from an HLL of the same cookies`);
+    if (!Buffer.from(stored.serialize() as Uint8Array).equals(Buffer.from(direct.serialize() as Uint8Array)))
+      differences.push(`${id}: stored HLL registers differ from an HLL of the same cookies`);
   }
   for (const id of expected.keys()) if (!seen.has(id)) differences.push(`missing document ${id}`);
   return differences;

@@ -35,12 +35,19 @@ function decodeAddress(entry: string): string {
   const [hex, port] = entry.split(':');
   const portNumber = parseInt(port, 16);
   if (hex.length === 8) {
-    const bytes = hex.match(/../g)!.map((b) => parseInt(b, 16)).reverse();
+    const bytes = hex
+      .match(/../g)!
+      .map((b) => parseInt(b, 16))
+      .reverse();
     return `${bytes.join('.')}:${portNumber}`;
   }
   // four little-endian 32-bit words
   const words = hex.match(/.{8}/g)!.map((w) => w.match(/../g)!.reverse().join(''));
-  const groups = words.join('').toLowerCase().match(/.{4}/g)!.map((g) => g.replace(/^0+(?=.)/, ''));
+  const groups = words
+    .join('')
+    .toLowerCase()
+    .match(/.{4}/g)!
+    .map((g) => g.replace(/^0+(?=.)/, ''));
   return `[${groups.join(':')}]:${portNumber}`;
 }
 

@@ -25,7 +25,11 @@ const plainSlots: Record<Slot, string> = {
 
 /** A pipeline that counts per minute with this YAML in one slot (e.g. a component's example) and plain components in the others. */
 export function pipelineWith(slot: Slot, slotYaml: string): string {
-  const block = `${slot}:\n${slotYaml.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')}\n`;
+  const block = `${slot}:\n${slotYaml
+    .trimEnd()
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n')}\n`;
   const parts = { ...plainSlots, [slot]: block };
   return `name: example\n${parts.source}${parts.window}aggregate:\n  n: count\n${parts.sink}${parts.deadLetter}`;
 }
@@ -46,7 +50,10 @@ sink: { console: {} }
 `);
 }
 
-/** Hands out prepared chunks, one call each; `null` ends a bounded run. A `batchEnd` entry returns an empty list so the batch loop flushes when its interval is short. */
+/**
+ * Hands out prepared chunks, one call each; `null` ends a bounded run. A `batchEnd` entry returns an
+ * empty list so the batch loop flushes when its interval is short.
+ */
 export class ScriptedSource implements SourceRuntime {
   private index = 0;
   committed = new Map<string, number>();

@@ -27,7 +27,10 @@ export function mongoSinkConfig(database: string, collection: string, uri = mong
 }
 
 export function kafkaBrokers(): string[] {
-  return (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
+  return (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
 }
 
 /** True when a MongoDB-wire server answers a ping within timeoutMs. */

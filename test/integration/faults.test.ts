@@ -17,17 +17,33 @@ import type { Impression } from '../../src/components/sources/impressions.js';
 import { mongoUri, requireStack, START_HINT } from '../helpers/stack.js';
 import { testKafka, waitForCaughtUp, waitForMember } from '../helpers/kafka.js';
 import { seededRandom } from '../helpers/reference.js';
-import { differencesOf, E2eRun, referenceDifferences, stack, stackManaged, storedDocuments, type DataSet, type Runner } from '../helpers/e2e.js';
+import {
+  differencesOf,
+  E2eRun,
+  referenceDifferences,
+  stack,
+  stackManaged,
+  storedDocuments,
+  type DataSet,
+  type Runner,
+} from '../helpers/e2e.js';
 
 const START = '2026-03-02T00:00:00Z';
 /** 400 records per second of event time: a data set spans a minute or two, so runners share every document. */
-const data = (records: number, partitions: number, seed: number): DataSet => ({ records, seed, start: START, eventsPerSecond: 400, partitions });
+const data = (records: number, partitions: number, seed: number): DataSet => ({
+  records,
+  seed,
+  start: START,
+  eventsPerSecond: 400,
+  partitions,
+});
 const CATCH_UP_MS = 180_000;
 
 const available = await requireStack('kafka', 'mongodb');
 const managed = available.skip === false && (await stackManaged());
 // Stopping servers needs the stack started by scripts/stack; under CI=true it always is (.ci/run).
-const serverFaults = managed || process.env.CI === 'true' ? available : { skip: `the servers are not managed by scripts/stack; ${START_HINT}` };
+const serverFaults =
+  managed || process.env.CI === 'true' ? available : { skip: `the servers are not managed by scripts/stack; ${START_HINT}` };
 
 // undefined until before() sets them: after() cleans up what there is
 let mongo: MongoClient | undefined;
@@ -85,7 +101,15 @@ const waitForMembers = (group: string, count: number, timeoutMs = 60_000) =>
   });
 
 /** Lets the runners finish the topic, stops them with SIGTERM and compares every document with the reference. */
-async function finish(t: TestContext, run: E2eRun, db: Db, group: string, active: Runner[], fault: string, injections: number): Promise<void> {
+async function finish(
+  t: TestContext,
+  run: E2eRun,
+  db: Db,
+  group: string,
+  active: Runner[],
+  fault: string,
+  injections: number,
+): Promise<void> {
   await waitForCaughtUp(admin!, group, run.topic, CATCH_UP_MS).catch((error: Error) => {
     throw new Error(`${error.message} (runner logs: ${active.map((r) => r.logFile).join(', ')})`);
   });
@@ -106,9 +130,15 @@ describe('fault injection: every document equals the reference after', available
   afterEach(() => runs.at(-1)?.killAll());
 
   after(async () => {
-    if (managed) await stack('start', 'ferretdb').then(() => stack('start', 'kafka')).catch(() => undefined); // left running, whatever happened
+    if (managed)
+      await stack('start', 'ferretdb')
+        .then(() => stack('start', 'kafka'))
+        .catch(() => undefined); // left running, whatever happened
     for (const run of runs) {
-      await mongo?.db(run.database).dropDatabase().catch(() => undefined);
+      await mongo
+        ?.db(run.database)
+        .dropDatabase()
+        .catch(() => undefined);
       await admin?.deleteTopics({ topics: [run.topic] }).catch(() => undefined);
     }
     await admin?.disconnect();
@@ -273,7 +303,10 @@ async function positions(topic: string, records: readonly Impression[]): Promise
       })
       .catch(reject);
   });
-  await Promise.race([done, sleep(60_000, undefined, { ref: false }).then(() => Promise.reject(new Error(`read back ${found.size} of ${records.length} records`)))]);
+  await Promise.race([
+    done,
+    sleep(60_000, undefined, { ref: false }).then(() => Promise.reject(new Error(`read back ${found.size} of ${records.length} records`))),
+  ]);
   await consumer.disconnect();
   await admin!.deleteGroups([`positions-${topic}`]).catch(() => undefined);
   return found;

@@ -38,7 +38,11 @@ async function readDeadLetters(topic: string, count: number): Promise<Received[]
     const timer = setTimeout(() => reject(new Error(`only ${received.length} of ${count} dead letters arrived`)), 30_000);
     void consumer.run({
       eachMessage: ({ message }) => {
-        received.push({ key: message.key!.toString(), reason: message.headers!.reason!.toString(), value: JSON.parse(message.value!.toString()) as Record<string, unknown> });
+        received.push({
+          key: message.key!.toString(),
+          reason: message.headers!.reason!.toString(),
+          value: JSON.parse(message.value!.toString()) as Record<string, unknown>,
+        });
         if (received.length >= count) {
           clearTimeout(timer);
           resolve();
@@ -82,7 +86,11 @@ deadLetter:
     topic: ${topic}
 `,
     );
-    const result = spawnSync(process.execPath, [cli, 'run', pipeline], { cwd: dir, encoding: 'utf8', env: { ...process.env, RUNNEL_LOG_LEVEL: 'warn' } });
+    const result = spawnSync(process.execPath, [cli, 'run', pipeline], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, RUNNEL_LOG_LEVEL: 'warn' },
+    });
     assert.equal(result.status, 0, result.stderr);
 
     const received = await readDeadLetters(topic, expected.length);
@@ -106,6 +114,9 @@ deadLetter:
     assert.ok(stats.batches > 10, `${stats.batches} batches`);
     const received = await readDeadLetters(topic, expected.size);
     assert.deepEqual(new Map(received.map((m) => [m.value.offset as number, m.reason])), expected);
-    assert.equal(Object.values(stats.deadLetters).reduce((sum, n) => sum + n, 0), expected.size);
+    assert.equal(
+      Object.values(stats.deadLetters).reduce((sum, n) => sum + n, 0),
+      expected.size,
+    );
   });
 });

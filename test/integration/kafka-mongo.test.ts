@@ -33,7 +33,10 @@ describe('canonical pipeline: Kafka in, MongoDB out', stack, () => {
   });
 
   after(async () => {
-    await mongo?.db(e2e.database).dropDatabase().catch(() => undefined);
+    await mongo
+      ?.db(e2e.database)
+      .dropDatabase()
+      .catch(() => undefined);
     await mongo?.close();
     await admin?.deleteTopics({ topics: [e2e.topic] }).catch(() => undefined);
     await admin?.disconnect();

@@ -19,9 +19,16 @@ describe('runaway expression on a Kafka source (integration)', await requireStac
     const topic = `runnel-runaway-${process.pid}-${Date.now().toString(36)}`;
     const group = `${topic}-group`;
     const env = { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), RUNNEL_LOG_LEVEL: 'warn' };
-    const produced = spawnSync(process.execPath, [cli, 'produce', '--topic', topic, '--count', '200', '--partitions', '2'], { env, encoding: 'utf8' });
+    const produced = spawnSync(process.execPath, [cli, 'produce', '--topic', topic, '--count', '200', '--partitions', '2'], {
+      env,
+      encoding: 'utf8',
+    });
     assert.equal(produced.status, 0, produced.stderr);
-    const pipeline = runawayPipeline(dir, `{ kafka: { brokers: ${kafkaBrokers().join(',')}, topics: ${topic}, group: ${group} } }`, '200ms');
+    const pipeline = runawayPipeline(
+      dir,
+      `{ kafka: { brokers: ${kafkaBrokers().join(',')}, topics: ${topic}, group: ${group} } }`,
+      '200ms',
+    );
     const run = spawnSync(process.execPath, [cli, 'run', pipeline], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(run.status, 1, run.stderr);
     assert.match(run.stderr, /runaway\.yaml:5:9: the expression .* on 3 records in a row/);

@@ -18,7 +18,11 @@ describe('a Kafka topic deleted mid-run (integration)', await requireStack('kafk
     const topic = `runnel-deleted-${process.pid}-${Date.now().toString(36)}`;
     const group = `${topic}-group`;
     const env = { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), RUNNEL_LOG_LEVEL: 'warn' };
-    assert.equal(spawnSync(process.execPath, [cli, 'produce', '--topic', topic, '--count', '500', '--partitions', '2'], { env, encoding: 'utf8' }).status, 0);
+    assert.equal(
+      spawnSync(process.execPath, [cli, 'produce', '--topic', topic, '--count', '500', '--partitions', '2'], { env, encoding: 'utf8' })
+        .status,
+      0,
+    );
     const pipeline = join(dir, 'deleted.yaml');
     writeFileSync(
       pipeline,

@@ -71,7 +71,11 @@ describe('a pipeline that changes under existing state (integration)', stack, ()
   });
 
   after(async () => {
-    for (const database of databases) await mongo!.db(database).dropDatabase().catch(() => undefined);
+    for (const database of databases)
+      await mongo!
+        .db(database)
+        .dropDatabase()
+        .catch(() => undefined);
     await mongo?.close();
     await admin?.deleteTopics({ topics: [topicA, topicB] }).catch(() => undefined);
     await admin?.disconnect();
@@ -112,11 +116,17 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
 
   /** Runs a pipeline until its group has read all of `topic`, then stops it; returns its log. */
   async function runToEnd(file: string, group: string, topic: string): Promise<string> {
-    const child = spawn(process.execPath, [cli, 'run', file], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUNNEL_LOG_LEVEL: 'info' } });
+    const child = spawn(process.execPath, [cli, 'run', file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, RUNNEL_LOG_LEVEL: 'info' },
+    });
     let log = '';
     child.stderr.setEncoding('utf8').on('data', (t: string) => (log += t));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await Promise.race([waitForCaughtUp(admin!, group, topic, 90_000), exited.then((code) => assert.fail(`runner exited with ${code} before catching up: ${log}`))]);
+    await Promise.race([
+      waitForCaughtUp(admin!, group, topic, 90_000),
+      exited.then((code) => assert.fail(`runner exited with ${code} before catching up: ${log}`)),
+    ]);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, log);
     return log;
@@ -150,11 +160,16 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
 
   test('an added aggregate proceeds with one warning; documents written before say from which offsets they hold it', async () => {
     const { db, database, group, first } = await storeA('added');
-    const v2 = pipeline(database, group, topicB, (t) => t.replace('  avgBid: { avg: bid }', '  avgBid: { avg: bid }\n  maxBid: { max: bid }'));
+    const v2 = pipeline(database, group, topicB, (t) =>
+      t.replace('  avgBid: { avg: bid }', '  avgBid: { avg: bid }\n  maxBid: { max: bid }'),
+    );
     const log = await runToEnd(v2, group, topicB);
     const warnings = log.split('\n').filter((l) => l.includes('is new to'));
     assert.equal(warnings.length, 1, log);
-    assert.match(warnings[0], /aggregate `maxBid` is new to runnel_changes_added_\S+\.bids: documents written before hold it only for the records merged from now on/);
+    assert.match(
+      warnings[0],
+      /aggregate `maxBid` is new to runnel_changes_added_\S+\.bids: documents written before hold it only for the records merged from now on/,
+    );
 
     const counts = groupBy([...A, ...B], (r) => windowOf(r));
     const fromB = groupBy(B, (r) => windowOf(r));
@@ -170,7 +185,8 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
         continue;
       }
       assert.equal(doc.maxBid, Math.max(...inB.map((r) => r.bid)), id);
-      if (before) assert.deepEqual(runnelOf(doc).partial, { maxBid: runnelOf(before).offsets }, `${id}: holds maxBid after the offsets it held then`);
+      if (before)
+        assert.deepEqual(runnelOf(doc).partial, { maxBid: runnelOf(before).offsets }, `${id}: holds maxBid after the offsets it held then`);
       else assert.equal(runnelOf(doc).partial, undefined, `${id}: a window B opened holds maxBid whole`);
     }
     // the hour holds all of A and B, maxBid of B only, and says so
@@ -183,8 +199,15 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
 
   test('a renamed aggregate proceeds, named a rename: the old state is dropped where documents are rewritten, the new one marked partial', async () => {
     const { db, database, group, first } = await storeA('renamed');
-    const log = await runToEnd(pipeline(database, group, topicB, (t) => t.replace('avgBid:', 'meanBid:')), group, topicB);
-    assert.match(log, /`avgBid` -> `meanBid` looks like a rename: to keep the history, keep the aggregate's name and store it under the new field with sink\.document \(`meanBid: avgBid`\)/);
+    const log = await runToEnd(
+      pipeline(database, group, topicB, (t) => t.replace('avgBid:', 'meanBid:')),
+      group,
+      topicB,
+    );
+    assert.match(
+      log,
+      /`avgBid` -> `meanBid` looks like a rename: to keep the history, keep the aggregate's name and store it under the new field with sink\.document \(`meanBid: avgBid`\)/,
+    );
     assert.match(log, /aggregate `avgBid` is no longer computed/);
     const fromB = groupBy(B, (r) => windowOf(r));
     for (const [id, doc] of await documents(db)) {
@@ -198,8 +221,16 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
   });
 
   for (const [what, change, expected] of [
-    ['a changed group key', (t: string) => t.replace('groupBy: [publisher, geo]', 'groupBy: [publisher, website]'), /groupBy: publisher, geo -> publisher, website/],
-    ['a changed window size', (t: string) => t.replace('tumbling: 1m', 'tumbling: 5m').replace('rollups: [1h]', 'rollups: [1h]'), /window: tumbling 1m -> tumbling 5m/],
+    [
+      'a changed group key',
+      (t: string) => t.replace('groupBy: [publisher, geo]', 'groupBy: [publisher, website]'),
+      /groupBy: publisher, geo -> publisher, website/,
+    ],
+    [
+      'a changed window size',
+      (t: string) => t.replace('tumbling: 1m', 'tumbling: 5m').replace('rollups: [1h]', 'rollups: [1h]'),
+      /window: tumbling 1m -> tumbling 5m/,
+    ],
   ] as const) {
     test(`${what} refuses to start, says what changed and the ways out, and touches nothing`, async () => {
       const { db, database, group, first } = await storeA(what.split(' ').pop()!);
@@ -209,12 +240,23 @@ deadLetter: { file: { path: ${join(dir, 'dead.jsonl')} } }
       assert.match(log, /Ways out: write to a new collection \(sink\.mongodb\.collection\) with a new consumer group/);
       assert.deepEqual(await documents(db), first);
       const [committed] = await admin!.fetchOffsets({ groupId: group, topics: [topicB] });
-      assert.deepEqual(committed.partitions.map((p) => p.offset), ['-1', '-1'], 'nothing of B committed');
+      assert.deepEqual(
+        committed.partitions.map((p) => p.offset),
+        ['-1', '-1'],
+        'nothing of B committed',
+      );
       // the first way out: a new collection and a new group take the changed pipeline, from the topic's start
       const fresh = `${group}-v2`;
-      await runToEnd(pipeline(database, fresh, topicB, (t) => change(t).replace('collection: bids', 'collection: bids_v2')), fresh, topicB);
+      await runToEnd(
+        pipeline(database, fresh, topicB, (t) => change(t).replace('collection: bids', 'collection: bids_v2')),
+        fresh,
+        topicB,
+      );
       const v2 = await db.collection('bids_v2').find().toArray();
-      assert.equal(v2.reduce((sum, d) => sum + (d.imps as number), 0), B.length);
+      assert.equal(
+        v2.reduce((sum, d) => sum + (d.imps as number), 0),
+        B.length,
+      );
     });
   }
 });

@@ -145,7 +145,12 @@ describe('serving API against FerretDB', stack, () => {
       deadLetters: collectDeadLetters(deadLetters),
     });
     try {
-      await new PipelineRun({ ...plan, batch: { intervalMs: 10, maxRecords: half } }, parts, silentLogger, new AbortController().signal).run();
+      await new PipelineRun(
+        { ...plan, batch: { intervalMs: 10, maxRecords: half } },
+        parts,
+        silentLogger,
+        new AbortController().signal,
+      ).run();
     } finally {
       await closeParts(parts);
     }
@@ -158,13 +163,20 @@ describe('serving API against FerretDB', stack, () => {
   after(async () => {
     await app?.close();
     for (const p of served ?? []) await p.reader?.close();
-    await mongo?.db(database).dropDatabase().catch(() => undefined);
+    await mongo
+      ?.db(database)
+      .dropDatabase()
+      .catch(() => undefined);
     await mongo?.close();
   });
 
   test('each level holds one document per window and key, as the base collection does', async () => {
     const db = mongo!.db(database);
-    for (const [collection, size] of [['imps', MINUTE], ['imps_1h', HOUR], ['imps_1d', DAY]] as const) {
+    for (const [collection, size] of [
+      ['imps', MINUTE],
+      ['imps_1h', HOUR],
+      ['imps_1d', DAY],
+    ] as const) {
       const expected = groupBy(data, (r) => `${Math.floor(r.timestamp / size) * size}|${r.publisher}|${r.geo}`);
       assert.equal(await db.collection(collection).countDocuments(), expected.size, collection);
     }
@@ -173,7 +185,9 @@ describe('serving API against FerretDB', stack, () => {
   test('hourly series for one publisher and geo equals the reference, read from the 1h level', async () => {
     const from = T0;
     const to = T0 + 2 * DAY;
-    const body = await json<SeriesBody>(`/api/pipelines/imps/series?from=${new Date(from).toISOString()}&to=${to}&granularity=1h&publisher=publisher_2&geo=CA`);
+    const body = await json<SeriesBody>(
+      `/api/pipelines/imps/series?from=${new Date(from).toISOString()}&to=${to}&granularity=1h&publisher=publisher_2&geo=CA`,
+    );
     assert.equal(body.level, '1h');
     assert.equal(body.points.length, 48);
     const mine = data.filter((r) => r.publisher === 'publisher_2' && r.geo === 'CA');
@@ -187,8 +201,15 @@ describe('serving API against FerretDB', stack, () => {
   });
 
   test('granularities that are not stored merge finer levels: 2h and 3h from 1h, 30m from 1m, 1d stored', async () => {
-    for (const [granularity, size, level] of [['2h', 2 * HOUR, '1h'], ['3h', 3 * HOUR, '1h'], ['30m', 30 * MINUTE, '1m'], ['1d', DAY, '1d']] as const) {
-      const body = await json<SeriesBody>(`/api/pipelines/imps/series?from=${T0}&to=${T0 + 3 * DAY}&granularity=${granularity}&publisher=publisher_1`);
+    for (const [granularity, size, level] of [
+      ['2h', 2 * HOUR, '1h'],
+      ['3h', 3 * HOUR, '1h'],
+      ['30m', 30 * MINUTE, '1m'],
+      ['1d', DAY, '1d'],
+    ] as const) {
+      const body = await json<SeriesBody>(
+        `/api/pipelines/imps/series?from=${T0}&to=${T0 + 3 * DAY}&granularity=${granularity}&publisher=publisher_1`,
+      );
       assert.equal(body.level, level, granularity);
       const mine = data.filter((r) => r.publisher === 'publisher_1');
       let total = 0;
@@ -293,13 +314,19 @@ describe('serving API against FerretDB', stack, () => {
   test('the pipeline list, the OpenAPI document, /healthz and /metrics', async () => {
     const { pipelines } = await json<PipelinesBody>('/api/pipelines');
     const imps = pipelines.find((p) => p.name === 'imps')!;
-    assert.deepEqual(imps.granularities.map((g) => [g.label, g.where]), [
-      ['1m', `${database}.imps`],
-      ['1h', `${database}.imps_1h`],
-      ['1d', `${database}.imps_1d`],
-    ]);
+    assert.deepEqual(
+      imps.granularities.map((g) => [g.label, g.where]),
+      [
+        ['1m', `${database}.imps`],
+        ['1h', `${database}.imps_1h`],
+        ['1d', `${database}.imps_1d`],
+      ],
+    );
     assert.deepEqual(imps.groupBy, ['publisher', 'geo']);
-    assert.deepEqual(imps.fields.map((f) => f.name), ['imps', 'uniques', 'avgBid']);
+    assert.deepEqual(
+      imps.fields.map((f) => f.name),
+      ['imps', 'uniques', 'avgBid'],
+    );
     assert.equal(imps.extent.from, new Date(T0).toISOString());
     assert.equal(imps.queryable, true);
     assert.equal(pipelines.find((p) => p.name === 'local')!.queryable, false);
@@ -308,12 +335,23 @@ describe('serving API against FerretDB', stack, () => {
     assert.equal(openapi.openapi, '3.1.0');
     const params = openapi.paths['/api/pipelines/imps/series'].get.parameters.map((p) => p.name);
     assert.deepEqual(params, ['from', 'to', 'granularity', 'fields', 'format', 'publisher', 'geo']);
-    assert.deepEqual(openapi.paths['/api/pipelines/imps/top'].get.parameters.find((p) => p.name === 'field')!.schema.enum, ['imps', 'uniques', 'avgBid']);
+    assert.deepEqual(openapi.paths['/api/pipelines/imps/top'].get.parameters.find((p) => p.name === 'field')!.schema.enum, [
+      'imps',
+      'uniques',
+      'avgBid',
+    ]);
 
     assert.deepEqual((await json<{ pipelines: Record<string, string> }>('/healthz')).pipelines, { imps: 'ok', local: 'not stored' });
     const metrics = await get('/metrics');
     assert.match(metrics.headers['content-type'] as string, /^text\/plain/);
-    for (const name of ['runnel_records_in_total', 'runnel_sink_records_total', 'runnel_sink_documents_written_total', 'runnel_batch_duration_seconds_bucket', 'runnel_sink_write_duration_seconds_bucket', 'runnel_http_request_duration_seconds_bucket']) {
+    for (const name of [
+      'runnel_records_in_total',
+      'runnel_sink_records_total',
+      'runnel_sink_documents_written_total',
+      'runnel_batch_duration_seconds_bucket',
+      'runnel_sink_write_duration_seconds_bucket',
+      'runnel_http_request_duration_seconds_bucket',
+    ]) {
       assert.match(metrics.body, new RegExp(`^${name}\\{`, 'm'), name);
     }
     assert.match(metrics.body, /^runnel_sink_documents_written_total\{pipeline="imps",sink="mongodb",level="1h"\} \d+/m);

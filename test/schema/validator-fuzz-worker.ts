@@ -40,19 +40,120 @@ function parentOf(doc: unknown, path: Path): [Record<string | number, unknown> |
 }
 
 const KEYS = [
-  'name', 'source', 'batch', 'limits', 'time', 'filter', 'fields', 'window', 'groupBy', 'missingKeys', 'aggregate', 'sink',
-  'document', 'deadLetter', 'kafka', 'file', 'generator', 'stdin', 'mongodb', 'console', 'tumbling', 'sliding', 'size',
-  'every', 'interval', 'maxRecords', 'field', 'format', 'maxOutOfOrder', 'allowedLateness', 'maxFuture', 'maxPast',
-  'maxRecordBytes', 'maxDepth', 'expressionTimeout', 'count', 'sum', 'avg', 'distinct', 'approxDistinct', 'quantile',
-  'q', 'precision', 'path', 'uri', 'brokers', 'topics', 'group', 'sasl', 'password', 'tests', 'input', 'expect',
-  'pipeline', 'deadLetters', 'reason', '__proto__', 'constructor', 'toString', '$', '',
+  'name',
+  'source',
+  'batch',
+  'limits',
+  'time',
+  'filter',
+  'fields',
+  'window',
+  'groupBy',
+  'missingKeys',
+  'aggregate',
+  'sink',
+  'document',
+  'deadLetter',
+  'kafka',
+  'file',
+  'generator',
+  'stdin',
+  'mongodb',
+  'console',
+  'tumbling',
+  'sliding',
+  'size',
+  'every',
+  'interval',
+  'maxRecords',
+  'field',
+  'format',
+  'maxOutOfOrder',
+  'allowedLateness',
+  'maxFuture',
+  'maxPast',
+  'maxRecordBytes',
+  'maxDepth',
+  'expressionTimeout',
+  'count',
+  'sum',
+  'avg',
+  'distinct',
+  'approxDistinct',
+  'quantile',
+  'q',
+  'precision',
+  'path',
+  'uri',
+  'brokers',
+  'topics',
+  'group',
+  'sasl',
+  'password',
+  'tests',
+  'input',
+  'expect',
+  'pipeline',
+  'deadLetters',
+  'reason',
+  '__proto__',
+  'constructor',
+  'toString',
+  '$',
+  '',
 ];
 
 const STRINGS = [
-  '', ' ', '0s', '1m', '-1s', '1.5h', '99999999999999999999999d', '36501d', '1e3s', 'count', 'avg', 'distinct', 'q',
-  '${X}', '${X:-1}', '${X:-}', '$${', '${', '${1BAD}', '${A}${B:-x}', 'geo != ', 'geo = "US"', '$eval(x)', '$lookup($, "a")',
-  '(', ')', '"', "'", '[', '{', 'a.b.c', '$$', '$', 'window.start', 'publisher', 'null', '~', '.inf', '-.inf', '.nan',
-  'mongodb://u:p@h/db', 'x'.repeat(300), '\u0000', '\ufeff', '\ud800', '🇺🇸', 'é', 'true', '0x10', '1e999',
+  '',
+  ' ',
+  '0s',
+  '1m',
+  '-1s',
+  '1.5h',
+  '99999999999999999999999d',
+  '36501d',
+  '1e3s',
+  'count',
+  'avg',
+  'distinct',
+  'q',
+  '${X}',
+  '${X:-1}',
+  '${X:-}',
+  '$${',
+  '${',
+  '${1BAD}',
+  '${A}${B:-x}',
+  'geo != ',
+  'geo = "US"',
+  '$eval(x)',
+  '$lookup($, "a")',
+  '(',
+  ')',
+  '"',
+  "'",
+  '[',
+  '{',
+  'a.b.c',
+  '$$',
+  '$',
+  'window.start',
+  'publisher',
+  'null',
+  '~',
+  '.inf',
+  '-.inf',
+  '.nan',
+  'mongodb://u:p@h/db',
+  'x'.repeat(300),
+  '\u0000',
+  '\ufeff',
+  '\ud800',
+  '🇺🇸',
+  'é',
+  'true',
+  '0x10',
+  '1e999',
 ];
 
 const scalar = fc.oneof(
@@ -107,7 +208,8 @@ function mutate(original: unknown, mutations: Mutation[]): unknown {
         break;
       case 'add':
         if (Array.isArray(target)) target.push(m.value);
-        else if (target !== null && typeof target === 'object') Object.defineProperty(target, m.key, { value: m.value, enumerable: true, configurable: true, writable: true });
+        else if (target !== null && typeof target === 'object')
+          Object.defineProperty(target, m.key, { value: m.value, enumerable: true, configurable: true, writable: true });
         break;
       case 'rename':
         if (parent && !Array.isArray(parent) && m.key !== key) {
@@ -120,7 +222,40 @@ function mutate(original: unknown, mutations: Mutation[]): unknown {
   return doc;
 }
 
-const SPLICES = ['', ':', ': ', '- ', '\n', '\n  ', '\t', '  ', '#', '&a ', '*a', '!!binary ', '!!js/function ', '%YAML 1.1\n', '---\n', '...\n', '? ', '|\n', '>-\n', '{', '}', '[', ']', ',', '"', "'", '\\', '${', '\u0000', '\ufeff', 'é', '<<: *a\n'];
+const SPLICES = [
+  '',
+  ':',
+  ': ',
+  '- ',
+  '\n',
+  '\n  ',
+  '\t',
+  '  ',
+  '#',
+  '&a ',
+  '*a',
+  '!!binary ',
+  '!!js/function ',
+  '%YAML 1.1\n',
+  '---\n',
+  '...\n',
+  '? ',
+  '|\n',
+  '>-\n',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '"',
+  "'",
+  '\\',
+  '${',
+  '\u0000',
+  '\ufeff',
+  'é',
+  '<<: *a\n',
+];
 
 type TextEdit = { op: 'truncate' | 'delete' | 'insert' | 'indent' | 'duplicate'; at: number; length: number; text: string };
 const textEdit: fc.Arbitrary<TextEdit> = fc.record({
@@ -156,7 +291,8 @@ function checkLocated(diagnostics: readonly Diagnostic[], text: string, where: s
   for (const d of diagnostics) {
     if (!d.range) throw new Error(`${where}: diagnostic without a location: ${JSON.stringify(d)}`);
     const [start, end] = d.range;
-    if (!(start >= 0 && start <= end && end <= text.length)) throw new Error(`${where}: range ${start}-${end} outside the text (${text.length}): ${d.message}`);
+    if (!(start >= 0 && start <= end && end <= text.length))
+      throw new Error(`${where}: range ${start}-${end} outside the text (${text.length}): ${d.message}`);
     if (typeof d.message !== 'string' || d.message.length === 0) throw new Error(`${where}: diagnostic without a message`);
   }
 }
@@ -168,7 +304,8 @@ function check(file: string, text: string, env: Record<string, string>): void {
   const loaded = parsePipelineText(file, text, env);
   if (file.endsWith('.test.yaml')) {
     const diagnostics = [...loaded.diagnostics];
-    if (loaded.doc && loaded.value && diagnostics.length === 0) diagnostics.push(...validateDocument(testFileSchema, loaded.value, loaded.doc));
+    if (loaded.doc && loaded.value && diagnostics.length === 0)
+      diagnostics.push(...validateDocument(testFileSchema, loaded.value, loaded.doc));
     checkLocated(diagnostics, text, file);
     locateAll(diagnostics, loaded.source);
     return;
@@ -180,7 +317,9 @@ function check(file: string, text: string, env: Record<string, string>): void {
   else if (!hasErrors(compiled.diagnostics)) throw new Error(`${file}: no plan and no error`);
 }
 
-const files = readdirSync(folder).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(folder)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 let cases = 0;
 try {
   for (const file of files) {

@@ -26,15 +26,24 @@ test('a range is covered by the fewest stored windows, exactly and without overl
   const from = 3 * DAY + 5 * HOUR + 30 * MINUTE;
   const to = 6 * DAY + 2 * HOUR + 10 * MINUTE;
   const parts = coverRange(levels, from, to);
-  assert.deepEqual(parts.map((p) => [p.level.label, p.from, p.to]), [
-    ['1m', from, 3 * DAY + 6 * HOUR],
-    ['1h', 3 * DAY + 6 * HOUR, 4 * DAY],
-    ['1d', 4 * DAY, 6 * DAY],
-    ['1h', 6 * DAY, 6 * DAY + 2 * HOUR],
-    ['1m', 6 * DAY + 2 * HOUR, to],
-  ]);
-  assert.deepEqual(coverRange(levels, 0, 30 * DAY).map((p) => p.level.label), ['1d']);
-  assert.deepEqual(coverRange(levels, 10 * MINUTE, 20 * MINUTE).map((p) => [p.level.label, p.from, p.to]), [['1m', 10 * MINUTE, 20 * MINUTE]]);
+  assert.deepEqual(
+    parts.map((p) => [p.level.label, p.from, p.to]),
+    [
+      ['1m', from, 3 * DAY + 6 * HOUR],
+      ['1h', 3 * DAY + 6 * HOUR, 4 * DAY],
+      ['1d', 4 * DAY, 6 * DAY],
+      ['1h', 6 * DAY, 6 * DAY + 2 * HOUR],
+      ['1m', 6 * DAY + 2 * HOUR, to],
+    ],
+  );
+  assert.deepEqual(
+    coverRange(levels, 0, 30 * DAY).map((p) => p.level.label),
+    ['1d'],
+  );
+  assert.deepEqual(
+    coverRange(levels, 10 * MINUTE, 20 * MINUTE).map((p) => [p.level.label, p.from, p.to]),
+    [['1m', 10 * MINUTE, 20 * MINUTE]],
+  );
   // any aligned range: the parts tile it
   for (let i = 0; i < 200; i++) {
     const a = Math.floor(Math.random() * 40 * 1440) * MINUTE;
@@ -58,8 +67,14 @@ test('times: ISO 8601, epoch ms, now and now-<duration>; from before to', () => 
   assert.equal(parseTime('from', '1767225600000', now), 1767225600000);
   assert.equal(parseTime('from', 'now-1d', now), now - DAY);
   assert.deepEqual(timeRange({}, now), { from: now - DAY, to: now });
-  assert.throws(() => timeRange({ from: 'now', to: 'now-1h' }, now), (e: unknown) => e instanceof BadRequest && e.parameter === 'to');
-  assert.throws(() => parseTime('from', '2026-13-45', now), (e: unknown) => e instanceof BadRequest && e.parameter === 'from');
+  assert.throws(
+    () => timeRange({ from: 'now', to: 'now-1h' }, now),
+    (e: unknown) => e instanceof BadRequest && e.parameter === 'to',
+  );
+  assert.throws(
+    () => parseTime('from', '2026-13-45', now),
+    (e: unknown) => e instanceof BadRequest && e.parameter === 'from',
+  );
 });
 
 test('the default granularity is the coarsest level giving at least 24 points', () => {

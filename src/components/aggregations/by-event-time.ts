@@ -40,7 +40,8 @@ export class ByEventTimeState implements AggregationState {
 
   merge(other: AggregationState): void {
     const o = sameKind(this.kind, other, ByEventTimeState);
-    if (o.latest !== this.latest) throw new AggregationError('incompatible-state', `cannot merge a ${o.kind} state into a ${this.kind} state`);
+    if (o.latest !== this.latest)
+      throw new AggregationError('incompatible-state', `cannot merge a ${o.kind} state into a ${this.kind} state`);
     if (!o.has) return;
     if (!this.has || (this.latest ? o.t > this.t : o.t < this.t)) {
       this.has = true;

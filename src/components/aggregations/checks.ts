@@ -22,11 +22,7 @@ export function storedObject(kind: string, stored: unknown, expected: string): {
 }
 
 /** `other`, checked to be a state of the same class: merging different kinds is a wiring bug. */
-export function sameKind<T extends AggregationState>(
-  kind: string,
-  other: AggregationState,
-  ctor: abstract new (...args: never[]) => T,
-): T {
+export function sameKind<T extends AggregationState>(kind: string, other: AggregationState, ctor: abstract new (...args: never[]) => T): T {
   if (!(other instanceof ctor)) {
     throw new AggregationError('incompatible-state', `cannot merge a ${other.constructor.name} into a ${kind} state`);
   }

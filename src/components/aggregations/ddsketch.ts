@@ -72,7 +72,7 @@ export class BinStore {
           this.dense[k - this.offset] = 0;
         }
       } else {
-        for (let i = 0; i < this.sparseSize; ) {
+        for (let i = 0; i < this.sparseSize;) {
           if (this.sparseKeys[i] < floor) {
             moved += this.sparseCounts[i];
             this.sparseSize--;
@@ -218,7 +218,14 @@ export class QuantileSketch implements AggregationState {
   }
 
   /** Adds bins counted with `from`'s mapping; re-mapped through their representatives when the accuracy differs. */
-  private absorb(from: { alpha: number; value(key: number): number }, positive: Bins, negative: Bins, zeros: number, min: number, max: number): void {
+  private absorb(
+    from: { alpha: number; value(key: number): number },
+    positive: Bins,
+    negative: Bins,
+    zeros: number,
+    min: number,
+    max: number,
+  ): void {
     const same = from.alpha === this.alpha;
     for (const [store, bins] of [
       [this.positive, positive],

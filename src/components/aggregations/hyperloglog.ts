@@ -38,7 +38,7 @@ function sigma(x: number): number {
   if (x === 1) return Infinity;
   let y = 1;
   let z = x;
-  for (let previous = -1; previous !== z; ) {
+  for (let previous = -1; previous !== z;) {
     x *= x;
     previous = z;
     z += x * y;
@@ -52,7 +52,7 @@ function tau(x: number): number {
   if (x === 0 || x === 1) return 0;
   let y = 1;
   let z = 1 - x;
-  for (let previous = -1; previous !== z; ) {
+  for (let previous = -1; previous !== z;) {
     x = Math.sqrt(x);
     previous = z;
     y *= 0.5;
@@ -318,7 +318,10 @@ export class HyperLogLog implements AggregationState {
     const format = bytes.byte();
     const storedP = bytes.byte();
     if (storedP < MIN_PRECISION || storedP > MAX_PRECISION) {
-      throw new AggregationError('invalid-state', `stored approxDistinct state has precision ${storedP}, outside ${MIN_PRECISION}..${MAX_PRECISION}`);
+      throw new AggregationError(
+        'invalid-state',
+        `stored approxDistinct state has precision ${storedP}, outside ${MIN_PRECISION}..${MAX_PRECISION}`,
+      );
     }
     const state = new HyperLogLog(storedP);
     const maxRank = 65 - storedP;

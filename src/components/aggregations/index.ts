@@ -14,18 +14,7 @@ import { quantile } from './quantile.js';
 import { sum } from './sum.js';
 import type { AggregationKind } from '../../engine/aggregation.js';
 
-export const aggregationKinds: readonly AggregationKind[] = [
-  count,
-  sum,
-  avg,
-  min,
-  max,
-  distinct,
-  approxDistinct,
-  first,
-  last,
-  quantile,
-];
+export const aggregationKinds: readonly AggregationKind[] = [count, sum, avg, min, max, distinct, approxDistinct, first, last, quantile];
 
 const byName = new Map(aggregationKinds.map((kind) => [kind.name, kind]));
 

@@ -47,7 +47,11 @@ export class CompensatedSum {
     return { s: hi, c: lo === 0 ? 0 : lo, ...extra };
   }
 
-  static fromStored(kind: string, stored: StoredValue, expected: string): { sum: CompensatedSum; doc: { [key: string]: StoredValue | undefined } } {
+  static fromStored(
+    kind: string,
+    stored: StoredValue,
+    expected: string,
+  ): { sum: CompensatedSum; doc: { [key: string]: StoredValue | undefined } } {
     const doc = storedObject(kind, stored, expected);
     if (typeof doc.s !== 'number' || typeof doc.c !== 'number') throw invalidState(kind, stored, expected);
     return { sum: new CompensatedSum(doc.s, doc.c), doc };

@@ -10,8 +10,7 @@ const config = strictObject('Append rejected records to a JSONL file.', {
 export const fileDeadLetter: DeadLetterSpec<typeof config> = {
   slot: 'deadLetter',
   name: 'file',
-  summary:
-    'Appends each rejected record as a JSON line {reason, detail, partition, offset, payload} to a file.',
+  summary: 'Appends each rejected record as a JSON line {reason, detail, partition, offset, payload} to a file.',
   config,
   examples: [{ title: 'A local file', yaml: 'file:\n  path: dead-letters/impressions.jsonl\n' }],
   files: (config) => [{ path: config.path, at: ['path'], writes: true }],

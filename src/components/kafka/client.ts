@@ -4,7 +4,11 @@ import type { Logger } from 'pino';
 import type { KafkaConnection } from './connection.js';
 
 export function brokerList(brokers: string | string[]): string[] {
-  return ([] as string[]).concat(brokers).flatMap((b) => b.split(',')).map((b) => b.trim()).filter(Boolean);
+  return ([] as string[])
+    .concat(brokers)
+    .flatMap((b) => b.split(','))
+    .map((b) => b.trim())
+    .filter(Boolean);
 }
 
 const levels: Partial<Record<number, 'error' | 'warn' | 'info' | 'debug'>> = {
@@ -21,7 +25,12 @@ export interface ConnectionLog {
 }
 
 /** A kafkajs client whose logs go through pino (kafkajs's own INFO chatter is kept at debug). */
-export function kafkaClient(connection: KafkaConnection, logger: Logger, overrides: Partial<KafkaConfig> = {}, connectionLog: ConnectionLog = {}): Kafka {
+export function kafkaClient(
+  connection: KafkaConnection,
+  logger: Logger,
+  overrides: Partial<KafkaConfig> = {},
+  connectionLog: ConnectionLog = {},
+): Kafka {
   const tls = connection.tls;
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({

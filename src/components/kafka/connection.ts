@@ -23,7 +23,7 @@ export const kafkaConnectionProperties = {
           ca: Type.Optional(text('Path to a PEM file of trusted CAs.')),
           cert: Type.Optional(text('Path to the client certificate (PEM).')),
           key: Type.Optional(text('Path to the client key (PEM).')),
-          rejectUnauthorized: boolean('Verify the brokers\' certificates.', { default: true }),
+          rejectUnauthorized: boolean("Verify the brokers' certificates.", { default: true }),
         }),
       ],
       { description: 'TLS to the brokers: `true` for the system CAs, or an object with PEM file paths.' },

@@ -18,7 +18,9 @@ export const kafkaDeadLetter: DeadLetterSpec<typeof config> = {
   summary:
     'Produces each rejected record to a Kafka topic as a JSON message {reason, detail, partition, offset, payload, at}, keyed by its source partition, with a `reason` header.',
   config,
-  examples: [{ title: 'A dead-letter topic', yaml: 'kafka:\n  brokers: ${KAFKA_BROKERS:-127.0.0.1:9092}\n  topic: adnetwork-dead-letters\n' }],
+  examples: [
+    { title: 'A dead-letter topic', yaml: 'kafka:\n  brokers: ${KAFKA_BROKERS:-127.0.0.1:9092}\n  topic: adnetwork-dead-letters\n' },
+  ],
   lint: lintKafkaConnection,
   async create(config, { logger }) {
     // loaded on use, so validating a pipeline does not load the Kafka client

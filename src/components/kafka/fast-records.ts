@@ -81,7 +81,11 @@ export function fastRecordDecoder(original: RecordDecoder, decodeHeader: (decode
     const attributes = decoder.readInt8();
     const timestampDelta = readSafeVarLong(decoder);
     const timestamp =
-      timestampDelta === undefined ? undefined : timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : addSafely(firstTimestamp, timestampDelta);
+      timestampDelta === undefined
+        ? undefined
+        : timestampType === LOG_APPEND_TIME && maxTimestamp
+          ? maxTimestamp
+          : addSafely(firstTimestamp, timestampDelta);
     const offset = timestamp === undefined ? undefined : addSafely(firstOffset, decoder.readVarInt());
     if (timestamp === undefined || offset === undefined) {
       decoder.offset = start;

@@ -99,7 +99,8 @@ export class KafkaRuntime implements SourceRuntime {
         await admin.connect();
         try {
           await checkTopics(admin, topics);
-          if (config.start && !['earliest', 'latest'].includes(config.start)) await seekGroupToTime(admin, config.group, topics, Date.parse(config.start), logger);
+          if (config.start && !['earliest', 'latest'].includes(config.start))
+            await seekGroupToTime(admin, config.group, topics, Date.parse(config.start), logger);
         } finally {
           await admin.disconnect();
         }
@@ -169,7 +170,8 @@ export class KafkaRuntime implements SourceRuntime {
     }
     this.logger.warn({ err: error.message, attempt: this.restarts }, 'Kafka consumer stopped; starting it again');
     await sleep(RESTART_PAUSE_MS * this.restarts, this.signal);
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a stop may come during the sleep; TypeScript keeps the narrowing across await
+    // a stop may come during the sleep; TypeScript keeps the narrowing across await
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changes during the await
     if (this.signal.aborted) return;
     // a restart that crashes again comes back here through the CRASH event
     await this.run().catch((err: Error) => this.restart(err));
@@ -264,7 +266,10 @@ export class KafkaRuntime implements SourceRuntime {
           if (this.uncommitted.get(id) === offset) this.uncommitted.delete(id);
         }
       } catch (err) {
-        this.logger.warn({ err: (err as Error).message, offsets: Object.fromEntries(offsets) }, 'offset commit refused (rebalance or broker away); trying again');
+        this.logger.warn(
+          { err: (err as Error).message, offsets: Object.fromEntries(offsets) },
+          'offset commit refused (rebalance or broker away); trying again',
+        );
         if (!this.signal.aborted) this.commitRetry = setTimeout(() => void this.commitStored(), COMMIT_RETRY_MS);
       }
     });
@@ -294,7 +299,8 @@ export class KafkaRuntime implements SourceRuntime {
   /** Records per partition not yet committed: high watermark minus the next offset to commit. */
   lag(): Map<string, number> {
     const lag = new Map<string, number>();
-    for (const [partition, high] of this.highWatermarks) lag.set(partition, Math.max(0, high - ((this.committed.get(partition) ?? this.delivered.get(partition) ?? -1) + 1)));
+    for (const [partition, high] of this.highWatermarks)
+      lag.set(partition, Math.max(0, high - ((this.committed.get(partition) ?? this.delivered.get(partition) ?? -1) + 1)));
     return lag;
   }
 
@@ -356,7 +362,10 @@ function topicsMissing(missing: string[]): string {
 
 async function checkTopics(admin: Admin, topics: string[]): Promise<void> {
   const missing = await missingTopics(admin, topics);
-  if (missing.length > 0) throw new RunnelError(`${topicsMissing(missing)}; create ${missing.length > 1 ? 'them' : 'it'} first (for example with \`runner produce\`)`);
+  if (missing.length > 0)
+    throw new RunnelError(
+      `${topicsMissing(missing)}; create ${missing.length > 1 ? 'them' : 'it'} first (for example with \`runner produce\`)`,
+    );
 }
 
 /** `start: <timestamp>`: a group with no committed offsets starts at the first record at or after it. */
@@ -383,7 +392,9 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string, connec
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           const last = connectionLog.lastError ? ` (last error: ${connectionLog.lastError})` : '';
-          reject(new RunnelError(`${what} did not answer within ${ms / 1000} s${last}; check that the brokers run and the address is right`));
+          reject(
+            new RunnelError(`${what} did not answer within ${ms / 1000} s${last}; check that the brokers run and the address is right`),
+          );
         }, ms);
       }),
     ]);

@@ -22,8 +22,7 @@ export interface KafkaWorkerData {
 }
 
 export type KafkaReply =
-  | { id: number; result?: Chunk[] | null; lag?: [string, number][]; remaining?: number }
-  | { id: number; error: ThreadError };
+  { id: number; result?: Chunk[] | null; lag?: [string, number][]; remaining?: number } | { id: number; error: ThreadError };
 
 /** An error as it crosses from the worker: a RunnelError keeps its exit code and its code, which callers tell errors apart by. */
 export type ThreadError = { message: string; runnel: false } | { message: string; runnel: true; exitCode: number; code?: RuntimeErrorCode };
@@ -76,7 +75,10 @@ export class KafkaThread implements SourceRuntime {
 
   static async start(config: KafkaSourceConfig, maxQueued: number, logger: Logger, signal: AbortSignal): Promise<KafkaThread> {
     const workerData: KafkaWorkerData = { config, maxQueued, logLevel: logger.level, logBindings: logger.bindings() };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), {
+      workerData,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     const thread = new KafkaThread(worker, signal);
     try {
       await thread.call({ method: 'start' });
@@ -91,7 +93,8 @@ export class KafkaThread implements SourceRuntime {
     const chunks = (await this.call({ method: 'next', maxRecords, waitMs })) as Chunk[] | null;
     // a Buffer arrives as a plain Uint8Array over the moved memory: the engine wants Buffer's decoders
     for (const chunk of chunks ?? []) {
-      if (chunk.lines) chunk.lines.bytes = Buffer.from(chunk.lines.bytes.buffer, chunk.lines.bytes.byteOffset, chunk.lines.bytes.byteLength);
+      if (chunk.lines)
+        chunk.lines.bytes = Buffer.from(chunk.lines.bytes.buffer, chunk.lines.bytes.byteOffset, chunk.lines.bytes.byteLength);
     }
     return chunks;
   }

@@ -18,7 +18,9 @@ const { KafkaRuntime } = await import('./runtime.js');
 const stop = new AbortController();
 let runtime: Runtime | undefined;
 
-async function answer(call: KafkaCall): Promise<{ result?: Chunk[] | null; lag?: [string, number][]; remaining?: number; transfer: ArrayBuffer[] }> {
+async function answer(
+  call: KafkaCall,
+): Promise<{ result?: Chunk[] | null; lag?: [string, number][]; remaining?: number; transfer: ArrayBuffer[] }> {
   if (call.method === 'start') {
     const startupMs = parseDuration(config.connectTimeout);
     // one connection attempt never outlasts start-up as a whole

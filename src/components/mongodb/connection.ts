@@ -10,7 +10,10 @@ export interface MongoConnectionOptions {
   logger: Logger;
   /** What is connected to, for messages (redacted URI). */
   where: string;
-  /** Longest time without a finished heartbeat before the monitor counts as stalled (default: heartbeatFrequencyMS + connectTimeoutMS + 5 s). */
+  /**
+   * Longest time without a finished heartbeat before the monitor counts as stalled (default:
+   * heartbeatFrequencyMS + connectTimeoutMS + 5 s).
+   */
   stallMs?: number;
 }
 
@@ -110,7 +113,10 @@ export class MongoConnection {
  * bulk write (the driver wraps the selection error, keeping its `reason`, the topology).
  */
 export function foundNoServer(error: unknown): boolean {
-  return error instanceof MongoServerSelectionError || (error instanceof MongoBulkWriteError && failedAsAWhole(error) && (error as { reason?: unknown }).reason !== undefined);
+  return (
+    error instanceof MongoServerSelectionError ||
+    (error instanceof MongoBulkWriteError && failedAsAWhole(error) && (error as { reason?: unknown }).reason !== undefined)
+  );
 }
 
 /** The driver gives one write error or a list; concat flattens either into a list. */

@@ -44,12 +44,19 @@ export class MeaningGuard {
   ) {}
 
   /** Checks the recorded meaning against the plan's; records the plan's where it may; throws a RunnelError where it may not. */
-  static async start(store: MongoStateStore, levels: readonly MongoStateStore[], plan: Plan, logger: Logger, signal?: AbortSignal): Promise<MeaningGuard> {
+  static async start(
+    store: MongoStateStore,
+    levels: readonly MongoStateStore[],
+    plan: Plan,
+    logger: Logger,
+    signal?: AbortSignal,
+  ): Promise<MeaningGuard> {
     const current = meaningOf(plan);
     const fingerprint = fingerprintOf(current);
     const where = store.namespace;
     const db = () => store.connection.client.db(store.databaseName);
-    const retry = <T>(what: string, op: () => Promise<T>) => retryTransient(op, { what, where, logger, signal, connection: store.connection });
+    const retry = <T>(what: string, op: () => Promise<T>) =>
+      retryTransient(op, { what, where, logger, signal, connection: store.connection });
     const guard = new MeaningGuard(() => db().collection<MeaningDoc>(meaningCollection(store.collectionName)), fingerprint, where, retry);
     // runners that start together may record at once: the one whose upsert loses reads again
     for (let attempt = 1; ; attempt++) {
@@ -57,7 +64,14 @@ export class MeaningGuard {
       if (recorded?.fingerprint === fingerprint) return guard;
       const nonEmpty: string[] = [];
       for (const s of [store, ...levels]) {
-        if (await retry('look for documents', () => db().collection(s.collectionName).findOne({}, { projection: { _id: 1 } }))) nonEmpty.push(s.collectionName);
+        if (
+          await retry('look for documents', () =>
+            db()
+              .collection(s.collectionName)
+              .findOne({}, { projection: { _id: 1 } }),
+          )
+        )
+          nonEmpty.push(s.collectionName);
       }
       if (recorded && nonEmpty.length > 0) {
         const change = compareMeanings(Object.fromEntries(recorded.facets.map(({ facet, value }) => [facet, value])), current);
@@ -69,7 +83,14 @@ export class MeaningGuard {
           `${where} holds documents but no record of what they mean (written before Runnel recorded what documents mean): taking them to mean what this pipeline computes (fingerprint ${fingerprint}); if it changed since they were written, replay into a new collection`,
         );
       }
-      const doc: MeaningDoc = { _id: MEANING_ID, fingerprint, facets: Object.entries(current).map(([facet, value]) => ({ facet, value })), pipeline: plan.name, file: plan.file, recordedAt: new Date() };
+      const doc: MeaningDoc = {
+        _id: MEANING_ID,
+        fingerprint,
+        facets: Object.entries(current).map(([facet, value]) => ({ facet, value })),
+        pipeline: plan.name,
+        file: plan.file,
+        recordedAt: new Date(),
+      };
       const raced = await retry('record the meaning', async () => {
         try {
           await guard.meanings().replaceOne({ _id: MEANING_ID }, doc, { upsert: true });
@@ -87,7 +108,9 @@ export class MeaningGuard {
 
   /** Throws a RunnelError when another runner recorded another meaning since this one started. */
   async verify(): Promise<void> {
-    const recorded = (await this.retry('check the recorded meaning', () => this.meanings().findOne({ _id: MEANING_ID }, { projection: { facets: 0 } }))) as Omit<MeaningDoc, 'facets'> | null;
+    const recorded = (await this.retry('check the recorded meaning', () =>
+      this.meanings().findOne({ _id: MEANING_ID }, { projection: { facets: 0 } }),
+    )) as Omit<MeaningDoc, 'facets'> | null;
     if (recorded?.fingerprint === this.fingerprint) return;
     throw new RunnelError(
       `the meaning recorded for ${this.where} changed while this runner ran: ${recorded ? `fingerprint ${recorded.fingerprint}, recorded ${recorded.recordedAt.toISOString()} by ${recorded.file}` : 'its record was removed'}, this pipeline's is ${this.fingerprint}. ` +

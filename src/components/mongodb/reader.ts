@@ -29,9 +29,15 @@ export class MongoReader implements StoredReader {
     private readonly plan: Plan,
     private readonly config: MongoSinkConfig,
   ) {
-    this.levels = planLevels(plan, (sizeMs, base) => `${config.database}.${base ? config.collection : rollupCollection(config.collection, sizeMs)}`);
+    this.levels = planLevels(
+      plan,
+      (sizeMs, base) => `${config.database}.${base ? config.collection : rollupCollection(config.collection, sizeMs)}`,
+    );
     for (const level of this.levels) {
-      this.collections.set(level.sizeMs, level.sizeMs === plan.window.sizeMs ? config.collection : rollupCollection(config.collection, level.sizeMs));
+      this.collections.set(
+        level.sizeMs,
+        level.sizeMs === plan.window.sizeMs ? config.collection : rollupCollection(config.collection, level.sizeMs),
+      );
     }
     const target = (from: string) => plan.sink.document.find((f) => f.from === from)?.target;
     this.startField = target('window.start') ?? '_runnel.start';
@@ -66,7 +72,13 @@ export class MongoReader implements StoredReader {
   }
 
   async find(level: Level, from: number, to: number, filters: KeyFilters, aggregates: readonly AggregateUse[]): Promise<LevelDoc[]> {
-    const docs = await this.findStored(level, from, to, filters, aggregates.map((a) => a.name));
+    const docs = await this.findStored(
+      level,
+      from,
+      to,
+      filters,
+      aggregates.map((a) => a.name),
+    );
     return docs.map((doc) => ({
       windowStart: doc.windowStart,
       key: doc.key,
@@ -98,7 +110,13 @@ export class MongoReader implements StoredReader {
     const coarsest = this.levels[this.levels.length - 1];
     const projection = { _id: 0, '_runnel.start': 1 };
     const edge = (direction: 1 | -1) =>
-      this.query((db) => this.collection(db, coarsest).find({}, { projection }).sort({ [this.startField]: direction }).limit(1).toArray());
+      this.query((db) =>
+        this.collection(db, coarsest)
+          .find({}, { projection })
+          .sort({ [this.startField]: direction })
+          .limit(1)
+          .toArray(),
+      );
     const first = (await edge(1)).at(0);
     const last = (await edge(-1)).at(0);
     if (!first || !last) return null;
@@ -108,10 +126,14 @@ export class MongoReader implements StoredReader {
 
   async publishedStatus(): Promise<RunStatus | null> {
     const doc = await this.query((db) =>
-      db.collection<{ _id: string; lag?: unknown }>(statusCollection(this.config.collection)).findOne({ _id: this.plan.name }, { projection: { _id: 0 } }),
+      db
+        .collection<{ _id: string; lag?: unknown }>(statusCollection(this.config.collection))
+        .findOne({ _id: this.plan.name }, { projection: { _id: 0 } }),
     );
     if (!doc) return null;
-    const lag = Array.isArray(doc.lag) ? Object.fromEntries((doc.lag as { partition: string; lag: number }[]).map((e) => [e.partition, e.lag])) : {};
+    const lag = Array.isArray(doc.lag)
+      ? Object.fromEntries((doc.lag as { partition: string; lag: number }[]).map((e) => [e.partition, e.lag]))
+      : {};
     return { ...(doc as unknown as RunStatus), lag };
   }
 

@@ -31,7 +31,8 @@ export const TRANSIENT_CODES: ReadonlySet<number> = new Set([
   13436, // NotPrimaryOrSecondary
 ]);
 const TRANSIENT_LABELS = ['RetryableWriteError', 'ResumableChangeStreamError', 'TransientTransactionError', 'NetworkError'];
-const TRANSIENT_MESSAGE = /not primary|not master|node is recovering|connection .*closed|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|Server selection timed out|pool .* was cleared/i;
+const TRANSIENT_MESSAGE =
+  /not primary|not master|node is recovering|connection .*closed|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|Server selection timed out|pool .* was cleared/i;
 /** FerretDB answers the queries it cuts short while shutting down with InternalError (1) "context canceled". */
 const INTERNAL_ERROR = 1;
 const CUT_SHORT = /context canceled/;
@@ -51,7 +52,10 @@ export function isTransientMongoError(error: unknown): boolean {
       if (concern) return concern.code !== undefined && TRANSIENT_CODES.has(concern.code);
       const writeErrors = writeErrorsOf(error);
       // Duplicate inserts beside transient failures: a retry is safe, write tokens tell ours apart.
-      return writeErrors.some((e) => TRANSIENT_CODES.has(e.code)) && writeErrors.every((e) => TRANSIENT_CODES.has(e.code) || e.code === DUPLICATE_KEY);
+      return (
+        writeErrors.some((e) => TRANSIENT_CODES.has(e.code)) &&
+        writeErrors.every((e) => TRANSIENT_CODES.has(e.code) || e.code === DUPLICATE_KEY)
+      );
     }
     if (typeof error.code === 'number') return isTransientCode(error);
   }
@@ -114,7 +118,11 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
       if (signal?.aborted) throw new RunnelError(`MongoDB ${what} on ${where} was stopped: ${errorText(error)}`, 1, 'stopped');
       const wait = Math.round(delay / 2 + (Math.random() * delay) / 2);
       if (deadline !== undefined && Date.now() + wait >= deadline) {
-        throw new RunnelError(`MongoDB ${where} is not reachable (${what} gave up after ${attempt} attempt(s)): ${errorText(error)}; is the server running and the address right?`, 1, 'server-unreachable');
+        throw new RunnelError(
+          `MongoDB ${where} is not reachable (${what} gave up after ${attempt} attempt(s)): ${errorText(error)}; is the server running and the address right?`,
+          1,
+          'server-unreachable',
+        );
       }
       logger.warn(
         { op: what, where, attempt, retryInMs: wait, err: errorText(error) },

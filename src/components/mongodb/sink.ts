@@ -55,7 +55,13 @@ export const mongodbSink: SinkSpec<typeof config> = {
         const levelStore = await store.sibling(collection, loggerFor(collection));
         rollups.push({ sizeMs, label, store: levelStore });
       }
-      meaning = await MeaningGuard.start(store, rollups.map((level) => level.store), plan, loggerFor(config.collection), signal);
+      meaning = await MeaningGuard.start(
+        store,
+        rollups.map((level) => level.store),
+        plan,
+        loggerFor(config.collection),
+        signal,
+      );
     } catch (error) {
       await store.close().catch(() => undefined);
       throw error;
@@ -72,7 +78,11 @@ export const mongodbSink: SinkSpec<typeof config> = {
           .db(config.database)
           .collection<{ _id: string }>(statusCollection(config.collection))
           // lag as a list: partition names (topic/partition) may hold characters field names cannot
-          .replaceOne({ _id: status.pipeline }, { ...status, lag: Object.entries(status.lag).map(([partition, lag]) => ({ partition, lag })) }, { upsert: true });
+          .replaceOne(
+            { _id: status.pipeline },
+            { ...status, lag: Object.entries(status.lag).map(([partition, lag]) => ({ partition, lag })) },
+            { upsert: true },
+          );
       },
       // the level stores share the base store's connection
       close: () => store.close(),

@@ -336,7 +336,9 @@ export class MongoStateStore implements StateStore {
     this.seenVersions = new Map();
     const conflicts: string[] = [];
     for (let i = 0; i < writes.length; i += this.writeBatchSize) {
-      conflicts.push(...(await this.writeChunk(writes.length <= this.writeBatchSize ? writes : writes.slice(i, i + this.writeBatchSize), seen)));
+      conflicts.push(
+        ...(await this.writeChunk(writes.length <= this.writeBatchSize ? writes : writes.slice(i, i + this.writeBatchSize), seen)),
+      );
     }
     return conflicts;
   }
@@ -354,7 +356,12 @@ export class MongoStateStore implements StateStore {
       return current;
     });
     const tokenPrefix = randomBytes(12).toString('base64url');
-    const claims: ClaimDoc[] = claimed.map(({ doc }, i) => ({ _id: claimId(doc.id, doc.version), d: doc.id, v: doc.version, doc: this.toStoredFields(doc, `${tokenPrefix}:${i}`) }));
+    const claims: ClaimDoc[] = claimed.map(({ doc }, i) => ({
+      _id: claimId(doc.id, doc.version),
+      d: doc.id,
+      v: doc.version,
+      doc: this.toStoredFields(doc, `${tokenPrefix}:${i}`),
+    }));
     const duplicates = new Set<number>();
     for (let i = 0; i < claims.length; i += this.insertBatchSize) {
       const slice = claims.slice(i, i + this.insertBatchSize);
@@ -408,10 +415,14 @@ export class MongoStateStore implements StateStore {
         return seen;
       }
       if (round > MAX_SETTLE_ROUNDS) {
-        throw new RunnelError(`MongoDB ${this.retryOptions.where}: ${behind.length} documents still behind their claims after ${MAX_SETTLE_ROUNDS} rounds (first: ${JSON.stringify(behind[0])})`);
+        throw new RunnelError(
+          `MongoDB ${this.retryOptions.where}: ${behind.length} documents still behind their claims after ${MAX_SETTLE_ROUNDS} rounds (first: ${JSON.stringify(behind[0])})`,
+        );
       }
       const wanted = behind.map((id) => claimId(id, topClaim(seen.get(id)!)));
-      const claims = await this.retrying('settle (reading claims)', () => this.claims.find({ _id: { $in: wanted } }, { batchSize: wanted.length }).toArray());
+      const claims = await this.retrying('settle (reading claims)', () =>
+        this.claims.find({ _id: { $in: wanted } }, { batchSize: wanted.length }).toArray(),
+      );
       await this.replaceWithClaims(claims);
     }
   }
@@ -420,7 +431,11 @@ export class MongoStateStore implements StateStore {
   private async replaceWithClaims(claims: readonly ClaimDoc[]): Promise<void> {
     for (let i = 0; i < claims.length; i += this.updateBatchSize) {
       const ops: AnyBulkWriteOperation<StoredDoc>[] = claims.slice(i, i + this.updateBatchSize).map((claim) => ({
-        replaceOne: { filter: this.filterOnIdOnly ? { _id: claim.d } : { _id: claim.d, '_runnel.v': { $lt: claim.v } }, replacement: claim.doc, upsert: true },
+        replaceOne: {
+          filter: this.filterOnIdOnly ? { _id: claim.d } : { _id: claim.d, '_runnel.v': { $lt: claim.v } },
+          replacement: claim.doc,
+          upsert: true,
+        },
       }));
       // a duplicate key is an upsert that found the document at or past the claim: nothing to do
       await this.retrying('settle', () => this.bulkWrite(this.collection, ops, (j) => claims[i + j].d));
@@ -441,8 +456,12 @@ export class MongoStateStore implements StateStore {
     for (let i = 0; i < ids.length; i += READ_CHUNK) {
       const chunk = (ids.length <= READ_CHUNK ? ids : ids.slice(i, i + READ_CHUNK)) as string[];
       const [docs, claims] = await Promise.all([
-        this.retrying('read', () => this.collection.find({ _id: { $in: chunk } }, { projection, batchSize: chunk.length, promoteBuffers: true }).toArray()),
-        this.retrying('read (claims)', () => this.claims.find({ d: { $in: chunk } }, { projection: { d: 1, v: 1 }, batchSize: 10_000 }).toArray()),
+        this.retrying('read', () =>
+          this.collection.find({ _id: { $in: chunk } }, { projection, batchSize: chunk.length, promoteBuffers: true }).toArray(),
+        ),
+        this.retrying('read (claims)', () =>
+          this.claims.find({ d: { $in: chunk } }, { projection: { d: 1, v: 1 }, batchSize: 10_000 }).toArray(),
+        ),
       ]);
       for (const stored of docs) seen.get(stored._id)!.stored = stored;
       for (const claim of claims) seen.get(claim.d)?.claims.push(claim.v);
@@ -456,7 +475,11 @@ export class MongoStateStore implements StateStore {
    * Transient failures throw as they are (for retrying); any other failure throws a RunnelError
    * naming the document.
    */
-  private async bulkWrite<T extends Document>(collection: Collection<T>, ops: AnyBulkWriteOperation<T>[], idOf: (index: number) => string): Promise<Set<number>> {
+  private async bulkWrite<T extends Document>(
+    collection: Collection<T>,
+    ops: AnyBulkWriteOperation<T>[],
+    idOf: (index: number) => string,
+  ): Promise<Set<number>> {
     const duplicates = new Set<number>();
     if (ops.length === 0) return duplicates;
     try {

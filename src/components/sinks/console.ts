@@ -5,7 +5,9 @@ import { choice, emitMode, strictObject } from '../fragments.js';
 
 const config = strictObject('Print result rows.', {
   emit: emitMode,
-  format: choice(['auto', 'table', 'jsonl'], '`auto`: a table when standard output is a terminal, JSON lines otherwise.', { default: 'auto' }),
+  format: choice(['auto', 'table', 'jsonl'], '`auto`: a table when standard output is a terminal, JSON lines otherwise.', {
+    default: 'auto',
+  }),
 });
 
 export const consoleSink: SinkSpec<typeof config> = {
@@ -40,6 +42,9 @@ export function formatTable(rows: ResultRow[]): string {
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
   const numeric = columns.map((c) => rows.every((row) => typeof row[c] === 'number'));
   const line = (values: string[]) =>
-    values.map((v, i) => (numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+    values
+      .map((v, i) => (numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n\n';
 }

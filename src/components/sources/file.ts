@@ -16,7 +16,7 @@ const config = strictObject('Read JSON lines (one record per line) from a file.'
 export const fileSource: SourceSpec<typeof config> = {
   slot: 'source',
   name: 'file',
-  summary: 'Reads JSON lines from a file; the partition is the path and the offset is the line\'s byte offset.',
+  summary: "Reads JSON lines from a file; the partition is the path and the offset is the line's byte offset.",
   config,
   examples: [{ title: 'Replay a file of impressions', yaml: 'file:\n  path: data/impressions.jsonl\n' }],
   files: (config) => [{ path: config.path, at: ['path'], writes: false }],

@@ -8,7 +8,9 @@ import { CHUNK_RECORDS, sleep } from '../../engine/pacing.js';
 import { ImpressionGenerator, type ImpressionOptions } from './impressions.js';
 
 const config = strictObject('Synthetic ad impressions, like an ad server log.', {
-  count: Type.Optional(integer('Records to generate; the run ends after the last one. Without it the generator never ends.', { minimum: 1 })),
+  count: Type.Optional(
+    integer('Records to generate; the run ends after the last one. Without it the generator never ends.', { minimum: 1 }),
+  ),
   rate: Type.Optional(
     number('Records per second of wall-clock time; without it records come as fast as the pipeline takes them.', { exclusiveMinimum: 0 }),
   ),
@@ -24,7 +26,7 @@ const config = strictObject('Synthetic ad impressions, like an ad server log.', 
   websites: integer('Number of distinct websites.', { minimum: 1, default: 50 }),
   cookies: integer('Size of the pool that cookies are drawn from.', { minimum: 1, default: 1000000 }),
   unknownGeoRatio: number('Share of records whose geo is `unknown` (unresolved).', { minimum: 0, maximum: 1, default: 0.05 }),
-  jitter: duration('Largest random delay subtracted from a record\'s event time, so records arrive out of order.', { default: '0s' }),
+  jitter: duration("Largest random delay subtracted from a record's event time, so records arrive out of order.", { default: '0s' }),
 });
 type GeneratorConfig = Static<typeof config>;
 
@@ -50,8 +52,7 @@ export const impressionDefaults: ImpressionOptions = impressionOptions(generator
 export const generatorSource: SourceSpec<typeof config> = {
   slot: 'source',
   name: 'generator',
-  summary:
-    'Generates synthetic ad impressions {timestamp, publisher, advertiser, website, geo, bid, cookie}, seeded and deterministic.',
+  summary: 'Generates synthetic ad impressions {timestamp, publisher, advertiser, website, geo, bid, cookie}, seeded and deterministic.',
   config,
   examples: [
     { title: 'One million impressions', yaml: 'generator:\n  count: 1000000\n  seed: 42\n' },

@@ -39,7 +39,8 @@ export class LineSplitter {
     if (skipping) {
       const nl = bytes.indexOf(NEWLINE);
       const taken = nl < 0 ? bytes : bytes.subarray(0, nl);
-      if (skipping.head.length < HEAD_BYTES) skipping.head = Buffer.concat([skipping.head, taken.subarray(0, HEAD_BYTES - skipping.head.length)]);
+      if (skipping.head.length < HEAD_BYTES)
+        skipping.head = Buffer.concat([skipping.head, taken.subarray(0, HEAD_BYTES - skipping.head.length)]);
       if (nl < 0) {
         skipping.size += bytes.length;
         if (bytes.length > 0) skipping.lastWasReturn = bytes[bytes.length - 1] === RETURN;
@@ -95,7 +96,9 @@ export class LineSplitter {
     this.carry = [];
     this.carryLength = 0;
     const stop = data[data.length - 1] === RETURN ? data.length - 1 : data.length;
-    return stop > 0 ? [{ partition: this.partition, offsets: [base], payloads: [], lines: { bytes: data, starts: [0], ends: [stop] } }] : [];
+    return stop > 0
+      ? [{ partition: this.partition, offsets: [base], payloads: [], lines: { bytes: data, starts: [0], ends: [stop] } }]
+      : [];
   }
 
   /** Adds a piece to the unfinished line; past the limit the line is skipped from here on. */

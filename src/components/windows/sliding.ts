@@ -19,10 +19,22 @@ export const slidingWindow: ComponentSpec<typeof config> = {
     const size = parseDuration(config.size);
     const every = parseDuration(config.every);
     if (every > size) {
-      return [{ path: ['every'], message: `every (${config.every}) is larger than size (${config.size})`, hint: 'a sliding window must start at least once per size; use a tumbling window for every = size' }];
+      return [
+        {
+          path: ['every'],
+          message: `every (${config.every}) is larger than size (${config.size})`,
+          hint: 'a sliding window must start at least once per size; use a tumbling window for every = size',
+        },
+      ];
     }
     if (size % every !== 0) {
-      return [{ path: ['every'], message: `every (${config.every}) does not divide size (${config.size})`, hint: `choose an every such that size is a whole multiple of it, e.g. ${suggestDivisor(size, every)}` }];
+      return [
+        {
+          path: ['every'],
+          message: `every (${config.every}) does not divide size (${config.size})`,
+          hint: `choose an every such that size is a whole multiple of it, e.g. ${suggestDivisor(size, every)}`,
+        },
+      ];
     }
     return [];
   },

@@ -18,7 +18,8 @@ function wantsCsv(request: FastifyRequest, format: unknown): boolean {
 
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
+  const text =
+    typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -51,7 +52,12 @@ async function describe(pipeline: ServedPipeline): Promise<Record<string, unknow
     ...(pipeline.notQueryable ? { notQueryable: pipeline.notQueryable } : {}),
     sink: { component: plan.sink.name, config: redactConfig(plan.sink.config, findComponent('sink', plan.sink.name)!.config) },
     window: formatDuration(plan.window.sizeMs),
-    granularities: pipeline.levels.map((l, i) => ({ label: l.label, sizeMs: l.sizeMs, stored: i === 0 ? 'base windows' : 'rollup', where: l.where })),
+    granularities: pipeline.levels.map((l, i) => ({
+      label: l.label,
+      sizeMs: l.sizeMs,
+      stored: i === 0 ? 'base windows' : 'rollup',
+      where: l.where,
+    })),
     groupBy: plan.groupBy.map((k) => k.name),
     fields: plan.aggregates.map((a) => ({ name: a.name, aggregation: a.kind.name, state: a.kind.describeState(a.options) })),
     extent: extent && { from: new Date(extent.first).toISOString(), to: new Date(extent.last).toISOString() },
@@ -76,30 +82,42 @@ export async function apiRoutes(app: FastifyInstance, options: { pipelines: read
 
     app.get(`/api/pipelines/${plan.name}`, async () => describe(pipeline));
 
-    app.get(`/api/pipelines/${plan.name}/series`, { schema: { querystring: seriesQuerySchema(plan, pipeline.levels) } }, async (request, reply) => {
-      const q = request.query as Query;
-      const reader = requireReader();
-      const { from, to } = timeRange(q);
-      const granularityMs = granularity(q.granularity as string | undefined, pipeline.levels, from, to);
-      const fields = typeof q.fields === 'string' ? [...new Set(q.fields.split(','))] : plan.aggregates.map((a) => a.name);
-      const aggregates = fields.map((f) => plan.aggregates.find((a) => a.name === f)!);
-      const filters = keyFilters(plan, q);
-      const result = await querySeries(reader, { from, to, granularityMs, filters, aggregates });
-      if (wantsCsv(request, q.format)) {
-        return reply.type('text/csv; charset=utf-8').send(csv(['time', ...fields], result.points.map((p) => [new Date(p.time).toISOString(), ...p.values])));
-      }
-      return {
-        pipeline: plan.name,
-        granularity: formatDuration(granularityMs),
-        level: result.level.label,
-        from: new Date(result.from).toISOString(),
-        to: new Date(result.to).toISOString(),
-        filters: Object.fromEntries([...filters].map(([i, v]) => [plan.groupBy[i].name, v])),
-        fields,
-        documents: result.documents,
-        points: result.points.map((p) => ({ time: new Date(p.time).toISOString(), ...Object.fromEntries(fields.map((f, i) => [f, p.values[i]])) })),
-      };
-    });
+    app.get(
+      `/api/pipelines/${plan.name}/series`,
+      { schema: { querystring: seriesQuerySchema(plan, pipeline.levels) } },
+      async (request, reply) => {
+        const q = request.query as Query;
+        const reader = requireReader();
+        const { from, to } = timeRange(q);
+        const granularityMs = granularity(q.granularity as string | undefined, pipeline.levels, from, to);
+        const fields = typeof q.fields === 'string' ? [...new Set(q.fields.split(','))] : plan.aggregates.map((a) => a.name);
+        const aggregates = fields.map((f) => plan.aggregates.find((a) => a.name === f)!);
+        const filters = keyFilters(plan, q);
+        const result = await querySeries(reader, { from, to, granularityMs, filters, aggregates });
+        if (wantsCsv(request, q.format)) {
+          return reply.type('text/csv; charset=utf-8').send(
+            csv(
+              ['time', ...fields],
+              result.points.map((p) => [new Date(p.time).toISOString(), ...p.values]),
+            ),
+          );
+        }
+        return {
+          pipeline: plan.name,
+          granularity: formatDuration(granularityMs),
+          level: result.level.label,
+          from: new Date(result.from).toISOString(),
+          to: new Date(result.to).toISOString(),
+          filters: Object.fromEntries([...filters].map(([i, v]) => [plan.groupBy[i].name, v])),
+          fields,
+          documents: result.documents,
+          points: result.points.map((p) => ({
+            time: new Date(p.time).toISOString(),
+            ...Object.fromEntries(fields.map((f, i) => [f, p.values[i]])),
+          })),
+        };
+      },
+    );
 
     app.get(`/api/pipelines/${plan.name}/top`, { schema: { querystring: topQuerySchema(plan) } }, async (request, reply) => {
       const q = request.query as Query;
@@ -111,7 +129,12 @@ export async function apiRoutes(app: FastifyInstance, options: { pipelines: read
       if (filters.has(by)) throw new BadRequest(String(q.by), `cannot rank \`${q.by}\` while filtering it to one value`);
       const result = await queryTop(reader, { from, to, field, by, filters, limit: Number(q.limit ?? 10) });
       if (wantsCsv(request, q.format)) {
-        return reply.type('text/csv; charset=utf-8').send(csv(['rank', String(q.by), field.name], result.rows.map((r, i) => [i + 1, r.value, r.result])));
+        return reply.type('text/csv; charset=utf-8').send(
+          csv(
+            ['rank', String(q.by), field.name],
+            result.rows.map((r, i) => [i + 1, r.value, r.result]),
+          ),
+        );
       }
       return {
         pipeline: plan.name,
@@ -120,7 +143,11 @@ export async function apiRoutes(app: FastifyInstance, options: { pipelines: read
         from: new Date(result.from).toISOString(),
         to: new Date(result.to).toISOString(),
         filters: Object.fromEntries([...filters].map(([i, v]) => [plan.groupBy[i].name, v])),
-        levels: result.levels.map((p) => ({ level: p.level.label, from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString() })),
+        levels: result.levels.map((p) => ({
+          level: p.level.label,
+          from: new Date(p.from).toISOString(),
+          to: new Date(p.to).toISOString(),
+        })),
         documents: result.documents,
         top: result.rows.map((r, i) => ({ rank: i + 1, [String(q.by)]: r.value, [field.name]: r.result })),
       };

@@ -25,7 +25,10 @@ const standardError = (p: number) => 1.04 / Math.sqrt(2 ** p);
 
 function assertWithin(estimate: unknown, truth: number, p: number, label: string): void {
   const allowed = 3 * standardError(p) * truth;
-  assert.ok(typeof estimate === 'number' && Math.abs(estimate - truth) <= allowed, `${label}: estimate ${String(estimate)} for ${truth}, allowed ±${allowed.toFixed(1)}`);
+  assert.ok(
+    typeof estimate === 'number' && Math.abs(estimate - truth) <= allowed,
+    `${label}: estimate ${String(estimate)} for ${truth}, allowed ±${allowed.toFixed(1)}`,
+  );
 }
 
 test('estimates within 3 standard errors at 0, 1, 10, 1000, 100000 and 1000000 distinct values (p=14)', () => {
@@ -34,10 +37,12 @@ test('estimates within 3 standard errors at 0, 1, 10, 1000, 100000 and 1000000 d
     // numbers, each added twice: duplicates change nothing
     const r = seeded(n + 1);
     const offset = Math.floor(r() * 1e9);
-    const numbers = build((function* () {
-      for (let i = 0; i < n; i++) yield offset + i * 7919;
-      for (let i = 0; i < n; i++) yield offset + i * 7919;
-    })());
+    const numbers = build(
+      (function* () {
+        for (let i = 0; i < n; i++) yield offset + i * 7919;
+        for (let i = 0; i < n; i++) yield offset + i * 7919;
+      })(),
+    );
     assertWithin(numbers.result(), n, 14, `numbers ${n}`);
   }
   assert.equal(build([]).result(), 0);
@@ -82,7 +87,7 @@ function decodeRegisters(stored: Uint8Array): Uint8Array {
   assert.equal(stored[0], 1);
   const registers = new Uint8Array(2 ** p);
   let entry = 0;
-  for (let i = 2; i < stored.length; ) {
+  for (let i = 2; i < stored.length;) {
     let delta = 0;
     let scale = 1;
     for (;;) {
@@ -152,7 +157,7 @@ test('the sparse encoding is the sorted (index << 6 | rank) entries as varint de
   assert.equal(stored[1], 14);
   const entries: number[] = [];
   let entry = 0;
-  for (let i = 2; i < stored.length; ) {
+  for (let i = 2; i < stored.length;) {
     let delta = 0;
     let scale = 1;
     for (;;) {
@@ -258,7 +263,14 @@ test('reads binary data as the MongoDB driver, Node and plain objects hand it ba
   const pooled = Buffer.from(bytes); // small Buffers share a pool: non-zero byteOffset
   const padded = new Uint8Array(bytes.length + 50);
   padded.set(bytes);
-  const forms: unknown[] = [bytes, new Binary(bytes), spare, pooled, { buffer: new Uint8Array(bytes) }, { buffer: padded, position: bytes.length }];
+  const forms: unknown[] = [
+    bytes,
+    new Binary(bytes),
+    spare,
+    pooled,
+    { buffer: new Uint8Array(bytes) },
+    { buffer: padded, position: bytes.length },
+  ];
   for (const form of forms) {
     assert.deepEqual(hll.deserialize(form as Uint8Array, {}).serialize(), bytes);
   }
@@ -322,8 +334,8 @@ test('the 64 hash bits are balanced and the two halves uncorrelated', () => {
     }
   }
   // 5 standard deviations of a fair coin over n (resp. 32 n) draws
-  for (let b = 0; b < 64; b++) assert.ok(Math.abs(ones[b] / n - 0.5) < 5 * 0.5 / Math.sqrt(n), `bit ${b}: ${ones[b] / n}`);
-  assert.ok(Math.abs(sameBits / (32 * n) - 0.5) < 5 * 0.5 / Math.sqrt(32 * n), `halves agree on ${sameBits / (32 * n)}`);
+  for (let b = 0; b < 64; b++) assert.ok(Math.abs(ones[b] / n - 0.5) < (5 * 0.5) / Math.sqrt(n), `bit ${b}: ${ones[b] / n}`);
+  assert.ok(Math.abs(sameBits / (32 * n) - 0.5) < (5 * 0.5) / Math.sqrt(32 * n), `halves agree on ${sameBits / (32 * n)}`);
 });
 
 test('the hash has 64 bits: no collisions among 500,000 cookies, and equal first halves have different second halves', () => {

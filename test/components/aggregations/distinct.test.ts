@@ -18,7 +18,11 @@ function build(values: readonly unknown[], options: Record<string, unknown> = {}
 function sortedKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortedKeys);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }
@@ -43,9 +47,24 @@ test('"1" and 1, "true" and true, "[1]" and [1] are different values; 1 and 1.0,
 });
 
 test('objects are equal whatever the order of their keys; arrays are ordered; dates are their JSON', () => {
-  assert.equal(build([{ a: 1, b: { c: 2, d: 3 } }, { b: { d: 3, c: 2 }, a: 1 }]).result(), 1);
-  assert.equal(build([[1, 2], [2, 1]]).result(), 2);
-  assert.equal(build([new Date(0), new Date(0).toISOString(), new Date(1), { at: new Date(0) }, { at: new Date(0).toISOString() }]).result(), 3);
+  assert.equal(
+    build([
+      { a: 1, b: { c: 2, d: 3 } },
+      { b: { d: 3, c: 2 }, a: 1 },
+    ]).result(),
+    1,
+  );
+  assert.equal(
+    build([
+      [1, 2],
+      [2, 1],
+    ]).result(),
+    2,
+  );
+  assert.equal(
+    build([new Date(0), new Date(0).toISOString(), new Date(1), { at: new Date(0) }, { at: new Date(0).toISOString() }]).result(),
+    3,
+  );
 });
 
 test('serialize sorts values by type then value, and keeps "1" apart from 1 through every store', () => {

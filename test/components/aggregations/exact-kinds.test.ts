@@ -94,7 +94,7 @@ test('sum and avg equal the exact sum on random money-like values (up to 6 decim
   );
 });
 
-test('sum of arbitrary doubles stays within Neumaier\'s bound: one rounding plus n * eps^2 * sum(|x|)', () => {
+test("sum of arbitrary doubles stays within Neumaier's bound: one rounding plus n * eps^2 * sum(|x|)", () => {
   fc.assert(
     fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { maxLength: 100, size: 'max' }), (values) => {
       const exact = exactSum(values);
@@ -136,11 +136,7 @@ test('min and max equal Math.min and Math.max on random doubles', () => {
 });
 
 test('min and max treat -0 as 0 whatever the order', () => {
-  for (const values of [
-    [0, -0],
-    [-0, 0],
-    [-0],
-  ]) {
+  for (const values of [[0, -0], [-0, 0], [-0]]) {
     assert.ok(Object.is(build('min', values).result(), 0), JSON.stringify(values));
     assert.ok(Object.is(build('max', values).result(), 0), JSON.stringify(values));
   }

@@ -72,7 +72,10 @@ test('on equal times every arrival order and every merge gives the same value', 
 });
 
 test('first and last equal the reference on random records with many ties', () => {
-  const value = fc.jsonValue({ maxDepth: 2 }).filter((v) => v !== null).map((v) => JSON.parse(JSON.stringify(v)) as unknown);
+  const value = fc
+    .jsonValue({ maxDepth: 2 })
+    .filter((v) => v !== null)
+    .map((v) => JSON.parse(JSON.stringify(v)) as unknown);
   fc.assert(
     fc.property(fc.array(fc.tuple(value, fc.integer({ min: 0, max: 3 })), { maxLength: 40, size: 'max' }), (records) => {
       assert.deepEqual(build(first, records).result(), reference(records, false));

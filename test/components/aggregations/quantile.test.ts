@@ -51,7 +51,8 @@ test('within the relative accuracy on arbitrary doubles (fast-check)', () => {
   fc.assert(
     fc.property(
       fc.array(
-        // 560 orders of magnitude need ln(1e560) / ln((1 + 0.01) / (1 - 0.01)) = 64,467 bins at 1%: within the 65,536 the test keeps, so nothing is folded
+        // 560 orders of magnitude need ln(1e560) / ln((1 + 0.01) / (1 - 0.01)) = 64,467 bins at 1%:
+        // within the 65,536 the test keeps, so nothing is folded
         fc.double({ noNaN: true, min: -1e280, max: 1e280 }).filter((v) => v === 0 || Math.abs(v) >= 1e-280),
         { minLength: 1, maxLength: 300, size: 'max' },
       ),

@@ -8,11 +8,21 @@ import { AggregationError } from '../../../src/engine/aggregation.js';
 const EXPECTED = ['count', 'sum', 'avg', 'min', 'max', 'distinct', 'approxDistinct', 'first', 'last', 'quantile'];
 
 test('the registry lists every kind once and finds each by name', () => {
-  assert.deepEqual(aggregationKinds.map((k) => k.name), EXPECTED);
+  assert.deepEqual(
+    aggregationKinds.map((k) => k.name),
+    EXPECTED,
+  );
   for (const kind of aggregationKinds) assert.equal(getAggregationKind(kind.name), kind);
-  for (const name of ['Count', 'toString', '__proto__', 'constructor', 'median', '']) assert.equal(getAggregationKind(name), undefined, name);
-  assert.deepEqual(aggregationKinds.filter((k) => k.input === 'none').map((k) => k.name), ['count']);
-  assert.deepEqual(aggregationKinds.filter((k) => k.input === 'any').map((k) => k.name), ['distinct', 'approxDistinct', 'first', 'last']);
+  for (const name of ['Count', 'toString', '__proto__', 'constructor', 'median', ''])
+    assert.equal(getAggregationKind(name), undefined, name);
+  assert.deepEqual(
+    aggregationKinds.filter((k) => k.input === 'none').map((k) => k.name),
+    ['count'],
+  );
+  assert.deepEqual(
+    aggregationKinds.filter((k) => k.input === 'any').map((k) => k.name),
+    ['distinct', 'approxDistinct', 'first', 'last'],
+  );
 });
 
 test('every declaration has a one-sentence summary and a state description', () => {

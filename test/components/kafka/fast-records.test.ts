@@ -40,11 +40,17 @@ function recordDecoder(bytes: Buffer): KafkajsDecoder {
   return new Decoder(new Decoder(bytes).readVarIntBytes());
 }
 
-const int64 = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 40n }), fc.bigInt({ min: 2n ** 52n, max: 2n ** 54n }), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }));
+const int64 = fc.oneof(
+  fc.bigInt({ min: 0n, max: 2n ** 40n }),
+  fc.bigInt({ min: 2n ** 52n, max: 2n ** 54n }),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+);
 const buffer = (maxLength: number) => fc.uint8Array({ maxLength }).map((a) => Buffer.from(a));
 const bytes = fc.option(buffer(40), { nil: null });
 // kafkajs's encoder takes no null header values; a repeated key is an array
-const headers = fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(buffer(5), fc.array(buffer(5), { minLength: 2, maxLength: 3 })), { maxKeys: 3 });
+const headers = fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(buffer(5), fc.array(buffer(5), { minLength: 2, maxLength: 3 })), {
+  maxKeys: 3,
+});
 
 test('decodes records exactly as kafkajs does, offsets and timestamps of any size', () => {
   fc.assert(
@@ -60,7 +66,14 @@ test('decodes records exactly as kafkajs does, offsets and timestamps of any siz
       fc.boolean(),
       (firstOffset, firstTimestamp, offsetDelta, timestampDelta, key, value, headerMap, timestampType, isControlBatch) => {
         const encoded = encodeRecord({ offsetDelta, timestampDelta, key, value, headers: headerMap }).buffer;
-        const context = { firstOffset: String(firstOffset), firstTimestamp: String(firstTimestamp), maxTimestamp: '1767225600123', magicByte: 2, timestampType, isControlBatch };
+        const context = {
+          firstOffset: String(firstOffset),
+          firstTimestamp: String(firstTimestamp),
+          maxTimestamp: '1767225600123',
+          magicByte: 2,
+          timestampType,
+          isControlBatch,
+        };
         const expected = recordDecoder(encoded);
         const actual = recordDecoder(encoded);
         assert.deepStrictEqual(fast(actual, context), originalDecoder(expected, context));
@@ -84,7 +97,9 @@ test('builds the same Batch as kafkajs: offsets below the fetch offset, control 
   fc.assert(
     fc.property(
       fc.oneof(fc.bigInt({ min: 0n, max: 1000n }), fc.bigInt({ min: 2n ** 53n - 20n, max: 2n ** 53n + 20n })),
-      fc.array(fc.record({ delta: fc.integer({ min: 0, max: 40 }), control: fc.boolean(), producer: fc.constantFrom('-1', '7') }), { maxLength: 30 }),
+      fc.array(fc.record({ delta: fc.integer({ min: 0, max: 40 }), control: fc.boolean(), producer: fc.constantFrom('-1', '7') }), {
+        maxLength: 30,
+      }),
       fc.integer({ min: -5, max: 45 }),
       (base, specs, fetchDelta) => {
         const messages = specs.map((s) => ({
@@ -92,13 +107,26 @@ test('builds the same Batch as kafkajs: offsets below the fetch offset, control 
           isControlRecord: s.control,
           batchContext: { producerId: s.producer, inTransaction: s.producer === '7' },
         }));
-        const data = () => ({ partition: 3, highWatermark: String(base + 41n), abortedTransactions: [{ producerId: '7', firstOffset: String(base + 10n) }], messages });
+        const data = () => ({
+          partition: 3,
+          highWatermark: String(base + 41n),
+          abortedTransactions: [{ producerId: '7', firstOffset: String(base + 10n) }],
+          messages,
+        });
         const fetchedOffset = String(base + BigInt(fetchDelta));
         const expected = new OriginalBatch('t', fetchedOffset, data()) as Record<string, () => unknown>;
         const actual = new FastBatch('t', fetchedOffset, data()) as Record<string, () => unknown>;
         assert.ok(actual instanceof OriginalBatch);
         assert.deepStrictEqual({ ...actual }, { ...expected });
-        for (const method of ['isEmpty', 'isEmptyIncludingFiltered', 'isEmptyControlRecord', 'firstOffset', 'lastOffset', 'offsetLag', 'offsetLagLow']) {
+        for (const method of [
+          'isEmpty',
+          'isEmptyIncludingFiltered',
+          'isEmptyControlRecord',
+          'firstOffset',
+          'lastOffset',
+          'offsetLag',
+          'offsetLagLow',
+        ]) {
           assert.deepStrictEqual(actual[method](), expected[method](), method);
         }
       },

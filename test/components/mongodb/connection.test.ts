@@ -74,7 +74,10 @@ describe('MongoConnection (integration)', available, () => {
     const lines: string[] = [];
     const connection = await stalled(Number.POSITIVE_INFINITY, lines);
     try {
-      await assert.rejects(ping(connection, lines, Date.now() + 4000), (error: unknown) => error instanceof RunnelError && /not reachable/.test(error.message));
+      await assert.rejects(
+        ping(connection, lines, Date.now() + 4000),
+        (error: unknown) => error instanceof RunnelError && /not reachable/.test(error.message),
+      );
       assert.equal(connection.renewals, 0);
     } finally {
       await connection.close();

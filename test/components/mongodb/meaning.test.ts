@@ -1,4 +1,7 @@
-/** The recorded meaning of a MongoDB sink's documents, against the real database: runners that start together, and one that outlives its version. */
+/**
+ * The recorded meaning of a MongoDB sink's documents, against the real database: runners that start
+ * together, and one that outlives its version.
+ */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoClient } from 'mongodb';
@@ -18,7 +21,12 @@ describe('MeaningGuard (integration)', await requireStack('mongodb'), () => {
   let client: MongoClient;
   const stores: MongoStateStore[] = [];
   const connect = async (collection: string) => {
-    const store = await MongoStateStore.connect({ ...mongoSinkConfig(database, collection), render: () => ({}), indexFields: [], logger: silentLogger });
+    const store = await MongoStateStore.connect({
+      ...mongoSinkConfig(database, collection),
+      render: () => ({}),
+      indexFields: [],
+      logger: silentLogger,
+    });
     stores.push(store);
     return store;
   };
@@ -29,7 +37,10 @@ describe('MeaningGuard (integration)', await requireStack('mongodb'), () => {
 
   after(async () => {
     for (const store of stores) await store.close().catch(() => undefined);
-    await client.db(database).dropDatabase().catch(() => undefined);
+    await client
+      .db(database)
+      .dropDatabase()
+      .catch(() => undefined);
     await client.close();
   });
 
@@ -46,18 +57,24 @@ describe('MeaningGuard (integration)', await requireStack('mongodb'), () => {
     const store = await connect('outlived');
     const old = await MeaningGuard.start(store, [], plan('  n: count'), silentLogger);
     await old.verify();
-    await client.db(database).collection('outlived').insertOne({ _id: 'a document' as never });
+    await client
+      .db(database)
+      .collection('outlived')
+      .insertOne({ _id: 'a document' as never });
     // a newer version adds an aggregate: allowed, and recorded
     const newer = await MeaningGuard.start(store, [], plan('  n: count\n  top: { max: k }'), silentLogger);
     await newer.verify();
     await assert.rejects(old.verify(), (err: RunnelError) => {
-      assert.match(err.message, /the meaning recorded for runnel_meaning_\S+\.outlived changed while this runner ran: fingerprint [0-9a-f]{16}/);
+      assert.match(
+        err.message,
+        /the meaning recorded for runnel_meaning_\S+\.outlived changed while this runner ran: fingerprint [0-9a-f]{16}/,
+      );
       assert.match(err.message, /this one stops before it writes/);
       return true;
     });
   });
 
-  it('the check before each batch goes to the connection\'s current client, after a stalled one was replaced and closed', async () => {
+  it("the check before each batch goes to the connection's current client, after a stalled one was replaced and closed", async () => {
     const store = await connect('renewed');
     const guard = await MeaningGuard.start(store, [], plan('  n: count'), silentLogger);
     const first = store.connection.client;
@@ -70,15 +87,21 @@ describe('MeaningGuard (integration)', await requireStack('mongodb'), () => {
     await guard.verify();
   });
 
-  it('documents with no recorded meaning (written before meanings were recorded) are taken as this pipeline\'s, with a warning', async () => {
+  it("documents with no recorded meaning (written before meanings were recorded) are taken as this pipeline's, with a warning", async () => {
     const store = await connect('legacy');
-    await client.db(database).collection('legacy').insertOne({ _id: 'an old document' as never });
+    await client
+      .db(database)
+      .collection('legacy')
+      .insertOne({ _id: 'an old document' as never });
     const warnings: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
     const v1 = plan('  n: count');
     await MeaningGuard.start(store, [], v1, logger);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /legacy holds documents but no record of what they mean \(written before Runnel recorded what documents mean\): taking them to mean what this pipeline computes/);
+    assert.match(
+      warnings[0],
+      /legacy holds documents but no record of what they mean \(written before Runnel recorded what documents mean\): taking them to mean what this pipeline computes/,
+    );
     const [recorded] = await client.db(database).collection(meaningCollection('legacy')).find().toArray();
     assert.equal(recorded.fingerprint, fingerprintOf(meaningOf(v1)));
     // from then on a change is judged against it

@@ -1,7 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Binary, MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
+import {
+  Binary,
+  MongoBulkWriteError,
+  MongoClient,
+  MongoNetworkError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+} from 'mongodb';
 import pino from 'pino';
 import { MongoStateStore, type MongoStoreOptions } from '../../../src/components/mongodb/store.js';
 import { isTransientMongoError, retryTransient } from '../../../src/components/mongodb/retry.js';
@@ -63,7 +71,8 @@ describe('MongoStateStore without a server', () => {
     assert.equal(isTransientMongoError(new MongoServerError({ message: 'not primary', code: 10107 })), true);
     assert.equal(isTransientMongoError(new MongoServerError({ message: 'Interrupted', code: 11602 })), true);
     // FerretDB shutting down, as seen mid-query in the database-outage fault test
-    const shutdown = '[msg_find.go:344 handler.handleMaxTimeMSError] [query_iterator.go:79 sqlite.(*queryIterator).Next] context canceled after delay';
+    const shutdown =
+      '[msg_find.go:344 handler.handleMaxTimeMSError] [query_iterator.go:79 sqlite.(*queryIterator).Next] context canceled after delay';
     assert.equal(isTransientMongoError(new MongoServerError({ message: shutdown, code: 1 })), true);
     const labelled = new MongoServerError({ message: 'something', code: 12345 });
     labelled.addErrorLabel('RetryableWriteError');
@@ -111,11 +120,19 @@ describe('MongoStateStore without a server', () => {
 
     calls = 0;
     await assert.rejects(
-      retryTransient(() => {
-        calls++;
-        return Promise.reject(new MongoServerError({ message: 'Authentication failed.', code: 18, codeName: 'AuthenticationFailed' }));
-      }, { ...base, what: 'read' }),
-      (error: unknown) => error instanceof RunnelError && error.code === 'operation-failed' && /read on db\.coll/.test(error.message) && /code 18/.test(error.message) && /password/.test(error.message),
+      retryTransient(
+        () => {
+          calls++;
+          return Promise.reject(new MongoServerError({ message: 'Authentication failed.', code: 18, codeName: 'AuthenticationFailed' }));
+        },
+        { ...base, what: 'read' },
+      ),
+      (error: unknown) =>
+        error instanceof RunnelError &&
+        error.code === 'operation-failed' &&
+        /read on db\.coll/.test(error.message) &&
+        /code 18/.test(error.message) &&
+        /password/.test(error.message),
     );
     assert.equal(calls, 1);
 
@@ -130,10 +147,13 @@ describe('MongoStateStore without a server', () => {
     calls = 0;
     assert.equal(await retryTransient(() => Promise.resolve('stored'), { ...base, what: 'write', signal: controller.signal }), 'stored');
     await assert.rejects(
-      retryTransient(() => {
-        calls++;
-        return Promise.reject(new MongoNetworkError('down'));
-      }, { ...base, what: 'write', signal: controller.signal }),
+      retryTransient(
+        () => {
+          calls++;
+          return Promise.reject(new MongoNetworkError('down'));
+        },
+        { ...base, what: 'write', signal: controller.signal },
+      ),
       (error: unknown) => error instanceof RunnelError && error.code === 'stopped' && /stopped/.test(error.message),
     );
     assert.equal(calls, 1);
@@ -204,7 +224,10 @@ describe('MongoStateStore against a real server', stack, () => {
     const store = await open(collection);
     const doc = oddDoc('1767268800000|["pub.example","US"]', 1);
     assert.deepEqual(await store.write([{ doc, expectedVersion: null }]), []);
-    const raw = await admin!.db(database).collection(collection).findOne({ _id: doc.id as never });
+    const raw = await admin!
+      .db(database)
+      .collection(collection)
+      .findOne({ _id: doc.id as never });
     assert.ok(raw);
     assert.deepEqual(Object.keys(raw), ['_id', 'date', 'publisher', 'geo', 'imps', '_runnel']);
     assert.deepEqual(raw.date, new Date(T0));
@@ -233,7 +256,10 @@ describe('MongoStateStore against a real server', stack, () => {
     const [read1, read2] = await Promise.all([s1.read(ids), s2.read(ids)]);
     assert.equal(read1.size, 100);
     assert.equal(read2.size, 100);
-    const mine = (tag: number) => (id: string) => ({ doc: makeDoc(id, 2, { states: { imps: tag, uniques: hll(tag) } }), expectedVersion: 1 });
+    const mine = (tag: number) => (id: string) => ({
+      doc: makeDoc(id, 2, { states: { imps: tag, uniques: hll(tag) } }),
+      expectedVersion: 1,
+    });
     const [lost1, lost2] = await Promise.all([s1.write(ids.map(mine(1))), s2.write(ids.map(mine(2)))]);
     assert.equal(lost1.length + lost2.length, 100, 'every document has exactly one loser');
     assert.deepEqual(new Set([...lost1, ...lost2]), new Set(ids));
@@ -266,7 +292,10 @@ describe('MongoStateStore against a real server', stack, () => {
               const doc = stored.get(id);
               const imps = ((doc?.states.imps as number | undefined) ?? 0) + 1;
               const offsets = { ...(doc?.offsets ?? {}), [`p/${n}`]: round };
-              return { doc: makeDoc(id, (doc?.version ?? 0) + 1, { states: { imps, uniques: hll(imps) }, offsets }), expectedVersion: doc?.version ?? null };
+              return {
+                doc: makeDoc(id, (doc?.version ?? 0) + 1, { states: { imps, uniques: hll(imps) }, offsets }),
+                expectedVersion: doc?.version ?? null,
+              };
             });
             pending = await store.write(writes);
             conflicts += pending.length;
@@ -282,7 +311,11 @@ describe('MongoStateStore against a real server', stack, () => {
       assert.deepEqual(doc.offsets, { 'p/0': ROUNDS - 1, 'p/1': ROUNDS - 1, 'p/2': ROUNDS - 1 });
     }
     const raw = await admin!.db(database).collection(`states${collections}`).find().toArray();
-    assert.deepEqual(raw.map((d) => d.imps as number).sort(), ids.map(() => stores.length * ROUNDS), 'every document is settled at its last version');
+    assert.deepEqual(
+      raw.map((d) => d.imps as number).sort(),
+      ids.map(() => stores.length * ROUNDS),
+      'every document is settled at its last version',
+    );
     const claims = await admin!.db(database).collection(`states${collections}.runnel_claims`).find().toArray();
     assert.equal(claims.length, ids.length, 'one claim (the current one) is left per document');
     assert.ok(conflicts > 0, 'the writers did race');
@@ -297,17 +330,36 @@ describe('MongoStateStore against a real server', stack, () => {
     assert.ok(current);
     const currentDoc = current.doc as StoredDocument;
     // a second writer's claim of version 2 landed; its process died before replacing the document
-    await claims.insertOne({ _id: 'dead@2' as never, d: 'dead', v: 2, doc: { ...currentDoc, imps: 99, _runnel: { ...currentDoc._runnel, v: 2, states: { imps: 99 }, offsets: { 'events/0': 5 } } } });
+    await claims.insertOne({
+      _id: 'dead@2' as never,
+      d: 'dead',
+      v: 2,
+      doc: { ...currentDoc, imps: 99, _runnel: { ...currentDoc._runnel, v: 2, states: { imps: 99 }, offsets: { 'events/0': 5 } } },
+    });
     const back = (await store.read(['dead'])).get('dead')!;
     assert.equal(back.version, 2);
     assert.deepEqual(back.states, { imps: 99 });
-    const raw = await admin!.db(database).collection(collection).findOne({ _id: 'dead' as never });
+    const raw = await admin!
+      .db(database)
+      .collection(collection)
+      .findOne({ _id: 'dead' as never });
     assert.equal(raw && runnelOf(raw).v, 2, 'the document is rolled forward');
     assert.equal(raw?.imps, 99);
     // a late replace sets the document back a version: the claim above it repairs it again
-    await admin!.db(database).collection(collection).replaceOne({ _id: 'dead' as never }, currentDoc);
+    await admin!
+      .db(database)
+      .collection(collection)
+      .replaceOne({ _id: 'dead' as never }, currentDoc);
     assert.equal((await store.read(['dead'])).get('dead')!.version, 2);
-    assert.equal((await admin!.db(database).collection(collection).findOne({ _id: 'dead' as never }))?.imps, 99);
+    assert.equal(
+      (
+        await admin!
+          .db(database)
+          .collection(collection)
+          .findOne({ _id: 'dead' as never })
+      )?.imps,
+      99,
+    );
     assert.deepEqual(await store.write([{ doc: makeDoc('dead', 2), expectedVersion: 1 }]), ['dead'], 'version 2 is taken');
   });
 
@@ -322,7 +374,11 @@ describe('MongoStateStore against a real server', stack, () => {
     assert.equal((await s2.read(['new'])).get('new')!.states.imps, winner);
 
     const ids = Array.from({ length: 100 }, (_, i) => `ins-${i}`);
-    const [l1, l2] = await Promise.all([1, 2].map((tag, n) => [s1, s2][n].write(ids.map((id) => ({ doc: makeDoc(id, 1, { states: { imps: tag } }), expectedVersion: null })))));
+    const [l1, l2] = await Promise.all(
+      [1, 2].map((tag, n) =>
+        [s1, s2][n].write(ids.map((id) => ({ doc: makeDoc(id, 1, { states: { imps: tag } }), expectedVersion: null }))),
+      ),
+    );
     assert.deepEqual([...l1, ...l2].sort(), [...ids].sort());
     const stored = await s1.read(ids);
     const l1Set = new Set(l1);
@@ -363,7 +419,11 @@ describe('MongoStateStore against a real server', stack, () => {
     const commands: { name: string; collection: string; size: number }[] = [];
     store.connection.client.on('commandStarted', (event) => {
       const command = event.command as Record<string, unknown>;
-      commands.push({ name: event.commandName, collection: String(command[event.commandName]), size: ((command.documents ?? command.updates ?? []) as unknown[]).length });
+      commands.push({
+        name: event.commandName,
+        collection: String(command[event.commandName]),
+        size: ((command.documents ?? command.updates ?? []) as unknown[]).length,
+      });
     });
     const ids = Array.from({ length: 120 }, (_, i) => `wide-${i}`);
     assert.deepEqual(await store.write(ids.map((id) => ({ doc: makeDoc(id, 1), expectedVersion: null }))), []);
@@ -393,13 +453,18 @@ describe('MongoStateStore against a real server', stack, () => {
     await rival.read(ids);
     assert.deepEqual(await rival.write([{ doc: makeDoc('seen-2', 3, { offsets: { 'events/1': 3 } }), expectedVersion: 2 }]), []);
     assert.deepEqual(await rival.write([{ doc: makeDoc('seen-2', 4, { offsets: { 'events/1': 4 } }), expectedVersion: 3 }]), []);
-    assert.deepEqual(await counted.write(ids.map((id) => ({ doc: makeDoc(id, 3, { offsets: { 'events/0': 3 } }), expectedVersion: 2 }))), ['seen-2']);
-    const stored = await store.read(ids);
-    assert.deepEqual(ids.map((id) => [stored.get(id)!.version, stored.get(id)!.offsets]), [
-      [3, { 'events/0': 3 }],
-      [4, { 'events/1': 4 }],
-      [3, { 'events/0': 3 }],
+    assert.deepEqual(await counted.write(ids.map((id) => ({ doc: makeDoc(id, 3, { offsets: { 'events/0': 3 } }), expectedVersion: 2 }))), [
+      'seen-2',
     ]);
+    const stored = await store.read(ids);
+    assert.deepEqual(
+      ids.map((id) => [stored.get(id)!.version, stored.get(id)!.offsets]),
+      [
+        [3, { 'events/0': 3 }],
+        [4, { 'events/1': 4 }],
+        [3, { 'events/0': 3 }],
+      ],
+    );
   });
 
   it('splits writes larger than writeBatchSize into several bulkWrites, and long id lists into several finds', async () => {
@@ -460,7 +525,10 @@ describe('MongoStateStore against a real server', stack, () => {
       const stored = await store.read(ids);
       const writes = ids.map((id) => {
         const doc = stored.get(id)!;
-        return { doc: { ...doc, version: doc.version + 1, states: { ...doc.states, imps: (doc.states.imps as number) + 1 } }, expectedVersion: doc.version };
+        return {
+          doc: { ...doc, version: doc.version + 1, states: { ...doc.states, imps: (doc.states.imps as number) + 1 } },
+          expectedVersion: doc.version,
+        };
       });
       assert.deepEqual(await store.write(writes), []);
       times.push(performance.now() - started);
@@ -469,6 +537,8 @@ describe('MongoStateStore against a real server', stack, () => {
     assert.deepStrictEqual(check.get(ids[2])!.states.uniques, hll(2, 16 * 1024));
     assert.equal(check.get(ids[2])!.version, 4);
     times.sort((a, b) => a - b);
-    t.diagnostic(`read+write of ${benchDocs} docs x 16 KiB: median ${times[1].toFixed(0)} ms (runs ${times.map((x) => x.toFixed(0)).join(', ')} ms)`);
+    t.diagnostic(
+      `read+write of ${benchDocs} docs x 16 KiB: median ${times[1].toFixed(0)} ms (runs ${times.map((x) => x.toFixed(0)).join(', ')} ms)`,
+    );
   });
 });

@@ -50,8 +50,26 @@ const record = fc.record(
 );
 /** A line as a producer may write it: JSON of a record (keys in any order, spaced out), or not a JSON object at all. */
 const line = fc.oneof(
-  { weight: 6, arbitrary: fc.tuple(record, fc.boolean()).map(([r, spaced]) => JSON.stringify(r, null, spaced ? ' ' : undefined).replace(/\n/g, '')) },
-  { weight: 1, arbitrary: fc.constantFrom('{"ts":', '[1,2]', '42', 'null', '"text"', '{"ts":1}x', '{"ts": 1e999}', '\uFEFF{}', '{"k":"\u00e9\u2028"}', '  ', '{"ts":"\\ud800"}') },
+  {
+    weight: 6,
+    arbitrary: fc.tuple(record, fc.boolean()).map(([r, spaced]) => JSON.stringify(r, null, spaced ? ' ' : undefined).replace(/\n/g, '')),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '{"ts":',
+      '[1,2]',
+      '42',
+      'null',
+      '"text"',
+      '{"ts":1}x',
+      '{"ts": 1e999}',
+      '\uFEFF{}',
+      '{"k":"\u00e9\u2028"}',
+      '  ',
+      '{"ts":"\\ud800"}',
+    ),
+  },
 );
 
 /** The bytes of the lines, LF or CRLF ended, some after a blank line; and the same lines as text, at their byte offsets. */
@@ -124,7 +142,7 @@ test('a line without its newline at the end of the input is a record too, with i
   assert.deepEqual(splitter.end(), []);
 });
 
-test('an error from jsonata\'s own evaluator dead-letters the record (and the run goes on)', async () => {
+test("an error from jsonata's own evaluator dead-letters the record (and the run goes on)", async () => {
   const plan = compileText(`
 name: fallback
 source: { stdin: {} }
@@ -134,7 +152,10 @@ aggregate: { n: count }
 sink: { console: {} }
 `);
   const { rows, deadLetters } = await runScripted(plan, [[{ partition: 'p', offsets: [0, 1], payloads: ['{"a":["x"]}', '{"a":[1]}'] }]]);
-  assert.deepEqual(deadLetters.map((d) => [d.reason, d.offset]), [['expression-error', 0]]);
+  assert.deepEqual(
+    deadLetters.map((d) => [d.reason, d.offset]),
+    [['expression-error', 0]],
+  );
   assert.equal(rows.length, 1);
   assert.equal(rows[0].n, 1);
 });
