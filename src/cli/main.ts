@@ -11,6 +11,8 @@ import { scrubSecrets } from '../log.js';
 import { testCommand } from './test.js';
 import { produceCommand, type ProduceOptions } from './produce.js';
 import { generatorDefaults } from '../components/sources/generator.js';
+import { GEOS } from '../components/sources/impressions.js';
+import { parseDuration } from '../config/duration.js';
 
 const USAGE_ERROR = 2;
 
@@ -23,6 +25,25 @@ function positiveInteger(text: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError('expected a whole number');
   return value;
+}
+
+function wholeNumberUpTo(max: number): (text: string) => number {
+  return (text) => {
+    const value = positiveInteger(text);
+    if (value < 1 || value > max) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}`);
+    return value;
+  };
+}
+
+function positiveDuration(text: string): string {
+  let ms = 0;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    // not a duration: refused below
+  }
+  if (ms <= 0) throw new InvalidArgumentError('expected a duration longer than zero, e.g. 24h');
+  return text;
 }
 
 function port(text: string): number {
@@ -89,9 +110,15 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--seed <n>', 'seed of the generated impressions', positiveInteger, generatorDefaults.seed)
     .option('--start-time <iso|now>', 'event time of the first impression', generatorDefaults.startTime)
     .option('--events-per-second <n>', 'how fast event time advances', positiveInteger, generatorDefaults.eventsPerSecond)
+    .option('--span <duration>', 'event time the impressions cover, evenly (instead of --events-per-second)', positiveDuration)
+    .option('--publishers <n>', 'distinct publishers', positiveInteger, generatorDefaults.publishers)
+    .option('--geos <n>', 'distinct resolved geos', wholeNumberUpTo(GEOS.length), generatorDefaults.geos)
+    .option('--uniform', 'draw publishers and websites uniformly (default: a few get most traffic)')
     .option('--jitter <duration>', 'largest random event-time delay (out-of-order records)', generatorDefaults.jitter)
     .option('--batch-size <n>', 'records per produce request', positiveInteger, 2000)
-    .action(async (options: ProduceOptions) => setExitCode(await produceCommand(options)));
+    .action(async ({ uniform, ...options }: Omit<ProduceOptions, 'skewed'> & { uniform?: boolean }) =>
+      setExitCode(await produceCommand({ ...options, skewed: !uniform })),
+    );
 
   program
     .command('schema')

@@ -3,8 +3,7 @@ import { createInterface } from 'node:readline';
 import { CompressionTypes, Partitioners, type Message } from 'kafkajs';
 import { kafkaClient } from '../components/kafka/client.js';
 import { ImpressionGenerator } from '../components/sources/impressions.js';
-import { impressionDefaults } from '../components/sources/generator.js';
-import { parseDuration } from '../config/duration.js';
+import { generatorDefaults, impressionOptions } from '../components/sources/generator.js';
 import { sleep } from '../engine/pacing.js';
 import { RunnelError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -19,6 +18,10 @@ export interface ProduceOptions {
   seed: number;
   startTime: string;
   eventsPerSecond: number;
+  span?: string;
+  publishers: number;
+  geos: number;
+  skewed: boolean;
   jitter: string;
   batchSize: number;
 }
@@ -32,13 +35,21 @@ async function* records(options: ProduceOptions): AsyncGenerator<string> {
     for await (const line of lines) if (line.trim() !== '') yield line;
     return;
   }
-  const generator = new ImpressionGenerator({
-    ...impressionDefaults,
-    seed: options.seed,
-    startTime: options.startTime === 'now' ? Date.now() : Date.parse(options.startTime),
-    eventsPerSecond: options.eventsPerSecond,
-    jitterMs: parseDuration(options.jitter),
-  });
+  // the generator source's own reading of its config, so a topic holds what `generator:` would generate
+  const generator = new ImpressionGenerator(
+    impressionOptions({
+      ...generatorDefaults,
+      count: options.count,
+      seed: options.seed,
+      startTime: options.startTime,
+      eventsPerSecond: options.eventsPerSecond,
+      span: options.span,
+      publishers: options.publishers,
+      geos: options.geos,
+      skewed: options.skewed,
+      jitter: options.jitter,
+    }),
+  );
   for (let i = 0; i < options.count; i++) yield JSON.stringify(generator.next());
 }
 

@@ -1,11 +1,11 @@
-import type { SourceSpec } from '../spec.js';
+import type { LintIssue, SourceSpec } from '../spec.js';
 import { Type, type Static } from '@sinclair/typebox';
-import { applyDefaults, duration, integer, number, strictObject, text } from '../fragments.js';
+import { applyDefaults, boolean, duration, integer, number, strictObject, text } from '../fragments.js';
 import { parseDuration } from '../../config/duration.js';
 import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { CHUNK_RECORDS, sleep } from '../../engine/pacing.js';
-import { ImpressionGenerator, type ImpressionOptions } from './impressions.js';
+import { GEOS, ImpressionGenerator, type ImpressionOptions } from './impressions.js';
 
 const config = strictObject('Synthetic ad impressions, like an ad server log.', {
   count: Type.Optional(
@@ -21,7 +21,21 @@ const config = strictObject('Synthetic ad impressions, like an ad server log.', 
     examples: ['2026-01-01T00:00:00Z', 'now'],
   }),
   eventsPerSecond: number('How fast event time advances: records per second of event time.', { exclusiveMinimum: 0, default: 1000 }),
+  span: Type.Optional(
+    duration(
+      'Event time that the `count` records cover, evenly from `startTime`: event time advances at count / span records per second instead of `eventsPerSecond`. Needs `count`.',
+    ),
+  ),
   publishers: integer('Number of distinct publishers.', { minimum: 1, default: 6 }),
+  geos: integer(`Number of distinct resolved geos: the first ones of ${GEOS.join(', ')}.`, {
+    minimum: 1,
+    maximum: GEOS.length,
+    default: GEOS.length,
+  }),
+  skewed: boolean(
+    'Whether a few publishers and websites get most of the traffic, as in real ad networks (the product of two uniform draws); false draws them uniformly, so every one of them appears.',
+    { default: true },
+  ),
   advertisers: integer('Number of distinct advertisers.', { minimum: 1, default: 20 }),
   websites: integer('Number of distinct websites.', { minimum: 1, default: 50 }),
   cookies: integer('Size of the pool that cookies are drawn from.', { minimum: 1, default: 1000000 }),
@@ -30,13 +44,16 @@ const config = strictObject('Synthetic ad impressions, like an ad server log.', 
 });
 type GeneratorConfig = Static<typeof config>;
 
-/** The impressions a generator config describes. */
-function impressionOptions(config: GeneratorConfig): ImpressionOptions {
+/** The impressions a generator config describes (also `runner produce`'s, from its options). */
+export function impressionOptions(config: GeneratorConfig): ImpressionOptions {
+  const spanMs = config.span === undefined ? 0 : parseDuration(config.span);
   return {
     seed: config.seed,
     startTime: config.startTime === 'now' ? Date.now() : Date.parse(config.startTime),
-    eventsPerSecond: config.eventsPerSecond,
+    eventsPerSecond: config.count !== undefined && spanMs > 0 ? (config.count * 1000) / spanMs : config.eventsPerSecond,
     publishers: config.publishers,
+    geos: config.geos,
+    skewed: config.skewed,
     advertisers: config.advertisers,
     websites: config.websites,
     cookies: config.cookies,
@@ -46,6 +63,7 @@ function impressionOptions(config: GeneratorConfig): ImpressionOptions {
 }
 
 /** The generator's documented defaults, for everything else that generates impressions (`runner produce`, benches, tests). */
+export type { GeneratorConfig };
 export const generatorDefaults: GeneratorConfig = applyDefaults(config, {});
 export const impressionDefaults: ImpressionOptions = impressionOptions(generatorDefaults);
 
@@ -57,7 +75,25 @@ export const generatorSource: SourceSpec<typeof config> = {
   examples: [
     { title: 'One million impressions', yaml: 'generator:\n  count: 1000000\n  seed: 42\n' },
     { title: 'A live feed at 5,000 records/s', yaml: 'generator:\n  rate: 5000\n  startTime: now\n  jitter: 2s\n' },
+    {
+      title: 'A day of backfill, 10,000 keys per window',
+      yaml: 'generator:\n  count: 5000000\n  span: 24h\n  publishers: 1000\n  geos: 10\n  skewed: false\n',
+    },
   ],
+  lint(config): LintIssue[] {
+    if (config.span === undefined) return [];
+    if (config.count === undefined) {
+      return [
+        {
+          path: ['span'],
+          message: 'span needs count: it spreads the count records over the span',
+          hint: 'set count, or use eventsPerSecond',
+        },
+      ];
+    }
+    if (parseDuration(config.span) <= 0) return [{ path: ['span'], message: `span (${config.span}) is not longer than zero` }];
+    return [];
+  },
   async create(config, { signal }) {
     const generator = new ImpressionGenerator(impressionOptions(config));
     return new GeneratorRuntime(generator, config.count ?? Infinity, config.rate, signal);

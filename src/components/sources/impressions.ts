@@ -20,6 +20,10 @@ export interface ImpressionOptions {
   startTime: number;
   eventsPerSecond: number;
   publishers: number;
+  /** How many of GEOS records draw from (the first ones). */
+  geos: number;
+  /** A few publishers and websites get most traffic (the product of two draws), or all alike. */
+  skewed: boolean;
   advertisers: number;
   websites: number;
   cookies: number;
@@ -27,17 +31,21 @@ export interface ImpressionOptions {
   jitterMs: number;
 }
 
-const GEOS = ['US', 'CA', 'GB', 'DE', 'FR', 'IN', 'BR', 'JP', 'AU', 'ES', 'IT', 'MX'];
+export const GEOS = ['US', 'CA', 'GB', 'DE', 'FR', 'IN', 'BR', 'JP', 'AU', 'ES', 'IT', 'MX'];
 
 export class ImpressionGenerator {
   private readonly random: () => number;
+  /** A draw in [0, 1) for publishers and websites: skewed towards 0, or uniform. */
+  private readonly draw: () => number;
   private readonly publishers: string[];
   private readonly advertisers: string[];
   private readonly websites: string[];
   private index = 0;
 
   constructor(private readonly options: ImpressionOptions) {
-    this.random = mulberry32(options.seed);
+    const random = mulberry32(options.seed);
+    this.random = random;
+    this.draw = options.skewed ? () => random() * random() : random;
     this.publishers = names('publisher_', options.publishers);
     this.advertisers = names('advertiser_', options.advertisers);
     this.websites = names('website_', options.websites).map((w) => `${w}.com`);
@@ -54,13 +62,13 @@ export class ImpressionGenerator {
     const i = this.index++;
     const jitter = o.jitterMs > 0 ? Math.floor(r() * o.jitterMs) : 0;
     // Skewed choice: a few publishers and websites get most traffic, as in real ad networks.
-    const publisher = this.publishers[Math.floor(r() * r() * this.publishers.length)];
-    const geo = r() < o.unknownGeoRatio ? 'unknown' : GEOS[Math.floor(r() * GEOS.length)];
+    const publisher = this.publishers[Math.floor(this.draw() * this.publishers.length)];
+    const geo = r() < o.unknownGeoRatio ? 'unknown' : GEOS[Math.floor(r() * o.geos)];
     return {
       timestamp: o.startTime + Math.floor((i * 1000) / o.eventsPerSecond) - jitter,
       publisher,
       advertiser: this.advertisers[Math.floor(r() * this.advertisers.length)],
-      website: this.websites[Math.floor(r() * r() * this.websites.length)],
+      website: this.websites[Math.floor(this.draw() * this.websites.length)],
       geo,
       bid: Math.floor(r() * 1e6) / 1e6, // [0, 1) with micro-unit precision
       cookie: `cookie_${Math.floor(r() * o.cookies)}`,
