@@ -1,0 +1,159 @@
+/**
+ * One run of bench:e2e's pipeline: a runner consumes a topic with a fresh consumer group into a
+ * database until it has committed every record (or the time limit passes), measured as it goes.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Admin, Producer } from 'kafkajs';
+import type { Db, MongoClient } from 'mongodb';
+import { bytesPerDoc, databasePids, peakRssMB, treeCpuSeconds, type DocSize } from './measure.js';
+import { topicName, type TopicShape } from './shapes.js';
+
+export const root = fileURLToPath(new URL('../../../', import.meta.url));
+const cli = join(root, 'dist/src/cli/main.js');
+
+/** The settings and connections every run shares. */
+export interface Bench {
+  count: number;
+  brokers: string;
+  mongoUri: string;
+  pipeline: string;
+  /** A run still catching up after this long is stopped and reported with what it committed. */
+  timeoutMs: number;
+  admin: Admin;
+  producer: Producer;
+  mongo: MongoClient;
+}
+
+/** What one run measured; records is absent where no records are read (`raw`). */
+export interface RunResult {
+  records?: number;
+  seconds: number;
+  /** Documents written, every level. */
+  docs: number;
+  dbCpuS: number;
+  runnerCpuS: number;
+  size: DocSize;
+  peakRssMB?: number;
+  latencyMs?: number;
+  /** Set when the time limit stopped the run: what it says of the run. */
+  timedOut?: string;
+}
+
+export function sh(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
+  const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed`);
+  return result.stdout;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function topicEnds(admin: Admin, topic: string): Promise<number> {
+  return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+}
+
+/** The topic of `shape` with `count` records (6 partitions), produced unless it exists whole; returns its name and record count. */
+export async function ensureTopic(
+  bench: Bench,
+  shape: TopicShape,
+  count = bench.count,
+  extra: string[] = [],
+): Promise<{ topic: string; loaded: number }> {
+  const topic = topicName(shape, count);
+  if (!(await bench.admin.listTopics()).includes(topic) || (await topicEnds(bench.admin, topic)) < count) {
+    await bench.admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    process.stdout.write(`producing ${count} impressions to ${topic} (6 partitions)\n`);
+    const args = [cli, 'produce', '--topic', topic, '--count', String(count), '--partitions', '6', ...shape.produce, ...extra];
+    process.stdout.write(sh(process.execPath, args, { ...process.env, KAFKA_BROKERS: bench.brokers }));
+  }
+  return { topic, loaded: await topicEnds(bench.admin, topic) };
+}
+
+/** The collections of a database that hold a sink's documents: the base collection and its levels, not the `.runnel_*` bookkeeping. */
+export async function dataCollections(db: Db): Promise<string[]> {
+  const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+  // the base collection first: every level's name starts with it
+  return names.filter((n) => !n.includes('.runnel_')).sort((a, b) => a.length - b.length || a.localeCompare(b));
+}
+
+export async function countDocs(db: Db): Promise<number> {
+  let total = 0;
+  for (const name of await dataCollections(db)) total += await db.collection(name).countDocuments({});
+  return total;
+}
+
+async function committedRecords(admin: Admin, group: string, topic: string): Promise<number> {
+  const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  return offsets.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+}
+
+/**
+ * Runs the pipeline over `topic` into `database` until it has committed `loaded` records or the
+ * time limit passes; then, when it caught up, the latency of one more record (with a publisher
+ * of its own, event time now) from produce to its document. Documents already in the database
+ * (`docsBefore`) are not counted as written. The database is left as the run left it.
+ */
+export async function runPipeline(
+  bench: Bench,
+  run: { id: string; topic: string; loaded: number; database: string; docsBefore?: number },
+): Promise<RunResult> {
+  const group = `bench-${run.id}`;
+  const env = {
+    ...process.env,
+    KAFKA_BROKERS: bench.brokers,
+    KAFKA_TOPIC: run.topic,
+    KAFKA_GROUP: group,
+    MONGODB_URI: bench.mongoUri,
+    MONGODB_DATABASE: run.database,
+    DEAD_LETTER_FILE: `/tmp/runnel-bench-dead-${run.id}.jsonl`,
+    RUNNEL_LOG_LEVEL: 'warn',
+  };
+  // --cpu-prof is refused in NODE_OPTIONS: it goes on the command line
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/runnel-e2e-prof'] : [];
+  const dbPids = databasePids();
+  const dbCpuBefore = treeCpuSeconds(dbPids);
+  const started = Date.now();
+  const runner = spawn(process.execPath, [...profile, cli, 'run', bench.pipeline], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  let peak = 0;
+  let committed: number;
+  let timedOut: string | undefined;
+  for (;;) {
+    await sleep(200);
+    if (runner.exitCode !== null) throw new Error(`the runner exited with code ${runner.exitCode} before catching up`);
+    peak = Math.max(peak, peakRssMB(runner.pid!));
+    committed = await committedRecords(bench.admin, group, run.topic);
+    if (committed >= run.loaded) break;
+    if (Date.now() - started > bench.timeoutMs) {
+      timedOut = `stopped after ${bench.timeoutMs / 1000} s with ${committed} of ${run.loaded} records committed`;
+      break;
+    }
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const dbCpuS = treeCpuSeconds(dbPids) - dbCpuBefore;
+  const runnerCpuS = treeCpuSeconds([runner.pid!]);
+  const db = bench.mongo.db(run.database);
+  const docs = (await countDocs(db)) - (run.docsBefore ?? 0);
+  const base = (await dataCollections(db)).at(0);
+  const size = base === undefined ? { bytesPerDoc: 0, from: 'collStats' as const } : await bytesPerDoc(db, base);
+  process.stdout.write(`  ${timedOut ?? `caught up with ${run.loaded} records`} in ${seconds.toFixed(1)} s, ${docs} documents written\n`);
+
+  let latencyMs: number | undefined;
+  if (!timedOut) {
+    const marker = `bench-marker-${run.id}`;
+    const producedAt = Date.now();
+    const record = { timestamp: Date.now(), publisher: marker, advertiser: 'a', website: 'w', geo: 'US', bid: 0.5, cookie: 'c' };
+    await bench.producer.send({ topic: run.topic, messages: [{ value: JSON.stringify(record) }] });
+    const collection = db.collection(base ?? 'impsPerPubGeo');
+    while (!(await collection.findOne({ publisher: marker }))) await sleep(20);
+    latencyMs = Date.now() - producedAt;
+  }
+  peak = Math.max(peak, peakRssMB(runner.pid!));
+  runner.kill('SIGTERM');
+  await new Promise((resolve) => runner.once('exit', resolve));
+  return { records: committed, seconds, docs, dbCpuS, runnerCpuS, size, peakRssMB: peak, latencyMs, timedOut };
+}
