@@ -83,6 +83,16 @@ export async function countDocs(db: Db): Promise<number> {
   return total;
 }
 
+/** Waits (up to 5 minutes) until the database servers use under 5% of a core for two seconds in a row. */
+async function databaseIdle(pids: readonly number[]): Promise<void> {
+  for (let quiet = 0, waited = 0, last = treeCpuSeconds(pids); quiet < 2 && waited < 300; waited++) {
+    await sleep(1000);
+    const now = treeCpuSeconds(pids);
+    quiet = now - last < 0.05 ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
 async function committedRecords(admin: Admin, group: string, topic: string): Promise<number> {
   const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
   return offsets.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
@@ -136,6 +146,17 @@ export async function runPipeline(
   const seconds = (Date.now() - started) / 1000;
   const dbCpuS = treeCpuSeconds(dbPids) - dbCpuBefore;
   const runnerCpuS = treeCpuSeconds([runner.pid!]);
+  peak = Math.max(peak, peakRssMB(runner.pid!));
+  const stop = async () => {
+    runner.kill('SIGTERM');
+    await new Promise((resolve) => runner.once('exit', resolve));
+  };
+  if (timedOut) {
+    // A runner stopped mid-store leaves commands running in FerretDB: dropping the database under
+    // them crashed it (SIGBUS in SQLite's WAL), so wait until they are done.
+    await stop();
+    await databaseIdle(dbPids);
+  }
   const db = bench.mongo.db(run.database);
   const docs = (await countDocs(db)) - (run.docsBefore ?? 0);
   const base = (await dataCollections(db)).at(0);
@@ -151,9 +172,8 @@ export async function runPipeline(
     const collection = db.collection(base ?? 'impsPerPubGeo');
     while (!(await collection.findOne({ publisher: marker }))) await sleep(20);
     latencyMs = Date.now() - producedAt;
+    peak = Math.max(peak, peakRssMB(runner.pid!));
+    await stop();
   }
-  peak = Math.max(peak, peakRssMB(runner.pid!));
-  runner.kill('SIGTERM');
-  await new Promise((resolve) => runner.once('exit', resolve));
   return { records: committed, seconds, docs, dbCpuS, runnerCpuS, size, peakRssMB: peak, latencyMs, timedOut };
 }
