@@ -6,7 +6,7 @@ import type { AggregationKind } from '../../engine/aggregation.js';
 const options = {
   precision: integerOption({
     description:
-      'log2 of the number of HyperLogLog registers. A group with up to 3 * 2^precision / 16 distinct values (14: 3072) keeps a sparse list of 26-bit hash prefixes, about 3 bytes a value, and counts them exactly unless two values share a prefix (chance about n^2 / 2^27 for n values). Past that it holds 2^precision registers (14: 16 KiB, about a third of that once stored) with a standard error of 1.04 / sqrt(2^precision) (12: 1.6%, 14: 0.81%, 16: 0.41%).',
+      'log2 of the number of HyperLogLog registers. A group with up to 3 * 2^precision / 16 distinct values (14: 3072) keeps a sparse list of 26-bit hash prefixes, 2 to 3 bytes a value once stored, and counts them exactly unless two values share a prefix (chance about n^2 / 2^27 for n values). Past that it holds 2^precision registers (14: 16 KiB, about a third of that once stored) with a standard error of 1.04 / sqrt(2^precision) (12: 1.6%, 14: 0.81%, 16: 0.41%).',
     default: 14,
     minimum: MIN_PRECISION,
     maximum: MAX_PRECISION,

@@ -19,8 +19,9 @@
  * a store stays dense, since its prefixes are gone.
  *
  * Serialized form (Uint8Array):
- * - sparse: [4, p, per entry: varint of (prefix - previous prefix - 1), then its rank as one byte
- *   only if the 26 - p prefix bits after the register index are all 0 (else they give the rank)]
+ * - sparse: [4, p, varint k, bits: per entry the gap to the previous prefix minus 1 as a Rice code
+ *   with parameter 26 - bit length of k (see rice.ts), then its rank in 6 bits only if the 26 - p
+ *   prefix bits after the register index are all 0 (else they give the rank)]
  * - dense, the smallest of:
  *   - [1, p, varint deltas of the sorted (index << 6 | rank) of the set registers...] (what small
  *     states stored before the sparse mode; now read as dense, and taken for dense states with few
@@ -31,9 +32,10 @@
  *   The choice depends on the registers only, so equal states always store equal bytes.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { ByteReader, storedBytes } from './bytes.js';
+import { ByteReader, ByteWriter, storedBytes } from './bytes.js';
 import { sameKind } from './checks.js';
 import { Hash64, hashValue } from './hash.js';
+import { BitReader, BitWriter } from './rice.js';
 import { AggregationError, type AggregationState, type StoredValue } from '../../engine/aggregation.js';
 
 export const MIN_PRECISION = 4;
@@ -81,6 +83,11 @@ function tau(x: number): number {
 /** Sparse entries a state at precision p holds before turning dense: its table of 2^p / 4 slots (2^p bytes) 3/4 full. */
 export function sparseLimit(p: number): number {
   return (3 * 2 ** p) / 16;
+}
+
+/** The Rice parameter for the prefix gaps of k entries: about log2 of their mean gap, 2^26 / k. */
+function riceParameter(k: number): number {
+  return Math.max(0, SPARSE_PRECISION - (32 - Math.clz32(k)));
 }
 
 export function standardError(p: number): number {
@@ -364,22 +371,22 @@ export class HyperLogLog implements AggregationState {
 
   private serializeSparse(): Uint8Array {
     const entries = this.entries();
-    // 4 bytes cover a delta below 2^28, and a rank byte may follow
-    const out = new Uint8Array(2 + entries.length * 5);
-    out[0] = SPARSE;
-    out[1] = this.p;
+    const head = new ByteWriter(8);
+    head.byte(SPARSE);
+    head.byte(this.p);
+    head.varint(entries.length);
+    const b = riceParameter(entries.length);
     const lowBits = (1 << (SPARSE_PRECISION - this.p)) - 1;
-    let n = 2;
+    const bits = new BitWriter((entries.length * (b + 3)) / 8);
     let previous = -1;
     for (let k = 0; k < entries.length; k++) {
       const prefix = entries[k] >>> 6;
-      let delta = prefix - previous - 1;
+      bits.rice(prefix - previous - 1, b);
       previous = prefix;
-      for (; delta >= 0x80; delta >>>= 7) out[n++] = (delta & 0x7f) | 0x80;
-      out[n++] = delta;
-      if ((prefix & lowBits) === 0) out[n++] = entries[k] & 63;
+      if ((prefix & lowBits) === 0) bits.bits(entries[k] & 63, 6);
     }
-    return out.slice(0, n);
+    head.raw(bits.finish());
+    return head.finish();
   }
 
   /**
@@ -411,25 +418,27 @@ export class HyperLogLog implements AggregationState {
 
   /** Reads the entries of the sparse encoding into this empty state, checking each. */
   private readSparse(bytes: ByteReader): void {
-    // about one entry per byte that ends a varint
-    let count = 0;
-    for (let i = bytes.offset; i < bytes.bytes.length; i++) if (bytes.bytes[i] < 0x80) count++;
+    const count = bytes.varint();
+    if (count > SPARSE_REGISTERS) throw invalid(`${count} sparse entries`);
     this.reserve(count);
+    const b = riceParameter(count);
     const indexShift = SPARSE_PRECISION - this.p;
     const lowBits = (1 << indexShift) - 1;
+    const bits = new BitReader(bytes.bytes, bytes.offset, 'approxDistinct');
     let previous = -1;
-    while (!bytes.done) {
-      const prefix = previous + 1 + bytes.varint();
+    for (let k = 0; k < count; k++) {
+      const prefix = previous + 1 + bits.rice(b, SPARSE_REGISTERS);
       if (prefix >= SPARSE_REGISTERS) throw invalid(`sparse prefix ${prefix} beyond 2^${SPARSE_PRECISION}`);
       previous = prefix;
       const low = prefix & lowBits;
       let rank: number;
       if (low !== 0) rank = Math.clz32(low) - (32 - indexShift) + 1;
       else {
-        rank = bytes.byte();
+        rank = bits.bits(6);
         if (rank <= indexShift || rank > 65 - this.p) throw invalid(`sparse prefix ${prefix} has rank ${rank}`);
       }
       this.insert(((prefix << 6) | rank) >>> 0);
     }
+    bits.end();
   }
 }

@@ -84,7 +84,7 @@ test('while sparse the estimate is the linear count of the distinct prefixes, ne
   );
 });
 
-test('the sparse encoding: prefix gaps as varints, a rank byte only where the prefix bits after the index are 0', () => {
+test('the sparse encoding: prefix gaps as Rice codes, rank bits only where the prefix bits after the index are 0', () => {
   // cookie_2908's prefix ends in 12 zero bits: its rank at p=14 is not in the prefix
   assert.equal(referencePrefix('cookie_2908') % 2 ** (FINE - 14), 0);
   const values = ['a', 'b', 1, 2, true, { x: 1 }, 'cookie_2908'];
@@ -95,7 +95,10 @@ test('the sparse encoding: prefix gaps as varints, a rank byte only where the pr
     assert.deepEqual(decodeSparse(stored), entries, `p=${p}`);
     assert.deepEqual(hll.deserialize(stored, { precision: p }).serialize(), stored, `p=${p}`);
   }
-  assert.ok(sparseEncoding(referenceSparse(['cookie_2908'], 14), 14).length === 2 + 4 + 1, 'a rank byte follows its 4-byte varint');
+  // alone: count 1, then the gap (prefix) as q 1-bits, a 0 and 25 low bits, then 6 rank bits
+  const q = Math.floor(referencePrefix('cookie_2908') / 2 ** 25);
+  const alone = build(['cookie_2908']).serialize() as Uint8Array;
+  assert.equal(alone.length, 3 + Math.ceil((q + 1 + 25 + 6) / 8));
 });
 
 test('a state turns dense exactly past 3 * 2^p / 16 distinct prefixes, with the registers of all its values', () => {
@@ -176,7 +179,7 @@ test('states stored before the sparse mode read back with their registers and re
       assert.equal(state.result(), old.result, label);
       // an empty old state is the empty state, which is now sparse
       const again = reload(hll, { precision: old.precision }, state, trip);
-      assert.deepEqual(again.serialize(), old.values === 0 ? new Uint8Array([4, old.precision]) : new Uint8Array(bytes), label);
+      assert.deepEqual(again.serialize(), old.values === 0 ? new Uint8Array([4, old.precision, 0]) : new Uint8Array(bytes), label);
     }
   }
 });

@@ -113,8 +113,8 @@ test('small states stay small: sparse in memory and in the store; a dense state 
   const small = build(cookies(10)) as HyperLogLog;
   assert.equal(small.dense, null);
   assert.ok((small.serialize() as Uint8Array).length < 50);
-  assert.deepEqual(build([]).serialize(), new Uint8Array([4, 14]));
-  // about 3 bytes per value sparse
+  assert.deepEqual(build([]).serialize(), new Uint8Array([4, 14, 0]));
+  // under 3 bytes per value sparse
   const hundreds = build(cookies(500)).serialize() as Uint8Array;
   assert.equal(hundreds[0], 4);
   assert.ok(hundreds.length < 1600, `${hundreds.length} bytes`);
@@ -227,11 +227,13 @@ test('corrupt stored states are invalid-state errors', () => {
     new Uint8Array([1, 14, 5, 0x80]), // truncated varint
     new Uint8Array([1, 14, 0x81, 0x01, 0]), // second entry not increasing
     new Uint8Array([4, 30]),
-    new Uint8Array([4, 14, 0x80]), // truncated varint
-    new Uint8Array([4, 14, 0x80, 0x80, 0x80, 0x20]), // prefix 2^26
-    new Uint8Array([4, 14, 0]), // prefix 0 has no rank byte
-    new Uint8Array([4, 14, 0, 12]), // rank 12 below the 12 prefix bits after the index
-    new Uint8Array([4, 14, 0, 52]), // rank 52 beyond 64 - 14 + 1
+    new Uint8Array([4, 14, 0x80]), // truncated count
+    new Uint8Array([4, 14, 1, 0, 0, 0]), // 24 bits of a 26-bit entry
+    new Uint8Array([4, 14, 1, 0xc0, 0, 0, 0]), // one entry, gap 2 * 2^25: prefix 2^26
+    new Uint8Array([4, 14, 1, 0, 0, 0, 0]), // prefix 0, rank 0: below the 12 prefix bits after the index
+    new Uint8Array([4, 14, 1, 0, 0, 0, 0x34]), // prefix 0, rank 52: beyond 64 - 14 + 1
+    new Uint8Array([4, 14, 1, 0, 0, 0, 0x41]), // prefix 1, then padding that is not 0
+    new Uint8Array([4, 14, 0, 0]), // no entries, then a byte
     dense.subarray(0, 100),
     Uint8Array.from([...dense, 0]),
     deflated.subarray(0, 100), // inflates short

@@ -54,49 +54,66 @@ function varint(n: number): number[] {
   return out;
 }
 
-/** The sparse encoding by definition: [4, p, per entry varint(prefix gap - 1), a rank byte if the prefix bits after the index are 0]. */
-export function sparseEncoding(entries: [number, number][], p: number): Uint8Array {
-  const bytes = [4, p];
-  let previous = -1;
-  for (const [prefix, rank] of entries) {
-    bytes.push(...varint(prefix - previous - 1));
-    previous = prefix;
-    if (prefix % 2 ** (FINE - p) === 0) bytes.push(rank);
+/** All the unsigned varints in `bytes`. */
+function varints(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  let value = 0;
+  let scale = 1;
+  for (const byte of bytes) {
+    value += (byte & 0x7f) * scale;
+    scale *= 128;
+    if (byte < 0x80) {
+      out.push(value);
+      value = 0;
+      scale = 1;
+    }
   }
-  return Uint8Array.from(bytes);
+  return out;
 }
 
-/** Reads unsigned varints from `bytes` at `at`, one per call. */
-function varintReader(bytes: Uint8Array, at: number): { next(): number; byte(): number; done(): boolean } {
-  return {
-    next() {
-      let value = 0;
-      let scale = 1;
-      for (;;) {
-        const b = bytes[at++];
-        value += (b & 0x7f) * scale;
-        scale *= 128;
-        if (b < 0x80) return value;
-      }
-    },
-    byte: () => bytes[at++],
-    done: () => at >= bytes.length,
-  };
+/** The Rice parameter for k entries: 26 - the bit length of k. */
+const riceParameter = (k: number) => Math.max(0, FINE - k.toString(2).length);
+
+const binary = (n: number, width: number) => n.toString(2).padStart(width, '0');
+
+/**
+ * The sparse encoding by definition: [4, p, varint k, then bits: per entry the prefix gap - 1 as
+ * ones for gap >> b, a zero, the low b bits; then 6 rank bits if the prefix bits after the index
+ * are 0; zeros to a whole byte].
+ */
+export function sparseEncoding(entries: [number, number][], p: number): Uint8Array {
+  const b = riceParameter(entries.length);
+  let bits = '';
+  let previous = -1;
+  for (const [prefix, rank] of entries) {
+    const gap = prefix - previous - 1;
+    previous = prefix;
+    bits += '1'.repeat(Math.floor(gap / 2 ** b)) + '0' + (b === 0 ? '' : binary(gap % 2 ** b, b));
+    if (prefix % 2 ** (FINE - p) === 0) bits += binary(rank, 6);
+  }
+  bits = bits.padEnd(Math.ceil(bits.length / 8) * 8, '0');
+  const body = (bits.match(/.{8}/g) ?? []).map((byte) => parseInt(byte, 2));
+  return Uint8Array.from([4, p, ...varint(entries.length), ...body]);
 }
 
 /** The entries of a stored sparse (format 4) state. */
 export function decodeSparse(stored: Uint8Array): [number, number][] {
   assert.equal(stored[0], 4);
   const p = stored[1];
-  const low = FINE - p;
-  const read = varintReader(stored, 2);
+  const k = varints(stored.subarray(2))[0];
+  const bits = [...stored.subarray(2 + varint(k).length)].map((byte) => binary(byte, 8)).join('');
+  const b = riceParameter(k);
+  let i = 0;
+  const take = (n: number) => parseInt(bits.slice(i, (i += n)) || '0', 2);
   const entries: [number, number][] = [];
-  for (let prefix = -1; !read.done();) {
-    prefix += read.next() + 1;
-    const bits = prefix % 2 ** low;
-    const rank = bits === 0 ? read.byte() : low - bits.toString(2).length + 1;
-    entries.push([prefix, rank]);
+  for (let prefix = -1; entries.length < k;) {
+    let q = 0;
+    while (bits[i++] === '1') q++;
+    prefix += q * 2 ** b + take(b) + 1;
+    const low = prefix % 2 ** (FINE - p);
+    entries.push([prefix, low === 0 ? take(6) : FINE - p - low.toString(2).length + 1]);
   }
+  assert.ok(bits.length - i < 8 && !bits.slice(i).includes('1'), 'only zero padding is left');
   return entries;
 }
 
@@ -114,9 +131,9 @@ export function decodeRegisters(stored: Uint8Array): Uint8Array {
     return registers;
   }
   assert.equal(stored[0], 1);
-  const read = varintReader(stored, 2);
-  for (let entry = 0; !read.done();) {
-    entry += read.next();
+  let entry = 0;
+  for (const delta of varints(stored.subarray(2))) {
+    entry += delta;
     registers[Math.floor(entry / 64)] = entry % 64;
   }
   return registers;
