@@ -10,36 +10,51 @@ import { AggregationError } from '../../engine/aggregation.js';
 export class BitWriter {
   private bytes: Uint8Array;
   private length = 0;
+  /** The last `pending` bits written, not yet a whole byte. */
+  private pending = 0;
+  private pendingBits = 0;
 
   constructor(capacityBytes: number) {
-    this.bytes = new Uint8Array(Math.max(capacityBytes, 1));
+    this.bytes = new Uint8Array(Math.max(Math.ceil(capacityBytes), 1));
   }
 
-  private bit(one: number): void {
-    const byte = this.length >>> 3;
-    if (byte === this.bytes.length) {
+  private byte(value: number): void {
+    if (this.length === this.bytes.length) {
       const grown = new Uint8Array(this.bytes.length * 2);
       grown.set(this.bytes);
       this.bytes = grown;
     }
-    if (one) this.bytes[byte] |= 0x80 >>> (this.length & 7);
-    this.length++;
+    this.bytes[this.length++] = value;
   }
 
   /** The low `n` bits of `value` (n <= 31). */
   bits(value: number, n: number): void {
-    for (let i = n - 1; i >= 0; i--) this.bit((value >>> i) & 1);
+    // at most 16 at a time, so that the pending bits (fewer than 8) and the new ones fit in 32
+    if (n > 16) {
+      this.bits(value >>> 16, n - 16);
+      n = 16;
+    }
+    this.pending = (this.pending << n) | (value & ((1 << n) - 1));
+    this.pendingBits += n;
+    while (this.pendingBits >= 8) {
+      this.pendingBits -= 8;
+      this.byte((this.pending >>> this.pendingBits) & 0xff);
+    }
+    this.pending &= (1 << this.pendingBits) - 1;
   }
 
-  /** `g` with Rice parameter `b`. */
+  /** `g` (below 2^31) with Rice parameter `b`. */
   rice(g: number, b: number): void {
-    for (let q = Math.floor(g / 2 ** b); q > 0; q--) this.bit(1);
-    this.bit(0);
-    this.bits(g % 2 ** b, b);
+    let q = g >>> b;
+    for (; q >= 16; q -= 16) this.bits(0xffff, 16);
+    this.bits(((1 << q) - 1) << 1, q + 1);
+    this.bits(g, b);
   }
 
   finish(): Uint8Array {
-    return this.bytes.slice(0, (this.length + 7) >>> 3);
+    if (this.pendingBits > 0) this.byte((this.pending << (8 - this.pendingBits)) & 0xff);
+    this.pendingBits = 0;
+    return this.bytes.slice(0, this.length);
   }
 }
 
@@ -66,17 +81,27 @@ export class BitReader {
     return bit;
   }
 
+  /** The next `n` bits (n <= 31), a byte's worth at a time. */
   bits(n: number): number {
     let value = 0;
-    for (let i = 0; i < n; i++) value = value * 2 + this.bit();
+    while (n > 0) {
+      const at = this.position >>> 3;
+      if (at >= this.bytes.length) this.fail('unexpected end');
+      const left = 8 - (this.position & 7);
+      const take = Math.min(left, n);
+      value = (value << take) | ((this.bytes[at] >>> (left - take)) & ((1 << take) - 1));
+      this.position += take;
+      n -= take;
+    }
     return value;
   }
 
-  /** A gap with Rice parameter `b`, at most `max`. */
+  /** A gap with Rice parameter `b`, at most `max` (below 2^31). */
   rice(b: number, max: number): number {
+    const maxQuotient = max >>> b;
     let q = 0;
-    while (this.bit() === 1) if (++q * 2 ** b > max) this.fail(`gap beyond ${max}`);
-    return q * 2 ** b + this.bits(b);
+    while (this.bit() === 1) if (++q > maxQuotient) this.fail(`gap beyond ${max}`);
+    return (q << b) + this.bits(b);
   }
 
   /** Checks that only the 0-bits padding the last byte are left. */
