@@ -41,7 +41,7 @@ import { AggregationError, type AggregationState, type StoredValue } from '../..
 export const MIN_PRECISION = 4;
 export const MAX_PRECISION = 18;
 /** Bits of the hash prefix a sparse entry keeps: with the 6 rank bits, an entry fills 32 bits. */
-export const SPARSE_PRECISION = 26;
+const SPARSE_PRECISION = 26;
 const SPARSE_REGISTERS = 2 ** SPARSE_PRECISION;
 const COARSE = 1;
 const DENSE = 2;
@@ -288,7 +288,7 @@ export class HyperLogLog implements AggregationState {
   }
 
   /** The entries (prefix << 6 | rank) sorted; a dense state's prefix is its register index. */
-  entries(): Uint32Array {
+  private entries(): Uint32Array {
     if (this.dense !== null) {
       const dense = this.dense;
       let k = 0;
