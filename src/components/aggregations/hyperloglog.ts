@@ -15,8 +15,8 @@
  *
  * The form depends only on the set of prefixes (dense exactly when there are more than the limit),
  * so on the hashes added: merges (a union of entries that turns dense past the limit; with a dense
- * state, register-wise max) give the same state in any order and grouping. A dense state read from
- * a store stays dense, since its prefixes are gone.
+ * state, register-wise max) give the same state in any order and grouping. A state stored before
+ * the sparse mode (formats 1 to 3) reads as dense, however few its registers: its prefixes are gone.
  *
  * Serialized form (Uint8Array):
  * - sparse: [4, p, varint k, bits: per entry the gap to the previous prefix minus 1 as a Rice code
