@@ -60,6 +60,8 @@ export async function runCommand(file: string, serve?: ServeOptions): Promise<nu
     const parts = await assemble(plan, logger, controller.signal);
     const progress = new Progress(process.stderr, logger);
     const run = new PipelineRun(plan, parts, logger, controller.signal, (stats) => progress.update(stats));
+    // the components are connected: from here a stop stores the batch in hand
+    logger.info({ source: plan.source.name, sink: plan.sink.name }, 'running');
     let served: { app: FastifyInstance; pipeline: ServedPipeline } | undefined;
     try {
       if (serve) {

@@ -5,6 +5,7 @@ import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { untilLogged } from '../helpers/child.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
@@ -141,7 +142,8 @@ test('SIGINT stops an endless generator cleanly and emits what it counted', asyn
   );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await untilLogged(child, 'running');
+  await new Promise((resolve) => setTimeout(resolve, 500));
   child.kill('SIGINT');
   const code = await new Promise((resolve) => child.once('exit', (c) => resolve(c)));
   assert.equal(code, 0, stderr);

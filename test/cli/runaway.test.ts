@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_TIMEOUTS_IN_A_ROW } from '../../src/engine/processor.js';
 import { RECURSION, runawayPipeline } from '../helpers/runaway.js';
+import { untilLogged } from '../helpers/child.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
@@ -48,7 +49,9 @@ test('a stop signal ends a run whose every record runs out of time, storing what
   const child = spawn(process.execPath, [cli, 'run', file], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // the first record's 3 s timeout runs from about here: the signal comes within it
+  await untilLogged(child, 'running');
+  await new Promise((resolve) => setTimeout(resolve, 500));
   const signalled = Date.now();
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
