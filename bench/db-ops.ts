@@ -19,7 +19,21 @@
  *   updateOne v       updateOne({_id, '_runnel.v': n}, {$set: v n+1 ...})  the store's versioned write
  *   deleteMany 50     deleteMany({_id: {$in: [50 ids]}})                   the 50 inserted just before
  *
- * so the collection keeps its size while measured. Loading is timed too (unordered insertMany of 1000,
+ * so the collection keeps its size while measured. Then, at the sizes in BENCH_READ_SIZES (default
+ * 10000,100000), the ways the store could read BENCH_READ_IDS (default 1000) random existing documents
+ * by `_id`, each timed as a whole:
+ *
+ *   read N: $in                 one find({_id: {$in: [N ids]}})
+ *   read N: concurrent, pool P  N find({_id}) at once (Promise.all), over a client with maxPoolSize P for
+ *                               each P in BENCH_READ_POOLS (default 20,50), its connections opened first
+ *   read N: sequential          N find({_id}), one after another
+ *
+ * and BENCH_STATEMENT_RUNS (default 1000) consecutive find({_id}) on one client, summarized over the
+ * last half (median, p99): FerretDB's PostgreSQL backend sends each query as a prepared statement
+ * (pgx's statement cache), and PostgreSQL may switch such a statement to a generic plan after 5
+ * executions; the key in FerretDB's `_jsonb->$1 @> $2` is then a parameter, which no expression
+ * index matches, so a late slowdown would show here (skipped where its find _id would exceed the cap).
+ * Loading is timed too (unordered insertMany of 1000,
  * two in flight); a size whose load takes longer than BENCH_LOAD_LIMIT_SECONDS (default 600) stops the
  * run there, reported as such. BENCH_LABEL names the backend in the output.
  *
@@ -40,6 +54,10 @@ const reps = Number(process.env.BENCH_REPS ?? 30);
 const opSeconds = Number(process.env.BENCH_OP_SECONDS ?? 15);
 const loadLimitSeconds = Number(process.env.BENCH_LOAD_LIMIT_SECONDS ?? 600);
 const opCapSeconds = Number(process.env.BENCH_OP_CAP_SECONDS ?? 120);
+const readSizes = (process.env.BENCH_READ_SIZES ?? '10000,100000').split(',').map(Number);
+const readIds = Number(process.env.BENCH_READ_IDS ?? 1000);
+const readPools = (process.env.BENCH_READ_POOLS ?? '20,50').split(',').map(Number);
+const statementRuns = Number(process.env.BENCH_STATEMENT_RUNS ?? 1000);
 const LOAD_BATCH = 1000;
 const LOAD_IN_FLIGHT = 2;
 /** Statements per update command, as the store sends them (FERRETDB_MAX_UPDATE_BATCH). */
@@ -259,6 +277,76 @@ async function measureAll(coll: Collection<MinuteDoc>, size: number, versions: M
   return results;
 }
 
+/** The read shapes the store could use for readIds documents by `_id`, each timed as a whole. */
+async function measureReads(coll: Collection<MinuteDoc>, size: number, pools: Map<number, Collection<MinuteDoc>>): Promise<OpResult[]> {
+  const results: OpResult[] = [];
+  const n = Math.min(readIds, size);
+  const ids = (): string[] => distinctIndexes(size, n).map(idOf);
+  results.push(
+    await measure(size, `read ${n}: $in`, async () => {
+      const want = ids();
+      const docs = await coll.find({ _id: { $in: want } }).toArray();
+      if (docs.length !== want.length) throw new Error(`read $in: ${docs.length} instead of ${want.length} at size ${size}`);
+    }),
+  );
+  for (const [pool, pooled] of pools) {
+    results.push(
+      await measure(size, `read ${n}: concurrent, pool ${pool}`, async () => {
+        const found = await Promise.all(ids().map((id) => pooled.find({ _id: id }).toArray()));
+        const missing = found.filter((docs) => docs.length !== 1).length;
+        if (missing > 0) throw new Error(`read concurrent: ${missing} of ${n} not found at size ${size}`);
+      }),
+    );
+  }
+  results.push(
+    await measure(size, `read ${n}: sequential`, async () => {
+      for (const id of ids()) {
+        if ((await coll.find({ _id: id }).toArray()).length !== 1) throw new Error(`read sequential: ${id} not found at size ${size}`);
+      }
+    }),
+  );
+  return results;
+}
+
+interface StatementResult {
+  size: number;
+  runs: number;
+  /** Over the first 5 runs, before PostgreSQL may consider a generic plan. */
+  first5MedianMs: number;
+  /** Over the last half of the runs. */
+  lastMedianMs: number;
+  lastP99Ms: number;
+}
+
+/** statementRuns consecutive finds by `_id`: does a prepared statement keep its fast plan? */
+async function measureStatement(coll: Collection<MinuteDoc>, size: number): Promise<StatementResult | undefined> {
+  const find = results.find((r) => r.op === 'find _id' && r.size === size);
+  if (!find || find.runs === 0 || (find.medianMs * statementRuns) / 1000 > opCapSeconds) {
+    process.stderr.write(`  ${statementRuns} finds by _id: skipped (over ${opCapSeconds} s at this size)\n`);
+    return undefined;
+  }
+  const times: number[] = [];
+  for (let rep = 0; rep < statementRuns; rep++) {
+    const t = performance.now();
+    const docs = await coll.find({ _id: idOf(randomIndex(size)) }).toArray();
+    times.push(performance.now() - t);
+    if (docs.length !== 1) throw new Error(`statement: ${docs.length} documents instead of 1 at size ${size}`);
+  }
+  const first5 = times.slice(0, 5).sort((a, b) => a - b);
+  const last = times.slice(Math.floor(times.length / 2)).sort((a, b) => a - b);
+  const result = {
+    size,
+    runs: times.length,
+    first5MedianMs: percentile(first5, 50),
+    lastMedianMs: percentile(last, 50),
+    lastP99Ms: percentile(last, 99),
+  };
+  process.stderr.write(
+    `  ${statementRuns} finds by _id: first 5 median ${fmt(result.first5MedianMs)} ms; last ${last.length} median ${fmt(result.lastMedianMs)} ms, p99 ${fmt(result.lastP99Ms)} ms\n`,
+  );
+  return result;
+}
+
 const client = new MongoClient(uri, { directConnection: true });
 await client.connect();
 const db = client.db(dbName);
@@ -266,6 +354,9 @@ await db.dropDatabase();
 const coll = db.collection<MinuteDoc>('impsPerPubGeo');
 const versions = new Map<number, number>();
 const loads: LoadResult[] = [];
+const statements: StatementResult[] = [];
+/** One client per pool size for the concurrent reads, so each really has that many connections. */
+const pooled = new Map<number, { client: MongoClient; coll: Collection<MinuteDoc> }>();
 let have = 0;
 process.stderr.write(`db-ops bench: ${label} (${uri}), sizes ${sizes.join(', ')}\n`);
 try {
@@ -282,8 +373,24 @@ try {
       break;
     }
     results.push(...(await measureAll(coll, size, versions)));
+    if (readSizes.includes(size)) {
+      for (const pool of readPools) {
+        if (pooled.has(pool)) continue;
+        const c = new MongoClient(uri, { directConnection: true, maxPoolSize: pool, minPoolSize: pool });
+        await c.connect();
+        const pc = c.db(dbName).collection<MinuteDoc>(coll.collectionName);
+        // Open every connection before timing: pool many finds at once.
+        await Promise.all(Array.from({ length: pool }, () => pc.find({ _id: idOf(0) }).toArray()));
+        pooled.set(pool, { client: c, coll: pc });
+      }
+      const colls = new Map([...pooled].map(([pool, p]) => [pool, p.coll]));
+      results.push(...(await measureReads(coll, size, colls)));
+    }
+    const statement = await measureStatement(coll, size);
+    if (statement) statements.push(statement);
   }
 } finally {
+  for (const p of pooled.values()) await p.client.close();
   if (process.env.BENCH_KEEP !== '1') await db.dropDatabase();
   await client.close();
 }
@@ -313,5 +420,17 @@ const lines = [
     .filter((l) => !l.finished)
     .map((l) => `\nnot measured: ${l.size.toLocaleString('en-US')} docs, loading stopped after ${Math.round(l.seconds)} s at ${have} docs`),
 ];
+if (statements.length > 0) {
+  lines.push(
+    '',
+    `${statementRuns} consecutive find({_id}) on one client (prepared statements): ms`,
+    '',
+    '| size | first 5, median | last half, median | last half, p99 |',
+    '| --- | --- | --- | --- |',
+    ...statements.map(
+      (s) => `| ${s.size.toLocaleString('en-US')} docs | ${fmt(s.first5MedianMs)} | ${fmt(s.lastMedianMs)} | ${fmt(s.lastP99Ms)} |`,
+    ),
+  );
+}
 process.stdout.write(lines.join('\n') + '\n');
-process.stdout.write(JSON.stringify({ label, loads, results }) + '\n');
+process.stdout.write(JSON.stringify({ label, loads, results, statements }) + '\n');
