@@ -1,19 +1,8 @@
 import type { Document } from 'mongodb';
+import type { RunnelFields } from '../../src/components/mongodb/store.js';
 
-/**
- * Runnel's bookkeeping under `_runnel` in a document the MongoDB store wrote, as stored (encoded:
- * see src/components/mongodb/store.ts): the driver types a read document's fields as `any`.
- */
-export interface StoredRunnel {
-  v: number;
-  start: Date;
-  end: Date;
-  key: unknown[];
-  states: Record<string, unknown>;
-  offsets: Record<string, number>;
-  partial?: Record<string, Record<string, number>>;
-  w: string;
-}
+/** `_runnel` of a document read back: the driver types a read document's fields as `any`. */
+export type StoredRunnel = RunnelFields;
 
 /** A stored document: the rendered output fields beside `_runnel`. */
 export interface StoredDocument {

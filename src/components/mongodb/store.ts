@@ -94,7 +94,8 @@ export interface MongoStoreOptions extends MongoSinkConfig {
   clientOptions?: MongoClientOptions;
 }
 
-interface RunnelFields {
+/** Runnel's bookkeeping under `_runnel`, as stored (encoded: see the class comment). */
+export interface RunnelFields {
   v: number;
   start: Date;
   end: Date;
