@@ -268,7 +268,8 @@ describe('fault injection: every document equals the reference after', available
     const group = `kafkadown-${run.topic}`;
     run.produceAll();
     // small batches: the run lasts long enough for the restart to land in its middle
-    const runner = start(run, group, { BATCH_MAX_RECORDS: '500' });
+    // info: a failure's log then shows the group joins and the consumer's restarts
+    const runner = start(run, group, { BATCH_MAX_RECORDS: '500', RUNNEL_LOG_LEVEL: 'info' });
     await waitForCommitted(group, run.topic, 3000);
     await stack('stop', 'kafka');
     try {

@@ -31,6 +31,12 @@ const COMMIT_RETRY_MS = 1000;
 const TOPIC_CHECK_MS = 15_000;
 /** How long leaving the group may take at the end (kafkajs can wait for ever on a deleted topic). */
 const CLOSE_TIMEOUT_MS = 5000;
+/**
+ * Idle checks in a row that must find records waiting in owned partitions before the consumer is
+ * started again: after a broker restart, kafkajs can stay joined and quiet without fetching
+ * (tulios/kafkajs#659), and the run would wait for ever without a word.
+ */
+const STALLED_CHECKS = 2;
 
 /**
  * Adapts kafkajs's push-based consumer to the engine's pull: eachBatch queues messages and
@@ -59,9 +65,11 @@ export class KafkaRuntime implements SourceRuntime {
   private failure: Error | undefined;
   /** Restarts of the consumer since it last joined the group. */
   private restarts = 0;
-  /** When kafkajs last handed over a batch; an idle consumer checks its topics (see TOPIC_CHECK_MS). */
+  /** When kafkajs last handed over a batch or went back to fetching; an idle consumer checks its topics (see TOPIC_CHECK_MS). */
   private lastFetch = Date.now();
   private topicCheck: NodeJS.Timeout | undefined;
+  /** Idle checks in a row that found records waiting (see STALLED_CHECKS). */
+  private stalledChecks = 0;
 
   private constructor(
     private readonly kafka: Kafka,
@@ -71,6 +79,8 @@ export class KafkaRuntime implements SourceRuntime {
     private readonly maxQueued: number,
     private readonly logger: Logger,
     private readonly signal: AbortSignal,
+    /** How long the consumer may fetch nothing before the topics and partitions are checked (TOPIC_CHECK_MS). */
+    private readonly idleCheckMs: number,
   ) {}
 
   static async start(
@@ -81,6 +91,7 @@ export class KafkaRuntime implements SourceRuntime {
     signal: AbortSignal,
     startupTimeoutMs: number,
     connectionLog: ConnectionLog = {},
+    idleCheckMs = TOPIC_CHECK_MS,
   ): Promise<KafkaRuntime> {
     const topics = ([] as string[]).concat(config.topics);
     const consumer = kafka.consumer({
@@ -92,7 +103,7 @@ export class KafkaRuntime implements SourceRuntime {
       heartbeatInterval: 1000,
       retry: { retries: 8 },
     });
-    const runtime = new KafkaRuntime(kafka, config.group, consumer, topics, maxQueued, logger, signal);
+    const runtime = new KafkaRuntime(kafka, config.group, consumer, topics, maxQueued, logger, signal, idleCheckMs);
     await withTimeout(
       (async () => {
         const admin = kafka.admin();
@@ -122,7 +133,7 @@ export class KafkaRuntime implements SourceRuntime {
       runtime.joined(event.payload.memberAssignment);
     });
     await runtime.run();
-    runtime.topicCheck = setInterval(() => void runtime.checkTopicsWhenIdle(), TOPIC_CHECK_MS);
+    runtime.topicCheck = setInterval(() => void runtime.checkTopicsWhenIdle(), idleCheckMs);
     runtime.topicCheck.unref();
     return runtime;
   }
@@ -133,24 +144,70 @@ export class KafkaRuntime implements SourceRuntime {
    * at offsets the stored documents hold would be taken for ones already counted).
    */
   private async checkTopicsWhenIdle(): Promise<void> {
-    if (this.failure || this.signal.aborted || Date.now() - this.lastFetch < TOPIC_CHECK_MS) return;
+    if (this.failure || this.signal.aborted || Date.now() - this.lastFetch < this.idleCheckMs) {
+      this.stalledChecks = 0;
+      return;
+    }
     const admin = this.kafka.admin();
     let missing: string[];
+    let waiting: number;
     try {
       await admin.connect();
       missing = await missingTopics(admin, this.topics);
+      waiting = missing.length === 0 ? await this.waitingUnfetched(admin) : 0;
     } catch {
       return; // the broker away: the consumer's own retries deal with that
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    if (missing.length === 0) return;
+    if (missing.length === 0) {
+      this.stalledChecks = waiting > 0 ? this.stalledChecks + 1 : 0;
+      if (this.stalledChecks >= STALLED_CHECKS) await this.restartStalled(waiting);
+      return;
+    }
     this.fail(
       new RunnelError(
         `${topicsMissing(missing)} any more: deleted while this run read ${missing.length > 1 ? 'them' : 'it'}. A topic created again under the name starts its offsets at 0, ` +
           'and records at offsets the stored documents hold would be taken for ones already counted: read it into a new collection with a new consumer group',
       ),
     );
+  }
+
+  /**
+   * Records in the partitions this runner owns that it has not fetched, while nothing waits for
+   * the engine: a consumer that fetches them would have handed them over by now.
+   */
+  private async waitingUnfetched(admin: Admin): Promise<number> {
+    if (!this.owned || this.owned.size === 0 || this.queued > 0) return 0;
+    const group = new Map<string, number>();
+    for (const { topic, partitions } of await admin.fetchOffsets({ groupId: this.group, topics: this.topics }))
+      for (const p of partitions) group.set(partitionId(topic, p.partition), Number(p.offset) - 1);
+    let waiting = 0;
+    for (const topic of this.topics) {
+      for (const end of await admin.fetchTopicOffsets(topic)) {
+        const id = partitionId(topic, end.partition);
+        if (!this.owned.has(id)) continue;
+        const seen = Math.max(this.delivered.get(id) ?? -1, group.get(id) ?? -1);
+        waiting += Math.max(0, Number(end.high) - 1 - seen);
+      }
+    }
+    return waiting;
+  }
+
+  /** Stops the consumer and runs it again (it rejoins the group and fetches from the committed offsets). */
+  private async restartStalled(waiting: number): Promise<void> {
+    this.stalledChecks = 0;
+    this.logger.warn(
+      { waiting, idleMs: Date.now() - this.lastFetch },
+      'Kafka consumer fetched nothing while its partitions hold records; starting it again',
+    );
+    try {
+      await withTimeout(this.consumer.stop(), CLOSE_TIMEOUT_MS * 2, 'Kafka consumer stop');
+      this.lastFetch = Date.now();
+      await this.run();
+    } catch (error) {
+      this.fail(new RunnelError(`Kafka consumer stopped fetching and could not be started again: ${(error as Error).message}`));
+    }
   }
 
   private run(): Promise<void> {
@@ -198,6 +255,7 @@ export class KafkaRuntime implements SourceRuntime {
       await payload.heartbeat();
       await this.roomOrTimeout(BACKPRESSURE_POLL_MS);
     }
+    this.lastFetch = Date.now(); // kafkajs fetches again from here: idle time starts now
   }
 
   /** Until the engine takes records, or at most ms (then the caller heartbeats and checks again). */
