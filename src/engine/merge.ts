@@ -40,8 +40,9 @@ const MAX_ATTEMPTS = 8;
 export type RecentDocs = Map<string, StateDoc>;
 
 /**
- * Merges a batch into the store exactly once: one read of the touched documents, merge in memory,
- * one conditional write; documents whose version changed meanwhile are read and merged again.
+ * Merges a batch into the store exactly once: one read of the touched documents (none for a store
+ * that writes blind), merge in memory, one conditional write; documents whose version changed
+ * meanwhile are read and merged again.
  * A partial is skipped for a document that already holds its partition past the partial's offsets.
  * The caller raises the fences first (raiseFences).
  */
@@ -64,7 +65,9 @@ export async function mergeBatch(
   for (let attempt = 1; pending.length > 0; attempt++) {
     if (attempt > MAX_ATTEMPTS) throw new WriteConflictError(pending, MAX_ATTEMPTS);
     const known = attempt === 1 && recent ? pending.filter((id) => recent.has(id)) : [];
-    const stored = await store.read(known.length === 0 ? pending : pending.filter((id) => !recent!.has(id)));
+    const unknown = known.length === 0 ? pending : pending.filter((id) => !recent!.has(id));
+    // a blind first attempt takes the documents it does not hold for absent; those that exist fail and are read
+    const stored = attempt === 1 && store.writesBlind ? new Map<string, StateDoc>() : await store.read(unknown);
     for (const id of known) stored.set(id, recent!.get(id)!);
     const writes: ConditionalWrite[] = [];
     for (const id of pending) {

@@ -50,6 +50,12 @@ export interface StateStore {
    */
   readFence(partition: string): Promise<number>;
   raiseFence(partition: string, offset: number): Promise<void>;
+  /**
+   * True when a write that expects a document to be absent costs less than reading it first: the
+   * engine then writes documents it does not hold without reading them, as if absent, and reads
+   * only those whose writes fail (they existed after all).
+   */
+  readonly writesBlind?: boolean;
 }
 
 /** An aggregate's state as a document stores it; empty when the document was written before the pipeline had it. */

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document, type MongoClientOptions } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Document,
+  type Filter,
+  type MongoClientOptions,
+} from 'mongodb';
 import type { Logger } from 'pino';
 import { redactUrlCredentials } from '../../redact.js';
 import type { ConditionalWrite, StateDoc, StateStore } from '../../engine/store.js';
@@ -11,6 +18,7 @@ import { DUPLICATE_KEY, errorText, isDuplicateKey, retryTransient, TRANSIENT_COD
 import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './encoding.js';
 import { parseDuration } from '../../config/duration.js';
 import type { MongoSinkConfig } from './sink.js';
+import { mapLimited, slices } from '../../util/limited.js';
 
 /**
  * The MongoDB StateStore: one document per (window, group key), holding the user's rendered
@@ -29,7 +37,15 @@ import type { MongoSinkConfig } from './sink.js';
  *   C.runnel_claims   { _id: "<doc id>@<v>", d: doc id, v, doc: the full document at version v }
  *   C.runnel_fences   { _id: "<partition>@<offset>", p: partition, o: offset }
  *
- * Writing version v of document D (read at version v - 1):
+ * Creating D (version 1, expected absent: the engine does not even read documents it does not
+ * hold, see StateStore.writesBlind):
+ *   a. insert D itself: a duplicate key means D exists: a conflict, and the engine reads and
+ *      merges again;
+ *   b. the creation counts when no claim of D exists, else it is a conflict too (D had a history:
+ *      it was deleted since, or an older Runnel stopped between its first claim and D): the engine
+ *      reads D, which settles whatever claim is highest, and merges its records again.
+ *
+ * Writing version v >= 2 of document D (read at version v - 1):
  *   1. check that D's state (below) is still at v - 1, else it is a conflict (skipped when this
  *      store itself wrote or read v - 1 last: steps 2 and 4 catch a change since);
  *   2. insert the claim D@v: a duplicate key means another writer got v first: a conflict, and
@@ -41,6 +57,9 @@ import type { MongoSinkConfig } from './sink.js';
  *
  * D's state is its highest version among the document and its claims. Why each record is
  * counted exactly once:
+ *   - A creation that counts is the first version of D: the insert is atomic, and claims are made
+ *     only by writers that read D (so after it exists) or found claims (then the creation does not
+ *     count). A claim that predates the creation is seen in step b; one made after it extends D.
  *   - Claims are a linearizable compare-and-set. The highest claim is never deleted, so the
  *     highest version only grows. A successful insert of D@v made while the highest was v - 1
  *     extends the chain; once some version above v exists, any D@v (lower ones may have been
@@ -59,18 +78,19 @@ import type { MongoSinkConfig } from './sink.js';
  *   - Offsets are committed to Kafka only after step 4, so a settled claim precedes any commit.
  *   - Fences are insert-only marks; a partition's fence is its highest mark and only marks below
  *     the highest are deleted, so a fence never goes down, whatever the interleaving.
- * Claims cost one extra copy of each document (its current claim) plus a copy per version in
- * flight; they are collected as versions move on.
+ * Claims cost one extra copy of each document written more than once (its current claim) plus a
+ * copy per version in flight; they are collected as versions move on. A document written once
+ * (most of a replay's minutes) has none: it costs one insert and one look for claims.
  *
  * FerretDB 1.x is detected at connect (buildInfo.ferretdbVersion): an update command holds a
  * pooled SQLite connection per statement until it ends, so concurrent update commands with 100
  * statements in total hang it for good. There update commands carry at most 10 statements and
- * inserts at most 50 documents. It also scans the whole collection for every filter, even a plain
- * `_id` (1.24's queries do not match the expression of its `_id` index), so each read, and each
- * replace statement, costs time in proportion to the collection's size there: a write reads its
- * documents' states once for up to writeBatchSize (1000) documents, and settling replaces filter
- * on `_id` alone: the version condition would cost more and would not be atomic anyway; a
- * replace that sets D back is repaired as described above.
+ * inserts at most 50 documents. FerretDB never hands an `$in` to its backend, so an `$in` reads
+ * the whole collection; over PostgreSQL with GIN indexes a single-id query is an index lookup,
+ * and the store then looks each id up on its own (detectLookup); over SQLite even those scan
+ * (1.24's queries do not match the expression of its `_id` index), and one `$in` per chunk of
+ * ids is the cheaper. Settling replaces filter on `_id` alone there: the version condition would
+ * cost more and would not be atomic anyway; a replace that sets D back is repaired as described above.
  *
  * `key`, `states` and `offsets` go through a reversible encoding so that every StoredValue
  * round-trips exactly on every server: field names escape '%', '.', '$' and NUL as %25, %2E,
@@ -90,6 +110,8 @@ export interface MongoStoreOptions extends MongoSinkConfig {
   signal?: AbortSignal;
   /** Backoff of transient-error retries: first delay and cap in ms (default 100 and 5000). */
   retry?: { initialMs?: number; maxMs?: number };
+  /** How documents are found by id (see detectLookup); by default the server's query plan decides. */
+  lookup?: 'in' | 'each';
   /** Extra driver options (e.g. monitorCommands, tls); the timeouts above take precedence. */
   clientOptions?: MongoClientOptions;
 }
@@ -153,6 +175,10 @@ const READ_CHUNK = 5000;
 const FERRETDB_MAX_INSERT_BATCH = 50;
 /** Statements per update command on FerretDB: each holds a pooled connection (100 in all) until the command ends. */
 const FERRETDB_MAX_UPDATE_BATCH = 10;
+/** Queries in flight at once when each id is looked up on its own (see detectLookup). */
+const LOOKUPS_IN_FLIGHT = 32;
+/** Write commands in flight at once on FerretDB over PostgreSQL (on SQLite one: see the class comment). */
+const FERRETDB_PG_COMMANDS_IN_FLIGHT = 4;
 /** Settle rounds before giving up: each needs a rival's replace to land after ours. */
 const MAX_SETTLE_ROUNDS = 50;
 const VERSION_PROJECTION = { '_runnel.v': 1, '_runnel.offsets': 1 };
@@ -167,6 +193,10 @@ export class MongoStateStore implements StateStore {
   private updateBatchSize: number;
   /** FerretDB: replaces filter on `_id` alone (see the class comment). */
   private filterOnIdOnly = false;
+  /** How documents are found by id: one `$in` per chunk, or one query per id (see detectLookup). */
+  private lookup: 'in' | 'each' = 'in';
+  /** Write commands of one step sent at once. */
+  private commandsInFlight = 1;
   /**
    * The state versions this store saw last (its last write, and reads since): a write expecting
    * one of them skips step 1. A change by another writer meanwhile still fails the claim (step 2)
@@ -199,6 +229,11 @@ export class MongoStateStore implements StateStore {
       initialMs: options.retry?.initialMs,
       maxMs: options.retry?.maxMs,
     };
+  }
+
+  /** How this store finds documents by id: one `$in` per chunk of ids, or one query per id. */
+  get lookupMode(): 'in' | 'each' {
+    return this.lookup;
   }
 
   get databaseName(): string {
@@ -257,6 +292,8 @@ export class MongoStateStore implements StateStore {
       await store.retrying('connect', () => connection.client.connect(), deadline);
       await store.detectServer(deadline);
       await store.ensureIndexesUntil(deadline);
+      if (options.lookup) store.lookup = options.lookup;
+      else if (store.filterOnIdOnly) await store.detectLookup(deadline);
     } catch (error) {
       await connection.close().catch(() => undefined);
       throw error;
@@ -274,6 +311,8 @@ export class MongoStateStore implements StateStore {
     store.insertBatchSize = this.insertBatchSize;
     store.updateBatchSize = this.updateBatchSize;
     store.filterOnIdOnly = this.filterOnIdOnly;
+    store.lookup = this.lookup;
+    store.commandsInFlight = this.commandsInFlight;
     await store.ensureIndexesUntil(Date.now() + parseDuration(this.options.connectTimeout));
     return store;
   }
@@ -294,6 +333,36 @@ export class MongoStateStore implements StateStore {
       { where: this.retryOptions.where, ferretdbVersion: info.ferretdbVersion },
       `FerretDB detected: at most ${this.updateBatchSize} statements per update command`,
     );
+  }
+
+  /**
+   * FerretDB pushes a single equality on `_id` (or `d`) down to its backend, never an `$in`. Over
+   * PostgreSQL with GIN indexes on those fields (scripts/stack creates them) a query per id is an
+   * index lookup, while an `$in` reads the whole collection: 4.6 ms against seconds at 100,000
+   * documents. Over SQLite every query scans, and one `$in` per chunk is the cheaper. The
+   * server's own plan decides; that backend also takes a few write commands at once.
+   */
+  private async detectLookup(deadline: number): Promise<void> {
+    const claims = `${this.options.collection}.runnel_claims`;
+    const indexed = async (collection: string, filter: Document): Promise<boolean> => {
+      const explain = { explain: { find: collection, filter }, verbosity: 'queryPlanner' };
+      const plan = await this.retrying('explain', () => this.connection.client.db(this.options.database).command(explain), deadline);
+      return plan.filterPushdown === true && /Index/.test(JSON.stringify(plan.queryPlanner));
+    };
+    try {
+      if (await indexed(this.options.collection, { _id: { $in: ['a', 'b'] } })) return; // a later FerretDB
+      const each =
+        (await indexed(this.options.collection, { _id: 'a' })) &&
+        (await indexed(claims, { _id: 'a' })) &&
+        (await indexed(claims, { d: 'a' }));
+      if (!each) return;
+    } catch (error) {
+      if (error instanceof RunnelError && error.code !== 'operation-failed') throw error;
+      return; // explain refused: keep `$in`
+    }
+    this.lookup = 'each';
+    this.commandsInFlight = FERRETDB_PG_COMMANDS_IN_FLIGHT;
+    this.logger.info({ where: this.retryOptions.where }, 'FerretDB indexes single-id queries: one query per document');
   }
 
   /** Creates the compound index on indexFields and those of claims and fences (no-ops when they exist). */
@@ -332,16 +401,54 @@ export class MongoStateStore implements StateStore {
     return found;
   }
 
+  /** Absent documents are written blind: see `write` and the class comment's creating. */
+  readonly writesBlind = true;
+
   async write(writes: readonly ConditionalWrite[]): Promise<string[]> {
     const seen = this.seenVersions;
     this.seenVersions = new Map();
-    const conflicts: string[] = [];
-    for (let i = 0; i < writes.length; i += this.writeBatchSize) {
-      conflicts.push(
-        ...(await this.writeChunk(writes.length <= this.writeBatchSize ? writes : writes.slice(i, i + this.writeBatchSize), seen)),
-      );
+    const conflicts = new Set<string>();
+    const creates = writes.filter((w) => w.expectedVersion === null);
+    const updates = creates.length === 0 ? writes : writes.filter((w) => w.expectedVersion !== null);
+    for (const chunk of slices(creates, this.writeBatchSize)) for (const id of await this.createChunk(chunk)) conflicts.add(id);
+    for (const chunk of slices(updates, this.writeBatchSize)) for (const id of await this.writeChunk(chunk, seen)) conflicts.add(id);
+    return writes.filter((w) => conflicts.has(w.doc.id)).map((w) => w.doc.id);
+  }
+
+  /** Creating, as the class comment describes: an insert of each document, then a look for claims of the ids. */
+  private async createChunk(writes: readonly ConditionalWrite[]): Promise<Set<string>> {
+    const conflicts = new Set<string>();
+    const tokenPrefix = randomBytes(12).toString('base64url');
+    const docs: StoredDoc[] = writes.map(({ doc }, i) => ({ _id: doc.id, ...this.toStoredFields(doc, `${tokenPrefix}:${i}`) }));
+    const duplicates = await this.insertAll(this.collection, docs, (doc) => doc._id, 'write (new documents)');
+    if (duplicates.size > 0) {
+      // A retry after a transient error meets the documents its first attempt made: the token tells them apart.
+      const ids = [...duplicates].map((i) => docs[i]._id);
+      const found = await this.findWhereIn(this.collection, '_id', ids, { '_runnel.w': 1 }, 'write (reading back new documents)');
+      const tokens = new Map(found.map((doc) => [doc._id, doc._runnel?.w]));
+      for (const i of duplicates) if (tokens.get(docs[i]._id) !== docs[i]._runnel!.w) conflicts.add(docs[i]._id);
     }
+    const created = docs.filter((doc) => !conflicts.has(doc._id)).map((doc) => doc._id);
+    for (const claim of await this.findWhereIn(this.claims, 'd', created, { d: 1 }, 'write (claims of new documents)'))
+      conflicts.add(claim.d);
+    for (const { doc } of writes) if (!conflicts.has(doc.id)) this.seenVersions.set(doc.id, doc.version);
     return conflicts;
+  }
+
+  /** Inserts the documents, a few commands at once; returns the indexes of those whose `_id` existed. */
+  private async insertAll<T extends Document>(
+    collection: Collection<T>,
+    documents: readonly T[],
+    idOf: (document: T) => string,
+    what: string,
+  ): Promise<Set<number>> {
+    const duplicates = new Set<number>();
+    await mapLimited(slices(documents, this.insertBatchSize), this.commandsInFlight, async (slice, n) => {
+      const ops = slice.map((document) => ({ insertOne: { document } }) as AnyBulkWriteOperation<T>);
+      const found = await this.retrying(what, () => this.bulkWrite(collection, ops, (j) => idOf(slice[j])));
+      for (const j of found) duplicates.add(n * this.insertBatchSize + j);
+    });
+    return duplicates;
   }
 
   /** Steps 1 to 4 of the class comment for up to writeBatchSize documents; `seen`: see seenVersions. */
@@ -363,26 +470,13 @@ export class MongoStateStore implements StateStore {
       v: doc.version,
       doc: this.toStoredFields(doc, `${tokenPrefix}:${i}`),
     }));
-    const duplicates = new Set<number>();
-    for (let i = 0; i < claims.length; i += this.insertBatchSize) {
-      const slice = claims.slice(i, i + this.insertBatchSize);
-      const found = await this.retrying('write (claims)', () =>
-        this.bulkWrite(
-          this.claims,
-          slice.map((document) => ({ insertOne: { document } })),
-          (j) => slice[j].d,
-        ),
-      );
-      for (const j of found) duplicates.add(i + j);
-    }
+    const duplicates = await this.insertAll(this.claims, claims, (claim) => claim.d, 'write (claims)');
     if (duplicates.size > 0) {
       // A retry after a transient error meets the claims its first attempt made: the token tells them apart.
       const ids = [...duplicates].map((i) => claims[i]._id);
-      const found = await this.retrying('write (reading back claims)', () =>
-        this.claims.find({ _id: { $in: ids } }, { projection: { 'doc._runnel.w': 1 }, batchSize: ids.length }).toArray(),
-      );
+      const found = await this.findWhereIn(this.claims, '_id', ids, { 'doc._runnel.w': 1 }, 'write (reading back claims)');
       const tokenOf = (claim: ClaimDoc) => (claim.doc._runnel as RunnelFields | undefined)?.w;
-      const tokens = new Map(found.map((c) => [c._id, tokenOf(c as ClaimDoc)]));
+      const tokens = new Map(found.map((c) => [c._id, tokenOf(c)]));
       for (const i of duplicates) if (tokens.get(claims[i]._id) !== tokenOf(claims[i])) conflicts.add(claims[i].d);
     }
     const won = claimed.filter((w) => !conflicts.has(w.doc.id));
@@ -421,17 +515,14 @@ export class MongoStateStore implements StateStore {
         );
       }
       const wanted = behind.map((id) => claimId(id, topClaim(seen.get(id)!)));
-      const claims = await this.retrying('settle (reading claims)', () =>
-        this.claims.find({ _id: { $in: wanted } }, { batchSize: wanted.length }).toArray(),
-      );
-      await this.replaceWithClaims(claims);
+      await this.replaceWithClaims(await this.findWhereIn(this.claims, '_id', wanted, undefined, 'settle (reading claims)'));
     }
   }
 
   /** Replaces each claim's document with the claim's content (a replace that lands late is repaired by settle). */
   private async replaceWithClaims(claims: readonly ClaimDoc[]): Promise<void> {
-    for (let i = 0; i < claims.length; i += this.updateBatchSize) {
-      const ops: AnyBulkWriteOperation<StoredDoc>[] = claims.slice(i, i + this.updateBatchSize).map((claim) => ({
+    await mapLimited(slices(claims, this.updateBatchSize), this.commandsInFlight, async (slice) => {
+      const ops: AnyBulkWriteOperation<StoredDoc>[] = slice.map((claim) => ({
         replaceOne: {
           filter: this.filterOnIdOnly ? { _id: claim.d } : { _id: claim.d, '_runnel.v': { $lt: claim.v } },
           replacement: claim.doc,
@@ -439,8 +530,8 @@ export class MongoStateStore implements StateStore {
         },
       }));
       // a duplicate key is an upsert that found the document at or past the claim: nothing to do
-      await this.retrying('settle', () => this.bulkWrite(this.collection, ops, (j) => claims[i + j].d));
-    }
+      await this.retrying('settle', () => this.bulkWrite(this.collection, ops, (j) => slice[j].d));
+    });
   }
 
   /** Deletes every claim below the highest of its document: the highest one is never deleted. */
@@ -448,27 +539,55 @@ export class MongoStateStore implements StateStore {
     const old: string[] = [];
     for (const [id, observed] of seen) for (const v of observed.claims.slice(0, -1)) old.push(claimId(id, v));
     if (old.length === 0) return;
-    await this.retrying('collect claims', () => this.claims.deleteMany({ _id: { $in: old } }));
+    if (this.lookup === 'in') {
+      await this.retrying('collect claims', () => this.claims.deleteMany({ _id: { $in: old } }));
+      return;
+    }
+    // one statement per claim: each is an indexed lookup, where an `$in` reads the whole collection
+    await mapLimited(slices(old, this.updateBatchSize), this.commandsInFlight, (slice) =>
+      this.retrying('collect claims', () =>
+        this.claims.bulkWrite(
+          slice.map((_id) => ({ deleteOne: { filter: { _id } } })),
+          { ordered: false },
+        ),
+      ),
+    );
   }
 
   /** The documents (projected) and the versions of their claims. */
   private async observe(ids: readonly string[], projection: Document): Promise<Map<string, Observed>> {
     const seen = new Map<string, Observed>(ids.map((id) => [id, { claims: [] }]));
-    for (let i = 0; i < ids.length; i += READ_CHUNK) {
-      const chunk = (ids.length <= READ_CHUNK ? ids : ids.slice(i, i + READ_CHUNK)) as string[];
-      const [docs, claims] = await Promise.all([
-        this.retrying('read', () =>
-          this.collection.find({ _id: { $in: chunk } }, { projection, batchSize: chunk.length, promoteBuffers: true }).toArray(),
-        ),
-        this.retrying('read (claims)', () =>
-          this.claims.find({ d: { $in: chunk } }, { projection: { d: 1, v: 1 }, batchSize: 10_000 }).toArray(),
-        ),
-      ]);
-      for (const stored of docs) seen.get(stored._id)!.stored = stored;
-      for (const claim of claims) seen.get(claim.d)?.claims.push(claim.v);
-    }
+    const [docs, claims] = await Promise.all([
+      this.findWhereIn(this.collection, '_id', ids, projection, 'read'),
+      this.findWhereIn(this.claims, 'd', ids, { d: 1, v: 1 }, 'read (claims)'),
+    ]);
+    for (const stored of docs) seen.get(stored._id)!.stored = stored;
+    for (const claim of claims) seen.get(claim.d)?.claims.push(claim.v);
     for (const observed of seen.values()) if (observed.claims.length > 1) observed.claims.sort((a, b) => a - b);
     return seen;
+  }
+
+  /** The documents whose `field` is one of `values`: an `$in` per chunk, or a query per value (see detectLookup). */
+  private async findWhereIn<T extends Document>(
+    collection: Collection<T>,
+    field: string,
+    values: readonly string[],
+    projection: Document | undefined,
+    what: string,
+  ): Promise<T[]> {
+    const options = { projection, promoteBuffers: true };
+    if (this.lookup === 'each') {
+      const found = await mapLimited(values, LOOKUPS_IN_FLIGHT, (value) =>
+        this.retrying(what, () => collection.find({ [field]: value } as Filter<T>, options).toArray()),
+      );
+      return found.flat() as T[];
+    }
+    const found: T[] = [];
+    for (const chunk of slices(values, READ_CHUNK)) {
+      const filter = { [field]: { $in: chunk } } as Filter<T>;
+      found.push(...((await this.retrying(what, () => collection.find(filter, { ...options, batchSize: 10_000 }).toArray())) as T[]));
+    }
+    return found;
   }
 
   /**

@@ -207,11 +207,12 @@ describe('MongoStateStore against a real server', stack, () => {
     await admin?.close();
   });
 
-  it('passes the StateStore contract exactly like the in-memory store', async () => {
-    const memory = await storeContract(new MemoryStore());
-    const mongo = await storeContract(await open());
-    assert.deepStrictEqual(mongo, memory);
-  });
+  for (const lookup of ['in', 'each'] as const)
+    it(`passes the StateStore contract exactly like the in-memory store (lookup ${lookup})`, async () => {
+      const memory = await storeContract(new MemoryStore());
+      const mongo = await storeContract(await open(undefined, { lookup }));
+      assert.deepStrictEqual(mongo, memory);
+    });
 
   it('reads no documents for missing ids', async () => {
     const store = await open();
@@ -321,14 +322,35 @@ describe('MongoStateStore against a real server', stack, () => {
     assert.ok(conflicts > 0, 'the writers did race');
   });
 
+  it('a creation over claims of a deleted document is a conflict: the read brings the highest claim back, and the records merge into it', async () => {
+    const collection = `states${++collections}`;
+    const store = await open(collection);
+    assert.deepEqual(await store.write([{ doc: makeDoc('gone', 1), expectedVersion: null }]), []);
+    assert.deepEqual(await store.write([{ doc: makeDoc('gone', 2), expectedVersion: 1 }]), []);
+    await admin!
+      .db(database)
+      .collection(collection)
+      .deleteOne({ _id: 'gone' as never }); // by hand or a TTL index: its claim 2 stays
+    const blind = makeDoc('gone', 1, { states: { imps: 7 }, offsets: { 'events/1': 40 } });
+    assert.deepEqual(await store.write([{ doc: blind, expectedVersion: null }]), ['gone'], 'the creation does not count');
+    const back = (await store.read(['gone'])).get('gone')!;
+    assert.deepEqual([back.version, back.offsets], [2, { 'events/0': 2 }], 'the highest claim, without the blind records');
+    // the engine merges the records again into what it read
+    const merged = makeDoc('gone', 3, { offsets: { 'events/0': 2, 'events/1': 40 } });
+    assert.deepEqual(await store.write([{ doc: merged, expectedVersion: 2 }]), []);
+    assert.deepEqual((await store.read(['gone'])).get('gone')!.offsets, { 'events/0': 2, 'events/1': 40 });
+  });
+
   it('finishes the write of a writer that stopped between its claim and its document', async () => {
     const collection = `states${++collections}`;
     const store = await open(collection);
     assert.deepEqual(await store.write([{ doc: makeDoc('dead', 1), expectedVersion: null }]), []);
     const claims = admin!.db(database).collection(`${collection}.runnel_claims`);
-    const current = await claims.findOne({ _id: 'dead@1' as never });
-    assert.ok(current);
-    const currentDoc = current.doc as StoredDocument;
+    assert.equal(await claims.countDocuments({ d: 'dead' }), 0, 'a creation makes no claim');
+    const { _id, ...currentDoc } = (await admin!
+      .db(database)
+      .collection(collection)
+      .findOne({ _id: 'dead' as never })) as unknown as StoredDocument;
     // a second writer's claim of version 2 landed; its process died before replacing the document
     await claims.insertOne({
       _id: 'dead@2' as never,
@@ -413,28 +435,55 @@ describe('MongoStateStore against a real server', stack, () => {
     );
   });
 
-  it('writes up to writeBatchSize documents with one read of their states, in inserts FerretDB can take', async () => {
-    const store = await open(undefined, { clientOptions: { monitorCommands: true } });
-    const ferretdb = (await store.connection.client.db('admin').command({ buildInfo: 1 })).ferretdbVersion !== undefined;
-    const commands: { name: string; collection: string; size: number }[] = [];
-    store.connection.client.on('commandStarted', (event) => {
-      const command = event.command as Record<string, unknown>;
-      commands.push({
-        name: event.commandName,
-        collection: String(command[event.commandName]),
-        size: ((command.documents ?? command.updates ?? []) as unknown[]).length,
+  for (const lookup of ['in', 'each'] as const)
+    it(`creates and updates writeBatchSize documents in a few reads, in commands FerretDB can take (lookup ${lookup})`, async () => {
+      const name = `wide-${lookup}${++collections}`;
+      const store = await open(name, { lookup, clientOptions: { monitorCommands: true } });
+      const ferretdb = (await store.connection.client.db('admin').command({ buildInfo: 1 })).ferretdbVersion !== undefined;
+      const commands: { name: string; collection: string; size: number }[] = [];
+      store.connection.client.on('commandStarted', (event) => {
+        const command = event.command as Record<string, unknown>;
+        commands.push({
+          name: event.commandName,
+          collection: String(command[event.commandName]),
+          size: ((command.documents ?? command.updates ?? []) as unknown[]).length,
+        });
       });
+      const ids = Array.from({ length: 120 }, (_, i) => `wide-${i}`);
+      const counts = (name: string) => commands.filter((c) => c.name === name);
+      const perInsert = ferretdb ? [50, 50, 20] : [120];
+      const perUpdate = ferretdb ? Array.from({ length: 12 }, () => 10) : [120];
+      // creating: the documents themselves inserted, then one look for claims of their ids
+      assert.deepEqual(await store.write(ids.map((id) => ({ doc: makeDoc(id, 1), expectedVersion: null }))), []);
+      assert.deepEqual(
+        counts('insert').map((c) => [c.collection, c.size]),
+        perInsert.map((size) => [name, size]),
+        'the documents: 50 per insert on FerretDB',
+      );
+      assert.deepEqual(
+        counts('find').map((c) => c.collection),
+        Array.from({ length: lookup === 'in' ? 1 : ids.length }, () => `${name}.runnel_claims`),
+      );
+      assert.deepEqual(counts('update'), []);
+      commands.length = 0;
+      // updating versions this store wrote: claims, documents replaced, then documents and claims read once
+      assert.deepEqual(await store.write(ids.map((id) => ({ doc: makeDoc(id, 2), expectedVersion: 1 }))), []);
+      assert.deepEqual(
+        counts('insert').map((c) => [c.collection, c.size]),
+        perInsert.map((size) => [`${name}.runnel_claims`, size]),
+        'the claims: 50 per insert on FerretDB',
+      );
+      assert.equal(counts('find').length, lookup === 'in' ? 2 : 2 * ids.length);
+      assert.deepEqual(
+        counts('update').map((c) => c.size),
+        perUpdate,
+      );
+      const read = await store.read(ids);
+      assert.deepEqual(
+        ids.map((id) => read.get(id)?.version),
+        ids.map(() => 2),
+      );
     });
-    const ids = Array.from({ length: 120 }, (_, i) => `wide-${i}`);
-    assert.deepEqual(await store.write(ids.map((id) => ({ doc: makeDoc(id, 1), expectedVersion: null }))), []);
-    const inserts = commands.filter((c) => c.name === 'insert').map((c) => c.size);
-    assert.deepEqual(inserts, ferretdb ? [50, 50, 20] : [120], 'claims: 50 documents per insert on FerretDB');
-    // the state check before the claims and the settle after them: documents and claims each
-    assert.equal(commands.filter((c) => c.name === 'find').length, 4);
-    const updates = commands.filter((c) => c.name === 'update').map((c) => c.size);
-    assert.deepEqual(updates, ferretdb ? Array.from({ length: 12 }, () => 10) : [120]);
-    assert.equal((await store.read(ids)).size, 120);
-  });
 
   it('reads no states before writing the versions it wrote or read last; a rival write meanwhile still makes it a conflict', async () => {
     const [store, rival] = await rivals();
@@ -445,7 +494,7 @@ describe('MongoStateStore against a real server', stack, () => {
     });
     const ids = ['seen-1', 'seen-2', 'seen-3'];
     assert.deepEqual(await counted.write(ids.map((id) => ({ doc: makeDoc(id, 1), expectedVersion: null }))), []);
-    const settleOnly = finds.length - 2; // the check before the claims: documents and claims
+    const settleOnly = counted.lookupMode === 'in' ? 2 : 2 * ids.length; // documents and claims read once
     finds.length = 0;
     assert.deepEqual(await counted.write(ids.map((id) => ({ doc: makeDoc(id, 2), expectedVersion: 1 }))), []);
     assert.equal(finds.length, settleOnly, 'no check before the claims');
@@ -468,7 +517,7 @@ describe('MongoStateStore against a real server', stack, () => {
   });
 
   it('splits writes larger than writeBatchSize into several bulkWrites, and long id lists into several finds', async () => {
-    const store = await open(undefined, { writeBatchSize: 3, clientOptions: { monitorCommands: true } });
+    const store = await open(undefined, { writeBatchSize: 3, lookup: 'in', clientOptions: { monitorCommands: true } });
     const commands: string[] = [];
     store.connection.client.on('commandStarted', (event) => commands.push(event.commandName));
     const ids = Array.from({ length: 10 }, (_, i) => `batch-${i}`);
@@ -489,6 +538,46 @@ describe('MongoStateStore against a real server', stack, () => {
     assert.equal(commands.filter((c) => c === 'find').length, 6, 'documents and their claims, 5000 ids per find');
     assert.equal(found.get('batch-1')!.version, 1);
     assert.equal(found.get('batch-2')!.version, 2);
+  });
+
+  it('looking each id up on its own: single-id queries, one delete statement per collected claim, the same states', async () => {
+    const name = `each${++collections}`;
+    const store = await open(name, { lookup: 'each', clientOptions: { monitorCommands: true } });
+    const commands: { name: string; body: Record<string, unknown> }[] = [];
+    store.connection.client.on('commandStarted', (event) => commands.push({ name: event.commandName, body: event.command }));
+    const ids = Array.from({ length: 5 }, (_, i) => `each-${i}`);
+    assert.deepEqual(await store.write(ids.map((id) => ({ doc: makeDoc(id, 1), expectedVersion: null }))), []);
+    assert.deepEqual(await store.write(ids.map((id) => ({ doc: makeDoc(id, 2), expectedVersion: 1 }))), []);
+    assert.deepEqual(await store.write(ids.map((id) => ({ doc: makeDoc(id, 3), expectedVersion: 2 }))), []);
+    const finds = commands.filter((c) => c.name === 'find');
+    assert.ok(finds.length > 0);
+    for (const { body } of finds) assert.doesNotMatch(JSON.stringify(body.filter), /\$in/, 'no $in: one id per query');
+    const deletes = commands.filter((c) => c.name === 'delete').flatMap((c) => c.body.deletes as { q: unknown }[]);
+    assert.deepEqual(
+      deletes.map((d) => d.q),
+      ids.map((id) => ({ _id: `${id}@2` })),
+      'the claims below the highest, one statement each',
+    );
+    const claims = await admin!.db(database).collection(`${name}.runnel_claims`).find().sort({ _id: 1 }).toArray();
+    assert.deepEqual(
+      claims.map((c) => [c._id, c.v] as unknown[]),
+      ids.map((id) => [`${id}@3`, 3]),
+    );
+    const found = await store.read([...ids, 'each-absent']);
+    assert.deepEqual(
+      [...found.values()].map((doc) => [doc.id, doc.version]),
+      ids.map((id) => [id, 3]),
+    );
+  });
+
+  it('looks each id up on its own where the server indexes single-id queries but not $in (FerretDB over PostgreSQL)', async () => {
+    const store = await open();
+    const ferretdb = (await store.connection.client.db('admin').command({ buildInfo: 1 })).ferretdbVersion !== undefined;
+    const indexedEquality = ferretdb && process.env.RUNNEL_FERRETDB_BACKEND !== 'sqlite'; // scripts/stack's GIN indexes
+    assert.equal(store.lookupMode, indexedEquality ? 'each' : 'in');
+    const sibling = await store.sibling(`states${++collections}`, silentLogger);
+    opened.push(sibling);
+    assert.equal(sibling.lookupMode, store.lookupMode);
   });
 
   it('turns permanent server errors into a RunnelError naming the namespace', async () => {
