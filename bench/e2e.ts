@@ -79,7 +79,7 @@ for (const [i, r] of results.entries()) {
   const latency = r.latencyMs === undefined ? '' : `, last record to MongoDB ${r.latencyMs} ms`;
   process.stdout.write(
     `run ${i + 1}: ${r.records ?? '-'} records, ${r.docs} documents in ${r.seconds.toFixed(1)} s, db CPU ${r.dbCpuS.toFixed(1)} s, ` +
-      `runner CPU ${r.runnerCpuS.toFixed(1)} s, ${r.size.bytesPerDoc} bytes/document (${r.size.from})${latency}\n`,
+      `runner CPU ${r.runnerCpuS.toFixed(1)} s, ${r.size.bytesPerDoc} bytes/document (${r.size.claimBytesPerDoc} of them claims)${latency}\n`,
   );
 }
 const timedOut = results.filter((r) => r.timedOut);

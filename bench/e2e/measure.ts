@@ -71,25 +71,31 @@ export function peakRssMB(pid: number): number {
   return Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024);
 }
 
-/** How a size per document was found: the server's collection stats, or BSON sizes of a sample. */
+/** Stored bytes per document: the document itself and its share of Runnel's claims beside it. */
 export interface DocSize {
   bytesPerDoc: number;
-  from: 'collStats' | 'bson sample';
+  /** Of bytesPerDoc, the claims' share. */
+  claimBytesPerDoc: number;
 }
 
 /**
- * Stored bytes per document of a collection: collStats' size / count (the data, without indexes),
- * or, where the server gives no usable size, the mean BSON size of up to 1,000 of its documents.
+ * BSON bytes per document of a collection, with its claims (`<collection>.runnel_claims`)
+ * counted in: the mean size of up to 1,000 documents of each, times their counts, over the
+ * documents. BSON sizes, not the server's collection stats: FerretDB over PostgreSQL leaves the
+ * out-of-line (TOAST) part of large documents out of those, and SQLite counts pages.
  */
 export async function bytesPerDoc(db: Db, collection: string): Promise<DocSize> {
-  const stats = await db.command({ collStats: collection }).catch(() => undefined);
-  const size = Number(stats?.size);
-  const count = Number(stats?.count);
-  if (size > 0 && count > 0) return { bytesPerDoc: Math.round(size / count), from: 'collStats' };
-  const sample = await db.collection(collection).find({}).limit(1000).toArray();
-  if (sample.length === 0) return { bytesPerDoc: 0, from: 'bson sample' };
-  const total = sample.reduce((sum, doc) => sum + BSON.calculateObjectSize(doc), 0);
-  return { bytesPerDoc: Math.round(total / sample.length), from: 'bson sample' };
+  const bsonBytes = async (name: string): Promise<{ count: number; bytes: number }> => {
+    const count = await db.collection(name).countDocuments();
+    if (count === 0) return { count, bytes: 0 };
+    const sample = await db.collection(name).find({}).limit(1000).toArray();
+    const mean = sample.reduce((sum, doc) => sum + BSON.calculateObjectSize(doc), 0) / sample.length;
+    return { count, bytes: mean * count };
+  };
+  const docs = await bsonBytes(collection);
+  const claims = await bsonBytes(`${collection}.runnel_claims`);
+  if (docs.count === 0) return { bytesPerDoc: 0, claimBytesPerDoc: 0 };
+  return { bytesPerDoc: Math.round((docs.bytes + claims.bytes) / docs.count), claimBytesPerDoc: Math.round(claims.bytes / docs.count) };
 }
 
 export function median(values: number[]): number {

@@ -160,7 +160,7 @@ export async function runPipeline(
   const db = bench.mongo.db(run.database);
   const docs = (await countDocs(db)) - (run.docsBefore ?? 0);
   const base = (await dataCollections(db)).at(0);
-  const size = base === undefined ? { bytesPerDoc: 0, from: 'collStats' as const } : await bytesPerDoc(db, base);
+  const size = base === undefined ? { bytesPerDoc: 0, claimBytesPerDoc: 0 } : await bytesPerDoc(db, base);
   process.stdout.write(`  ${timedOut ?? `caught up with ${run.loaded} records`} in ${seconds.toFixed(1)} s, ${docs} documents written\n`);
 
   let latencyMs: number | undefined;

@@ -1,4 +1,11 @@
-import { MongoBulkWriteError, MongoClient, MongoServerSelectionError, type MongoClientOptions, type WriteError } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoClient,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+  type MongoClientOptions,
+  type WriteError,
+} from 'mongodb';
 import type { Logger } from 'pino';
 
 /** Slack on top of the longest a heartbeat may take, for a loaded machine. */
@@ -36,6 +43,7 @@ export class MongoConnection {
   private readonly retiring = new Set<{ client: MongoClient; timer: NodeJS.Timeout }>();
   /** How many times the client was replaced (for tests and logs). */
   renewals = 0;
+  private closed = false;
 
   /** Throws what the driver throws for an invalid connection string. */
   constructor(
@@ -58,6 +66,7 @@ export class MongoConnection {
    * the connection check its monitor (noServer), so that a retry goes to a working client.
    */
   async run<T>(op: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new MongoTopologyClosedError(); // connect() would open the client again
     try {
       await this.current.connect();
       return await op();
@@ -84,7 +93,16 @@ export class MongoConnection {
     this.retiring.add(entry);
   }
 
+  /**
+   * Whether an operation failed because the client it ran on was replaced and then closed under
+   * it (one waiting for an answer longer than the retirement delay): a retry goes to the new one.
+   */
+  closedUnder(error: unknown): boolean {
+    return !this.closed && error instanceof MongoTopologyClosedError;
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     for (const entry of this.retiring) {
       clearTimeout(entry.timer);
       this.retire(entry);

@@ -111,7 +111,7 @@ export async function retryTransient<T>(op: () => Promise<T>, options: RetryOpti
       return await (options.connection ? options.connection.run(op) : op());
     } catch (error) {
       if (error instanceof RunnelError) throw error;
-      if (!isTransientMongoError(error)) {
+      if (!isTransientMongoError(error) && !options.connection?.closedUnder(error)) {
         throw new RunnelError(`MongoDB ${what} on ${where} failed: ${errorText(error)}${hintFor(error)}`, 1, 'operation-failed');
       }
       // a stop still lets every operation be tried (SIGTERM stores the batch in hand), only not retried

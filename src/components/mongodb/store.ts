@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import {
   MongoBulkWriteError,
   type AnyBulkWriteOperation,
@@ -50,10 +51,12 @@ import { mapLimited, slices } from '../../util/limited.js';
  *      store itself wrote or read v - 1 last: steps 2 and 4 catch a change since);
  *   2. insert the claim D@v: a duplicate key means another writer got v first: a conflict, and
  *      the engine reads and merges again;
- *   3. settle D: replace D with the claim just inserted, then, while D's version is below its
- *      highest claim, replace D with that claim's document (upsert; filter `_runnel.v < claim`,
- *      on FerretDB `_id` alone: see below) and read again; and delete D's claims below the highest;
- *   4. the write counts when D's settled state holds every offset of the write, else conflict.
+ *   3. replace D with the claim just inserted (upsert; filter `_runnel.v < claim`, on FerretDB
+ *      `_id` alone: see below) and read D's claims: when the claim is still the highest, the write
+ *      counts; the claims below it are deleted;
+ *   4. else (a rival claimed above it since) settle D: while D's version is below its highest
+ *      claim, replace D with that claim's document and read again; the write counts when D's
+ *      settled state holds every offset of the write, else it is a conflict.
  *
  * D's state is its highest version among the document and its claims. Why each record is
  * counted exactly once:
@@ -68,14 +71,17 @@ import { mapLimited, slices } from '../../util/limited.js';
  *     Versions therefore form one chain of read-merge-write steps, each on the state before it:
  *     exactly the single-writer history for which the per-partition offsets in `_runnel.offsets`
  *     and the fences (below) give exactly-once merging (src/engine/merge.ts).
- *   - D itself only ever receives the content of a claim at that claim's version, so the
- *     document at version v equals claim v. A replace may land late (FerretDB) and set D back,
- *     but the claim above it survives, so every reader still sees the right state, and every
- *     replacer reads D again after its replace: whoever replaced last sees D below the highest
- *     claim and replaces again. When writes stop, D equals its highest claim. A writer killed
+ *   - D itself only ever receives its creation or the content of a claim at that claim's
+ *     version, so the document at version v >= 2 equals claim v. A replace may land late (FerretDB) and set D back,
+ *     but the claim above it survives, so every reader still sees the right state. A writer
+ *     whose claim is still the highest after its replace (step 3) is done: a replace that sets D
+ *     back to an older claim comes from a settler or an overtaken writer, and each of those reads
+ *     D again after its replace, so whoever replaced last sees D below the highest claim and
+ *     replaces again. When writes stop, D equals its highest claim. A writer killed
  *     between claim and replace had its offsets uncommitted: the replay reads D, finds the claim
  *     above it and settles it (read() settles what it finds behind).
- *   - Offsets are committed to Kafka only after step 4, so a settled claim precedes any commit.
+ *   - Offsets are committed to Kafka only after the write counts (step b, 3 or 4), so a creation
+ *     or a claim that D holds or that stays the highest precedes any commit.
  *   - Fences are insert-only marks; a partition's fence is its highest mark and only marks below
  *     the highest are deleted, so a fence never goes down, whatever the interleaving.
  * Claims cost one extra copy of each document written more than once (its current claim) plus a
@@ -221,6 +227,9 @@ export class MongoStateStore implements StateStore {
     this.updateBatchSize = this.writeBatchSize;
     this.logger = options.logger ?? silentLogger;
     this.namespace = `${options.database}.${options.collection}`;
+    // each retry waits on the signal: the lookups of documents and claims and a step's commands at once
+    if (options.signal)
+      setMaxListeners(getMaxListeners(options.signal) + 2 * LOOKUPS_IN_FLIGHT + FERRETDB_PG_COMMANDS_IN_FLIGHT, options.signal);
     this.retryOptions = {
       where: `${this.namespace} at ${redactedUri}`,
       logger: this.logger,
@@ -429,8 +438,7 @@ export class MongoStateStore implements StateStore {
       for (const i of duplicates) if (tokens.get(docs[i]._id) !== docs[i]._runnel!.w) conflicts.add(docs[i]._id);
     }
     const created = docs.filter((doc) => !conflicts.has(doc._id)).map((doc) => doc._id);
-    for (const claim of await this.findWhereIn(this.claims, 'd', created, { d: 1 }, 'write (claims of new documents)'))
-      conflicts.add(claim.d);
+    for (const [id, observed] of await this.observeClaims(created)) if (observed.claims.length > 0) conflicts.add(id);
     for (const { doc } of writes) if (!conflicts.has(doc.id)) this.seenVersions.set(doc.id, doc.version);
     return conflicts;
   }
@@ -481,13 +489,15 @@ export class MongoStateStore implements StateStore {
     }
     const won = claimed.filter((w) => !conflicts.has(w.doc.id));
     if (won.length > 0) {
-      // claims that won are the highest unless a rival claimed above them since: copy them in
-      // without reading them back, and let settle repair what a rival's claim makes stale
-      const settled = await this.settle(
-        won.map((w) => w.doc.id),
-        claims.filter((c) => !conflicts.has(c.d)),
-      );
-      for (const { doc } of won) {
+      // step 3: claims that won are the highest unless a rival claimed above them since
+      await this.replaceWithClaims(claims.filter((c) => !conflicts.has(c.d)));
+      const now = await this.observeClaims(won.map((w) => w.doc.id));
+      const overtaken = won.filter((w) => topClaim(now.get(w.doc.id)!) !== w.doc.version).map((w) => w.doc.id);
+      for (const id of overtaken) now.delete(id);
+      await this.collectClaims(now);
+      // step 4
+      const settled = overtaken.length === 0 ? new Map<string, Observed>() : await this.settle(overtaken);
+      for (const { doc } of won.filter((w) => settled.has(w.doc.id))) {
         const held = decodeOffsets(settled.get(doc.id)!.stored?._runnel?.offsets);
         if (!Object.entries(doc.offsets).every(([partition, offset]) => (held[partition] ?? -1) >= offset)) conflicts.add(doc.id);
       }
@@ -500,8 +510,7 @@ export class MongoStateStore implements StateStore {
    * Brings each document up to its highest claim, reading again after every replace until none
    * is behind, then deletes the claims below the highest. Returns the last observation.
    */
-  private async settle(ids: readonly string[], known: readonly ClaimDoc[] = []): Promise<Map<string, Observed>> {
-    await this.replaceWithClaims(known);
+  private async settle(ids: readonly string[]): Promise<Map<string, Observed>> {
     for (let round = 1; ; round++) {
       const seen = await this.observe(ids, VERSION_PROJECTION);
       const behind = ids.filter((id) => topClaim(seen.get(id)!) > docVersion(seen.get(id)!));
@@ -556,13 +565,16 @@ export class MongoStateStore implements StateStore {
 
   /** The documents (projected) and the versions of their claims. */
   private async observe(ids: readonly string[], projection: Document): Promise<Map<string, Observed>> {
-    const seen = new Map<string, Observed>(ids.map((id) => [id, { claims: [] }]));
-    const [docs, claims] = await Promise.all([
-      this.findWhereIn(this.collection, '_id', ids, projection, 'read'),
-      this.findWhereIn(this.claims, 'd', ids, { d: 1, v: 1 }, 'read (claims)'),
-    ]);
+    const [seen, docs] = await Promise.all([this.observeClaims(ids), this.findWhereIn(this.collection, '_id', ids, projection, 'read')]);
     for (const stored of docs) seen.get(stored._id)!.stored = stored;
-    for (const claim of claims) seen.get(claim.d)?.claims.push(claim.v);
+    return seen;
+  }
+
+  /** The versions of the documents' claims, without the documents. */
+  private async observeClaims(ids: readonly string[]): Promise<Map<string, Observed>> {
+    const seen = new Map<string, Observed>(ids.map((id) => [id, { claims: [] }]));
+    for (const claim of await this.findWhereIn(this.claims, 'd', ids, { d: 1, v: 1 }, 'read (claims)'))
+      seen.get(claim.d)?.claims.push(claim.v);
     for (const observed of seen.values()) if (observed.claims.length > 1) observed.claims.sort((a, b) => a - b);
     return seen;
   }
