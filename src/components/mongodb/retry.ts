@@ -32,7 +32,7 @@ export const TRANSIENT_CODES: ReadonlySet<number> = new Set([
 ]);
 const TRANSIENT_LABELS = ['RetryableWriteError', 'ResumableChangeStreamError', 'TransientTransactionError', 'NetworkError'];
 const TRANSIENT_MESSAGE =
-  /not primary|not master|node is recovering|connection .*closed|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|Server selection timed out|pool .* was cleared/i;
+  /not primary|not master|node is recovering|connection .*closed|socket has been ended|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|Server selection timed out|pool .* was cleared/i;
 /** FerretDB answers the queries it cuts short while shutting down with InternalError (1) "context canceled". */
 const INTERNAL_ERROR = 1;
 const CUT_SHORT = /context canceled/;

@@ -70,6 +70,9 @@ describe('MongoStateStore without a server', () => {
     assert.equal(isTransientMongoError(new MongoServerSelectionError('Server selection timed out', {} as never)), true);
     assert.equal(isTransientMongoError(new MongoServerError({ message: 'not primary', code: 10107 })), true);
     assert.equal(isTransientMongoError(new MongoServerError({ message: 'Interrupted', code: 11602 })), true);
+    // Node's EPIPE for a write on a socket FerretDB closed while stopping, as seen in the database-outage fault test
+    const ended = Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' });
+    assert.equal(isTransientMongoError(ended), true);
     // FerretDB shutting down, as seen mid-query in the database-outage fault test
     const shutdown =
       '[msg_find.go:344 handler.handleMaxTimeMSError] [query_iterator.go:79 sqlite.(*queryIterator).Next] context canceled after delay';
