@@ -65,9 +65,11 @@ export async function mergeBatch(
   for (let attempt = 1; pending.length > 0; attempt++) {
     if (attempt > MAX_ATTEMPTS) throw new WriteConflictError(pending, MAX_ATTEMPTS);
     const known = attempt === 1 && recent ? pending.filter((id) => recent.has(id)) : [];
-    const unknown = known.length === 0 ? pending : pending.filter((id) => !recent!.has(id));
     // a blind first attempt takes the documents it does not hold for absent; those that exist fail and are read
-    const stored = attempt === 1 && store.writesBlind ? new Map<string, StateDoc>() : await store.read(unknown);
+    const stored =
+      attempt === 1 && store.writesBlind
+        ? new Map<string, StateDoc>()
+        : await store.read(known.length === 0 ? pending : pending.filter((id) => !recent!.has(id)));
     for (const id of known) stored.set(id, recent!.get(id)!);
     const writes: ConditionalWrite[] = [];
     for (const id of pending) {

@@ -17,7 +17,6 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
 
 /** `items` cut into consecutive slices of at most `size`. */
 export function slices<T>(items: readonly T[], size: number): T[][] {
-  if (items.length <= size) return items.length === 0 ? [] : [items.slice()];
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;

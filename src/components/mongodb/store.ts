@@ -418,7 +418,7 @@ export class MongoStateStore implements StateStore {
     this.seenVersions = new Map();
     const conflicts = new Set<string>();
     const creates = writes.filter((w) => w.expectedVersion === null);
-    const updates = creates.length === 0 ? writes : writes.filter((w) => w.expectedVersion !== null);
+    const updates = writes.filter((w) => w.expectedVersion !== null);
     for (const chunk of slices(creates, this.writeBatchSize)) for (const id of await this.createChunk(chunk)) conflicts.add(id);
     for (const chunk of slices(updates, this.writeBatchSize)) for (const id of await this.writeChunk(chunk, seen)) conflicts.add(id);
     return writes.filter((w) => conflicts.has(w.doc.id)).map((w) => w.doc.id);
@@ -429,34 +429,40 @@ export class MongoStateStore implements StateStore {
     const conflicts = new Set<string>();
     const tokenPrefix = randomBytes(12).toString('base64url');
     const docs: StoredDoc[] = writes.map(({ doc }, i) => ({ _id: doc.id, ...this.toStoredFields(doc, `${tokenPrefix}:${i}`) }));
-    const duplicates = await this.insertAll(this.collection, docs, (doc) => doc._id, 'write (new documents)');
-    if (duplicates.size > 0) {
-      // A retry after a transient error meets the documents its first attempt made: the token tells them apart.
-      const ids = [...duplicates].map((i) => docs[i]._id);
-      const found = await this.findWhereIn(this.collection, '_id', ids, { '_runnel.w': 1 }, 'write (reading back new documents)');
-      const tokens = new Map(found.map((doc) => [doc._id, doc._runnel?.w]));
-      for (const i of duplicates) if (tokens.get(docs[i]._id) !== docs[i]._runnel!.w) conflicts.add(docs[i]._id);
-    }
+    const taken = await this.insertOwn(this.collection, docs, {
+      what: 'write (new documents)',
+      idOf: (doc) => doc._id,
+      tokenField: '_runnel.w',
+      tokenOf: (doc) => doc._runnel?.w,
+    });
+    for (const i of taken) conflicts.add(docs[i]._id);
     const created = docs.filter((doc) => !conflicts.has(doc._id)).map((doc) => doc._id);
     for (const [id, observed] of await this.observeClaims(created)) if (observed.claims.length > 0) conflicts.add(id);
     for (const { doc } of writes) if (!conflicts.has(doc.id)) this.seenVersions.set(doc.id, doc.version);
     return conflicts;
   }
 
-  /** Inserts the documents, a few commands at once; returns the indexes of those whose `_id` existed. */
-  private async insertAll<T extends Document>(
+  /**
+   * Inserts the documents, a few commands at once, and returns the indexes of those another writer
+   * had inserted first. A retry after a transient error meets the documents its first attempt
+   * made: their write token (at `tokenField`) tells them apart.
+   */
+  private async insertOwn<T extends Document & { _id: string }>(
     collection: Collection<T>,
     documents: readonly T[],
-    idOf: (document: T) => string,
-    what: string,
-  ): Promise<Set<number>> {
-    const duplicates = new Set<number>();
+    how: { what: string; idOf: (document: T) => string; tokenField: string; tokenOf: (document: T) => string | undefined },
+  ): Promise<number[]> {
+    const duplicates: number[] = [];
     await mapLimited(slices(documents, this.insertBatchSize), this.commandsInFlight, async (slice, n) => {
       const ops = slice.map((document) => ({ insertOne: { document } }) as AnyBulkWriteOperation<T>);
-      const found = await this.retrying(what, () => this.bulkWrite(collection, ops, (j) => idOf(slice[j])));
-      for (const j of found) duplicates.add(n * this.insertBatchSize + j);
+      const found = await this.retrying(how.what, () => this.bulkWrite(collection, ops, (j) => how.idOf(slice[j])));
+      for (const j of found) duplicates.push(n * this.insertBatchSize + j);
     });
-    return duplicates;
+    if (duplicates.length === 0) return [];
+    const ids = duplicates.map((i) => documents[i]._id);
+    const found = await this.findWhereIn(collection, '_id', ids, { [how.tokenField]: 1 }, `${how.what}, reading back`);
+    const tokens = new Map(found.map((document) => [document._id, how.tokenOf(document)]));
+    return duplicates.filter((i) => tokens.get(documents[i]._id) !== how.tokenOf(documents[i]));
   }
 
   /** Steps 1 to 4 of the class comment for up to writeBatchSize documents; `seen`: see seenVersions. */
@@ -478,15 +484,13 @@ export class MongoStateStore implements StateStore {
       v: doc.version,
       doc: this.toStoredFields(doc, `${tokenPrefix}:${i}`),
     }));
-    const duplicates = await this.insertAll(this.claims, claims, (claim) => claim.d, 'write (claims)');
-    if (duplicates.size > 0) {
-      // A retry after a transient error meets the claims its first attempt made: the token tells them apart.
-      const ids = [...duplicates].map((i) => claims[i]._id);
-      const found = await this.findWhereIn(this.claims, '_id', ids, { 'doc._runnel.w': 1 }, 'write (reading back claims)');
-      const tokenOf = (claim: ClaimDoc) => (claim.doc._runnel as RunnelFields | undefined)?.w;
-      const tokens = new Map(found.map((c) => [c._id, tokenOf(c)]));
-      for (const i of duplicates) if (tokens.get(claims[i]._id) !== tokenOf(claims[i])) conflicts.add(claims[i].d);
-    }
+    const taken = await this.insertOwn(this.claims, claims, {
+      what: 'write (claims)',
+      idOf: (claim) => claim.d,
+      tokenField: 'doc._runnel.w',
+      tokenOf: (claim) => (claim.doc._runnel as RunnelFields | undefined)?.w,
+    });
+    for (const i of taken) conflicts.add(claims[i].d);
     const won = claimed.filter((w) => !conflicts.has(w.doc.id));
     if (won.length > 0) {
       // step 3: claims that won are the highest unless a rival claimed above them since
