@@ -23,7 +23,7 @@ import { MongoClient } from 'mongodb';
 import { grownBase, type GrownBase } from './e2e/grown.js';
 import { median } from './e2e/measure.js';
 import { backfillDocs, backfillDocsDatabase, rawRun } from './e2e/raw.js';
-import { ensureTopic, runPipeline, sh, type Bench, type RunResult } from './e2e/runs.js';
+import { dataCollections, ensureTopic, runPipeline, sh, type Bench, type RunResult } from './e2e/runs.js';
 import { shapeNamed } from './e2e/shapes.js';
 
 const shape = shapeNamed(process.env.BENCH_SHAPE ?? 'steady');
@@ -65,8 +65,9 @@ if (shape.topic === undefined) {
     const database = base?.database ?? (keep ? backfillDocsDatabase(bench.count) : `runnel_bench_${id.replace(/-/g, '_')}`);
     if (keep) await bench.mongo.db(database).dropDatabase();
     process.stdout.write(`run ${run}:\n`);
-    const result = await runPipeline(bench, { id, topic, loaded, database, docsBefore: base?.docs });
-    if (base) await base.clear();
+    const result = await runPipeline(bench, { id, topic, loaded, database, preloaded: base !== undefined });
+    // the run's documents are those after the earlier days, but for the latency marker's (one per level)
+    if (base) result.docs = (await base.clear()) - (await dataCollections(bench.mongo.db(database))).length;
     else if (!keep) await bench.mongo.db(database).dropDatabase();
     results.push(result);
   }
@@ -79,7 +80,7 @@ for (const [i, r] of results.entries()) {
   const latency = r.latencyMs === undefined ? '' : `, last record to MongoDB ${r.latencyMs} ms`;
   process.stdout.write(
     `run ${i + 1}: ${r.records ?? '-'} records, ${r.docs} documents in ${r.seconds.toFixed(1)} s, db CPU ${r.dbCpuS.toFixed(1)} s, ` +
-      `runner CPU ${r.runnerCpuS.toFixed(1)} s, ${r.size.bytesPerDoc} bytes/document (${r.size.claimBytesPerDoc} of them claims)${latency}\n`,
+      `runner CPU ${r.runnerCpuS.toFixed(1)} s${r.size ? `, ${r.size.bytesPerDoc} bytes/document (${r.size.claimBytesPerDoc} of them claims)` : ''}${latency}\n`,
   );
 }
 const timedOut = results.filter((r) => r.timedOut);
@@ -97,5 +98,5 @@ const oneDecimal = (values: number[]) => median(values).toFixed(1);
 process.stdout.write(
   `shape=${shape.name} records_per_s=${records} docs_per_s=${median(results.map((r) => rate(r.docs, r)))} ` +
     `db_cpu_s=${oneDecimal(results.map((r) => r.dbCpuS))} runner_cpu_s=${oneDecimal(results.map((r) => r.runnerCpuS))} ` +
-    `bytes_per_doc=${median(results.map((r) => r.size.bytesPerDoc))} peak_rss_mb=${rss}\n`,
+    `bytes_per_doc=${results.every((r) => r.size) ? median(results.map((r) => r.size!.bytesPerDoc)) : '-'} peak_rss_mb=${rss}\n`,
 );

@@ -29,8 +29,8 @@ const LOADED_MARK = 'runnel_bench.loaded';
 export interface GrownBase {
   database: string;
   docs: number;
-  /** Deletes what a run wrote, keeping the earlier days. */
-  clear(): Promise<void>;
+  /** Deletes what a run wrote, keeping the earlier days; returns how many documents (every level) that was. */
+  clear(): Promise<number>;
 }
 
 export async function grownBase(bench: Bench, docs: number): Promise<GrownBase> {
@@ -41,19 +41,23 @@ export async function grownBase(bench: Bench, docs: number): Promise<GrownBase> 
     await load(bench, db, docs);
     await db.collection<{ _id: string; docs: number }>(LOADED_MARK).insertOne({ _id: 'base', docs });
   }
-  const base = { database: BASE_DATABASE, docs: await countDocs(db), clear: () => clear(db) };
+  await clear(db); // what an interrupted run left
+  // counted when loaded: counting again would read the whole collection on FerretDB
+  const base = { database: BASE_DATABASE, docs, clear: () => clear(db) };
   process.stdout.write(`${BASE_DATABASE} holds ${base.docs} documents of earlier days\n`);
   return base;
 }
 
-async function clear(db: Db): Promise<void> {
+async function clear(db: Db): Promise<number> {
   const later = { $gte: new Date(EVENT_TIME_START) };
+  let deleted = 0;
   for (const name of await dataCollections(db)) {
-    await db.collection(name).deleteMany({ '_runnel.start': later });
+    deleted += (await db.collection(name).deleteMany({ '_runnel.start': later })).deletedCount;
     await db.collection(`${name}.runnel_claims`).deleteMany({ 'doc._runnel.start': later });
     await db.collection(`${name}.runnel_fences`).deleteMany({});
     await db.collection(`${name}.runnel_status`).deleteMany({});
   }
+  return deleted;
 }
 
 /** Real documents of each level, one per key, and the meaning record beside them. */

@@ -9,6 +9,9 @@ import type { Admin, Producer } from 'kafkajs';
 import type { Db, MongoClient } from 'mongodb';
 import { bytesPerDoc, databasePids, peakRssMB, treeCpuSeconds, type DocSize } from './measure.js';
 import { topicName, type TopicShape } from './shapes.js';
+import { stateDocId } from '../../src/engine/store.js';
+
+const MINUTE = 60_000;
 
 export const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
@@ -34,7 +37,8 @@ export interface RunResult {
   docs: number;
   dbCpuS: number;
   runnerCpuS: number;
-  size: DocSize;
+  /** Absent for a run into preloaded collections, whose documents of earlier days would be most of it. */
+  size?: DocSize;
   peakRssMB?: number;
   latencyMs?: number;
   /** Set when the time limit stopped the run: what it says of the run. */
@@ -101,12 +105,14 @@ async function committedRecords(admin: Admin, group: string, topic: string): Pro
 /**
  * Runs the pipeline over `topic` into `database` until it has committed `loaded` records or the
  * time limit passes; then, when it caught up, the latency of one more record (with a publisher
- * of its own, event time now) from produce to its document. Documents already in the database
- * (`docsBefore`) are not counted as written. The database is left as the run left it.
+ * of its own, event time now) from produce to its document (found by its `_id`: a query on any
+ * other field reads the whole collection on FerretDB). The documents written are counted, and
+ * their size sampled, unless the database was `preloaded` (counting would read all of it: the
+ * caller counts what it deletes after the run). The database is left as the run left it.
  */
 export async function runPipeline(
   bench: Bench,
-  run: { id: string; topic: string; loaded: number; database: string; docsBefore?: number },
+  run: { id: string; topic: string; loaded: number; database: string; preloaded?: boolean },
 ): Promise<RunResult> {
   const group = `bench-${run.id}`;
   const env = {
@@ -158,19 +164,22 @@ export async function runPipeline(
     await databaseIdle(dbPids);
   }
   const db = bench.mongo.db(run.database);
-  const docs = (await countDocs(db)) - (run.docsBefore ?? 0);
   const base = (await dataCollections(db)).at(0);
-  const size = base === undefined ? { bytesPerDoc: 0, claimBytesPerDoc: 0 } : await bytesPerDoc(db, base);
-  process.stdout.write(`  ${timedOut ?? `caught up with ${run.loaded} records`} in ${seconds.toFixed(1)} s, ${docs} documents written\n`);
+  const docs = run.preloaded ? 0 : await countDocs(db);
+  const size = run.preloaded ? undefined : base === undefined ? { bytesPerDoc: 0, claimBytesPerDoc: 0 } : await bytesPerDoc(db, base);
+  process.stdout.write(
+    `  ${timedOut ?? `caught up with ${run.loaded} records`} in ${seconds.toFixed(1)} s${run.preloaded ? '' : `, ${docs} documents written`}\n`,
+  );
 
   let latencyMs: number | undefined;
   if (!timedOut) {
     const marker = `bench-marker-${run.id}`;
     const producedAt = Date.now();
-    const record = { timestamp: Date.now(), publisher: marker, advertiser: 'a', website: 'w', geo: 'US', bid: 0.5, cookie: 'c' };
+    const record = { timestamp: producedAt, publisher: marker, advertiser: 'a', website: 'w', geo: 'US', bid: 0.5, cookie: 'c' };
     await bench.producer.send({ topic: run.topic, messages: [{ value: JSON.stringify(record) }] });
-    const collection = db.collection(base ?? 'impsPerPubGeo');
-    while (!(await collection.findOne({ publisher: marker }))) await sleep(20);
+    const collection = db.collection<{ _id: string }>(base ?? 'impsPerPubGeo');
+    const _id = stateDocId(Math.floor(producedAt / MINUTE) * MINUTE, [marker, 'US']);
+    while (!(await collection.findOne({ _id }))) await sleep(20);
     latencyMs = Date.now() - producedAt;
     peak = Math.max(peak, peakRssMB(runner.pid!));
     await stop();

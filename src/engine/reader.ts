@@ -46,10 +46,23 @@ export interface PipelineReader {
   close(): Promise<void>;
 }
 
+/** Where a document is: its window and key. */
+export interface WindowKey {
+  windowStart: number;
+  key: readonly unknown[];
+}
+
 /** A sink's own reader: also the states as stored, which the serving layer's cache keeps undeserialized. */
 export interface StoredReader extends PipelineReader {
   /** Like find, with the states as stored (not yet deserialized); `names` limits the states read. */
   findStored(level: Level, from: number, to: number, filters: KeyFilters, names?: readonly string[]): Promise<StoredLevelDoc[]>;
+  /** The documents of a level at these windows and keys (those that exist), states as stored. */
+  findStoredAt(level: Level, at: readonly WindowKey[], names?: readonly string[]): Promise<StoredLevelDoc[]>;
+  /**
+   * Whether findStoredAt is the cheaper read of a few thousand documents: true on a server that
+   * indexes a document's address but reads the whole collection for a range (FerretDB 1.x).
+   */
+  addressesCheaper(): Promise<boolean>;
 }
 
 /** The stored levels of a plan: base windows first, then each rollup. */

@@ -4,11 +4,20 @@ import type { AggregateUse, Plan } from '../../engine/plan.js';
 import { redactUrlCredentials } from '../../redact.js';
 import type { StoredValue } from '../../engine/aggregation.js';
 import { MongoConnection } from './connection.js';
+import { detectLookupMode, findWhereIn, type LookupMode } from './lookup.js';
 import { decodeValue } from './encoding.js';
 import { rollupCollection, statusCollection, type MongoSinkConfig } from './sink.js';
-import { planLevels, type KeyFilters, type Level, type LevelDoc, type StoredLevelDoc, type StoredReader } from '../../engine/reader.js';
+import {
+  planLevels,
+  type KeyFilters,
+  type Level,
+  type LevelDoc,
+  type StoredLevelDoc,
+  type StoredReader,
+  type WindowKey,
+} from '../../engine/reader.js';
 import type { RunStatus } from '../../engine/runtime.js';
-import { restoreState } from '../../engine/store.js';
+import { restoreState, stateDocId } from '../../engine/store.js';
 import { RunnelError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 
@@ -23,6 +32,7 @@ export class MongoReader implements StoredReader {
   private readonly collections = new Map<number, string>();
   private readonly startField: string;
   private readonly keyFields: string[];
+  private lookup: Promise<LookupMode> | undefined;
 
   private constructor(
     private readonly connection: MongoConnection,
@@ -92,18 +102,37 @@ export class MongoReader implements StoredReader {
       const asNumber = Number(value);
       query[this.keyFields[index]] = value.trim() !== '' && Number.isFinite(asNumber) ? { $in: [value, asNumber] } : value;
     }
-    const projection: Document = { _id: 0, '_runnel.start': 1, '_runnel.key': 1 };
-    if (names) for (const name of names) projection[`_runnel.states.${name}`] = 1;
-    else projection['_runnel.states'] = 1;
-    const docs = await this.query((db) => this.collection(db, level).find(query, { projection, promoteBuffers: true }).toArray());
-    return docs.map((doc) => {
-      const r = doc._runnel as { start: Date; key: unknown; states: Record<string, unknown> };
-      return {
-        windowStart: r.start.getTime(),
-        key: decodeValue(r.key) as unknown[],
-        states: decodeValue(r.states) as Record<string, StoredValue>,
-      };
+    const docs = await this.query((db) =>
+      this.collection(db, level)
+        .find(query, { projection: statesProjection(names), promoteBuffers: true })
+        .toArray(),
+    );
+    return docs.map(storedLevelDoc);
+  }
+
+  async findStoredAt(level: Level, at: readonly WindowKey[], names?: readonly string[]): Promise<StoredLevelDoc[]> {
+    const ids = at.map((a) => stateDocId(a.windowStart, a.key));
+    const mode = await this.lookupMode();
+    // each id's query runs as it is: a failure fails the request, as a range read's does
+    const docs = await this.query((db) =>
+      findWhereIn(this.collection(db, level), '_id', ids, statesProjection(names), mode, (query) => query()),
+    );
+    return docs.map(storedLevelDoc);
+  }
+
+  async addressesCheaper(): Promise<boolean> {
+    return (await this.lookupMode()) === 'each';
+  }
+
+  /** How documents are found by id (lookup.ts): asked of the server once, again after a failure. */
+  private lookupMode(): Promise<LookupMode> {
+    this.lookup ??= this.query((db) =>
+      detectLookupMode((command) => db.command(command), [{ collection: this.config.collection, field: '_id' }]),
+    ).catch((error: unknown) => {
+      this.lookup = undefined;
+      throw error;
     });
+    return this.lookup;
   }
 
   async extent(): Promise<{ first: number; last: number } | null> {
@@ -144,4 +173,21 @@ export class MongoReader implements StoredReader {
   async close(): Promise<void> {
     await this.connection.close();
   }
+}
+
+/** Projects a document's window, key and the states named (all when none are). */
+function statesProjection(names: readonly string[] | undefined): Document {
+  const projection: Document = { _id: 0, '_runnel.start': 1, '_runnel.key': 1 };
+  if (names) for (const name of names) projection[`_runnel.states.${name}`] = 1;
+  else projection['_runnel.states'] = 1;
+  return projection;
+}
+
+function storedLevelDoc(doc: Document): StoredLevelDoc {
+  const r = doc._runnel as { start: Date; key: unknown; states: Record<string, unknown> };
+  return {
+    windowStart: r.start.getTime(),
+    key: decodeValue(r.key) as unknown[],
+    states: decodeValue(r.states) as Record<string, StoredValue>,
+  };
 }

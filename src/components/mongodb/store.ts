@@ -1,13 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { getMaxListeners, setMaxListeners } from 'node:events';
-import {
-  MongoBulkWriteError,
-  type AnyBulkWriteOperation,
-  type Collection,
-  type Document,
-  type Filter,
-  type MongoClientOptions,
-} from 'mongodb';
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document, type MongoClientOptions } from 'mongodb';
 import type { Logger } from 'pino';
 import { redactUrlCredentials } from '../../redact.js';
 import type { ConditionalWrite, StateDoc, StateStore } from '../../engine/store.js';
@@ -20,6 +13,7 @@ import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './encodi
 import { parseDuration } from '../../config/duration.js';
 import type { MongoSinkConfig } from './sink.js';
 import { mapLimited, slices } from '../../util/limited.js';
+import { detectLookupMode, findWhereIn, LOOKUPS_IN_FLIGHT, type LookupMode } from './lookup.js';
 
 /**
  * The MongoDB StateStore: one document per (window, group key), holding the user's rendered
@@ -117,7 +111,7 @@ export interface MongoStoreOptions extends MongoSinkConfig {
   /** Backoff of transient-error retries: first delay and cap in ms (default 100 and 5000). */
   retry?: { initialMs?: number; maxMs?: number };
   /** How documents are found by id (see detectLookup); by default the server's query plan decides. */
-  lookup?: 'in' | 'each';
+  lookup?: LookupMode;
   /** Extra driver options (e.g. monitorCommands, tls); the timeouts above take precedence. */
   clientOptions?: MongoClientOptions;
 }
@@ -175,14 +169,10 @@ const claimId = (id: string, version: number): string => `${id}@${version}`;
  * connect timeout, over several attempts.
  */
 const SERVER_SELECTION_MS = 5000;
-/** Ids per find: keeps the `$in` list far below the 16 MiB command limit. */
-const READ_CHUNK = 5000;
 /** Documents per insert command on FerretDB. */
 const FERRETDB_MAX_INSERT_BATCH = 50;
 /** Statements per update command on FerretDB: each holds a pooled connection (100 in all) until the command ends. */
 const FERRETDB_MAX_UPDATE_BATCH = 10;
-/** Queries in flight at once when each id is looked up on its own (see detectLookup). */
-const LOOKUPS_IN_FLIGHT = 32;
 /** Write commands in flight at once on FerretDB over PostgreSQL (on SQLite one: see the class comment). */
 const FERRETDB_PG_COMMANDS_IN_FLIGHT = 4;
 /** Settle rounds before giving up: each needs a rival's replace to land after ours. */
@@ -200,7 +190,7 @@ export class MongoStateStore implements StateStore {
   /** FerretDB: replaces filter on `_id` alone (see the class comment). */
   private filterOnIdOnly = false;
   /** How documents are found by id: one `$in` per chunk, or one query per id (see detectLookup). */
-  private lookup: 'in' | 'each' = 'in';
+  private lookup: LookupMode = 'in';
   /** Write commands of one step sent at once. */
   private commandsInFlight = 1;
   /**
@@ -241,7 +231,7 @@ export class MongoStateStore implements StateStore {
   }
 
   /** How this store finds documents by id: one `$in` per chunk of ids, or one query per id. */
-  get lookupMode(): 'in' | 'each' {
+  get lookupMode(): LookupMode {
     return this.lookup;
   }
 
@@ -344,27 +334,18 @@ export class MongoStateStore implements StateStore {
     );
   }
 
-  /**
-   * FerretDB pushes a single equality on `_id` (or `d`) down to its backend, never an `$in`. Over
-   * PostgreSQL with GIN indexes on those fields (scripts/stack creates them) a query per id is an
-   * index lookup, while an `$in` reads the whole collection: 4.6 ms against seconds at 100,000
-   * documents. Over SQLite every query scans, and one `$in` per chunk is the cheaper. The
-   * server's own plan decides; that backend also takes a few write commands at once.
-   */
+  /** One query per id when the server indexes those and not an `$in` (lookup.ts); that backend also takes a few commands at once. */
   private async detectLookup(deadline: number): Promise<void> {
     const claims = `${this.options.collection}.runnel_claims`;
-    const indexed = async (collection: string, filter: Document): Promise<boolean> => {
-      const explain = { explain: { find: collection, filter }, verbosity: 'queryPlanner' };
-      const plan = await this.retrying('explain', () => this.connection.client.db(this.options.database).command(explain), deadline);
-      return plan.filterPushdown === true && /Index/.test(JSON.stringify(plan.queryPlanner));
-    };
+    const explain = (command: Document) =>
+      this.retrying('explain', () => this.connection.client.db(this.options.database).command(command), deadline);
     try {
-      if (await indexed(this.options.collection, { _id: { $in: ['a', 'b'] } })) return; // a later FerretDB
-      const each =
-        (await indexed(this.options.collection, { _id: 'a' })) &&
-        (await indexed(claims, { _id: 'a' })) &&
-        (await indexed(claims, { d: 'a' }));
-      if (!each) return;
+      const fields = [
+        { collection: this.options.collection, field: '_id' },
+        { collection: claims, field: '_id' },
+        { collection: claims, field: 'd' },
+      ];
+      if ((await detectLookupMode(explain, fields)) === 'in') return;
     } catch (error) {
       if (error instanceof RunnelError && error.code !== 'operation-failed') throw error;
       return; // explain refused: keep `$in`
@@ -583,27 +564,15 @@ export class MongoStateStore implements StateStore {
     return seen;
   }
 
-  /** The documents whose `field` is one of `values`: an `$in` per chunk, or a query per value (see detectLookup). */
-  private async findWhereIn<T extends Document>(
+  /** The documents whose `field` is one of `values` (see lookup.ts). */
+  private findWhereIn<T extends Document>(
     collection: Collection<T>,
     field: string,
     values: readonly string[],
     projection: Document | undefined,
     what: string,
   ): Promise<T[]> {
-    const options = { projection, promoteBuffers: true };
-    if (this.lookup === 'each') {
-      const found = await mapLimited(values, LOOKUPS_IN_FLIGHT, (value) =>
-        this.retrying(what, () => collection.find({ [field]: value } as Filter<T>, options).toArray()),
-      );
-      return found.flat() as T[];
-    }
-    const found: T[] = [];
-    for (const chunk of slices(values, READ_CHUNK)) {
-      const filter = { [field]: { $in: chunk } } as Filter<T>;
-      found.push(...((await this.retrying(what, () => collection.find(filter, { ...options, batchSize: 10_000 }).toArray())) as T[]));
-    }
-    return found;
+    return findWhereIn(collection, field, values, projection, this.lookup, (query) => this.retrying(what, query));
   }
 
   /**

@@ -4,6 +4,7 @@ import { redactConfig } from '../../redact.js';
 import { findComponent } from '../../components/registry.js';
 import { didYouMean } from '../../schema/suggest.js';
 import type { ServedPipeline } from '../catalog.js';
+import { CachedReader } from '../cache.js';
 import { openApiDocument } from '../openapi.js';
 import { granularity, seriesQuerySchema, timeRange, topQuerySchema } from '../params.js';
 import { BadRequest, keyFilters, querySeries, queryTop } from '../query.js';
@@ -42,8 +43,17 @@ async function statusOf(pipeline: ServedPipeline): Promise<Record<string, unknow
   };
 }
 
+/** What the server holds of a level: documents and, for the base level, from which window on (null: read per query). */
+function inMemory(held: { documents: number; from?: number | null } | undefined): Record<string, unknown> | null {
+  if (!held) return null;
+  return held.from === undefined
+    ? { documents: held.documents }
+    : { documents: held.documents, from: held.from === null ? null : new Date(held.from).toISOString() };
+}
+
 async function describe(pipeline: ServedPipeline): Promise<Record<string, unknown>> {
   const { plan } = pipeline;
+  const held = pipeline.reader instanceof CachedReader ? pipeline.reader.held() : {};
   const extent = pipeline.reader ? await pipeline.reader.extent().catch(() => null) : null;
   return {
     name: plan.name,
@@ -57,6 +67,7 @@ async function describe(pipeline: ServedPipeline): Promise<Record<string, unknow
       sizeMs: l.sizeMs,
       stored: i === 0 ? 'base windows' : 'rollup',
       where: l.where,
+      inMemory: inMemory(held[l.label]),
     })),
     groupBy: plan.groupBy.map((k) => k.name),
     fields: plan.aggregates.map((a) => ({ name: a.name, aggregation: a.kind.name, state: a.kind.describeState(a.options) })),
