@@ -112,6 +112,7 @@ class PlanBuilder {
       batch: {
         intervalMs: this.positiveDuration(['batch', 'interval'], v.batch.interval),
         maxRecords: v.batch.maxRecords,
+        maxGroups: v.batch.maxGroups,
       },
       limits: this.limits,
       time: v.time && {

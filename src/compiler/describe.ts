@@ -28,8 +28,8 @@ export function describePlan(plan: Plan): Stage[] {
     { stage: 'source', summary: findComponent('source', plan.source.name)!.summary, details: component('source', plan.source) },
     {
       stage: 'batch',
-      summary: `micro-batches of at most ${formatDuration(plan.batch.intervalMs)} or ${plan.batch.maxRecords} records`,
-      details: { intervalMs: plan.batch.intervalMs, maxRecords: plan.batch.maxRecords },
+      summary: `micro-batches of at most ${formatDuration(plan.batch.intervalMs)}, ${plan.batch.maxRecords} records or ${plan.batch.maxGroups} partial aggregates`,
+      details: { intervalMs: plan.batch.intervalMs, maxRecords: plan.batch.maxRecords, maxGroups: plan.batch.maxGroups },
     },
     {
       stage: 'decode',

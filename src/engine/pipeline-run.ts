@@ -128,15 +128,16 @@ export class PipelineRun {
   }
 
   /**
-   * Takes records into the batch until its interval or maxRecords is reached (past the interval,
-   * not before the store before it has ended), or the run is stopped. True when the source is drained.
+   * Takes records into the batch until its interval, maxRecords or maxGroups is reached (past the
+   * interval, not before the store before it has ended), or the run is stopped. True when the source
+   * is drained. maxGroups is checked between reads: a read adds at most what the source holds.
    */
   private async fill(batch: BatchState): Promise<boolean> {
     const { batch: limits } = this.plan;
     const started = Date.now();
     const deadline = started + limits.intervalMs;
     let tailEnd: number | undefined;
-    while (batch.records < limits.maxRecords && !this.signal.aborted) {
+    while (batch.records < limits.maxRecords && batch.partials.length < limits.maxGroups && !this.signal.aborted) {
       const now = Date.now();
       const wait = deadline - now;
       if (wait <= 0 && this.storingDone) {

@@ -7,7 +7,7 @@ export interface Plan {
   file: string;
   description?: string;
   source: ComponentUse;
-  batch: { intervalMs: number; maxRecords: number };
+  batch: { intervalMs: number; maxRecords: number; maxGroups: number };
   /** Bounds on each record and on expression evaluation; what exceeds them is dead-lettered. */
   limits: Limits;
   /** Absent: processing time (the time a record is read) stands in for event time. */

@@ -88,6 +88,10 @@ function pipelineSchema() {
       batch: defaultedObject('How the stream is cut into micro-batches: whichever limit is reached first ends a batch.', {
         interval: duration('Longest time a batch collects records.', { default: '1s' }),
         maxRecords: integer('Most records in one batch.', { minimum: 1, default: 100000 }),
+        maxGroups: integer(
+          "Most partial aggregates in one batch: one per window and group key that the batch's records fall in, per source partition. A replay spread over hours of event time touches a window per minute and key, and a batch's memory grows with them, not with its records: this bounds it.",
+          { minimum: 1, default: 200000 },
+        ),
       }),
       limits: defaultedObject(
         'Bounds on each record and on expression evaluation. A record beyond them is a dead letter with the reason named below; the run goes on.',

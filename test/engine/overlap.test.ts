@@ -28,7 +28,10 @@ sink: { console: {} }
 `;
 const plan = compileText(PLAN_TEXT);
 
-/** One partition of `count` records (key a or b by offset parity, one window), served `per` at a time; rewinds to the last commit. */
+/**
+ * One partition of `count` records (key a or b by offset parity, event time `stepMs` apart: one
+ * window by default), served `per` at a time; rewinds to the last commit.
+ */
 class ReplayableSource implements SourceRuntime {
   position = 0;
   committed = -1;
@@ -39,6 +42,7 @@ class ReplayableSource implements SourceRuntime {
   constructor(
     readonly count: number,
     readonly per: number,
+    readonly stepMs = 1,
   ) {}
 
   async next(): Promise<Chunk[] | null> {
@@ -54,7 +58,7 @@ class ReplayableSource implements SourceRuntime {
     const payloads: string[] = [];
     for (; this.position < this.count && offsets.length < limit; this.position++) {
       offsets.push(this.position);
-      payloads.push(JSON.stringify({ ts: T0 + this.position, k: this.position % 2 ? 'a' : 'b' }));
+      payloads.push(JSON.stringify({ ts: T0 + this.position * this.stepMs, k: this.position % 2 ? 'a' : 'b' }));
     }
     return [{ partition: 'p', offsets, payloads }];
   }
@@ -101,10 +105,10 @@ class SlowStore extends MemoryStore {
   }
 }
 
-async function run(source: ReplayableSource, store: MemoryStore, signal = new AbortController().signal) {
+async function run(source: ReplayableSource, store: MemoryStore, signal = new AbortController().signal, runPlan = plan) {
   const sink: SinkRuntime = { store, afterBatch: async () => {}, close: async () => {} };
   const deadLetters = collectDeadLetters();
-  return new PipelineRun(plan, { source, sink, deadLetters }, silentLogger, signal).run();
+  return new PipelineRun(runPlan, { source, sink, deadLetters }, silentLogger, signal).run();
 }
 
 function counts(store: MemoryStore): Record<string, number> {
@@ -121,6 +125,36 @@ test('batches grow while the previous one is stored, and every record is counted
   // 100 fetches, but a batch only closes once the one before it is stored
   assert.ok(stats.batches < source.calls / 2, `${stats.batches} batches for ${source.calls} fetches`);
   assert.equal(source.commits.at(-1), 4999);
+});
+
+test('a batch closes at maxGroups partial aggregates while the store before it is slow, and counts every record once', async () => {
+  /** Documents per write: one per partial here (one partition, every record a window of its own). */
+  class CountingStore extends SlowStore {
+    readonly sizes: number[] = [];
+    override async write(writes: readonly ConditionalWrite[]): Promise<string[]> {
+      this.sizes.push(writes.length);
+      return super.write(writes);
+    }
+  }
+  const replay = () => new ReplayableSource(3000, 20, 60_000);
+  const capped = new CountingStore(30);
+  const stats = await run(
+    replay(),
+    capped,
+    undefined,
+    compileText(PLAN_TEXT.replace('maxRecords: 1000000', 'maxRecords: 1000000, maxGroups: 100')),
+  );
+  assert.equal(stats.records, 3000);
+  const docs = capped.takeWindowsEndingBy(Infinity);
+  assert.equal(docs.length, 3000);
+  assert.ok(docs.every((d) => d.live![0].result() === 1));
+  // checked between reads: at most one read (20 records) past the cap
+  assert.ok(Math.max(...capped.sizes) <= 100 + 20 - 1, `batches of ${capped.sizes.join(', ')} documents`);
+  assert.ok(capped.sizes.length >= 3000 / 119);
+  // without the cap the same slow store lets batches grow far beyond it
+  const uncapped = new CountingStore(30);
+  await run(replay(), uncapped);
+  assert.ok(Math.max(...uncapped.sizes) > 300, `batches of ${uncapped.sizes.join(', ')} documents`);
 });
 
 test('a rewind while the next batch fills drops that batch unstored; the replay counts nothing twice', async () => {

@@ -148,7 +148,7 @@ describe('serving API against FerretDB', stack, () => {
     });
     try {
       await new PipelineRun(
-        { ...plan, batch: { intervalMs: 10, maxRecords: half } },
+        { ...plan, batch: { ...plan.batch, intervalMs: 10, maxRecords: half } },
         parts,
         silentLogger,
         new AbortController().signal,
