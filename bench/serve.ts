@@ -10,7 +10,7 @@
  * 2. Publishes the status a runner that replayed the data would leave: drained, its watermark 23
  *    minutes before the end of the data (so "the last 24 hours" is not aligned to hours).
  * 3. Starts `runner serve` on a pipeline file pointing at it (a separate process), waits until it
- *    holds the newest base windows it keeps in memory (reporting how long that took), and measures
+ *    has read the newest base windows it keeps in memory (reporting how long that took), and measures
  *    with autocannon, for BENCH_SECONDS (30) each and BENCH_CONNECTIONS (4) connections:
  *    (a) a 24-hour hourly series for one publisher and geo,
  *    (b) a 30-day daily top-5 of publishers by impressions,
@@ -24,7 +24,7 @@
  * BENCH_DAYS shrinks the data set for a quick try (the figures are only comparable at 30).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -227,22 +227,20 @@ async function measure(title: string, url: string): Promise<Figures> {
   return figures;
 }
 
-/** Waits until the server holds the base windows from `from` on (it reads them newest first, in the background). */
+/** Waits until the server has read the base windows it holds (newest first, in the background) and holds them from `from` on. */
 async function baseHeld(base: string, from: number): Promise<number> {
   const started = Date.now();
   for (;;) {
     const body = (await (await fetch(`${base}/api/pipelines`)).json()) as {
-      pipelines: { granularities: { label: string; inMemory: { documents: number; from?: string | null } | null }[] }[];
+      pipelines: { granularities: { label: string; inMemory: { documents: number; from?: string | null; loading?: boolean } | null }[] }[];
     };
     const held = body.pipelines[0].granularities[0].inMemory;
-    if (held?.from && Date.parse(held.from) <= from) {
-      log(
-        `the server holds ${held.documents.toLocaleString()} base documents from ${held.from} on (${Date.now() - started} ms after it listened)`,
-      );
+    if (held?.from && held.loading === false) {
+      if (Date.parse(held.from) > from) throw new Error(`the server holds base windows only from ${held.from} on`);
+      log(`the server holds ${held.documents.toLocaleString()} base documents from ${held.from} on (read in ${Date.now() - started} ms)`);
       return Date.now() - started;
     }
-    if (Date.now() - started > 600_000)
-      throw new Error(`the server did not hold the base windows from ${new Date(from).toISOString()} within 600 s`);
+    if (Date.now() - started > 1_200_000) throw new Error('the server did not finish reading the base windows it holds within 1,200 s');
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -358,7 +356,9 @@ try {
   log(
     `  (e) first chart: median ${median} ms, max ${sorted[sorted.length - 1]} ms: ${sorted[sorted.length - 1] < 1000 ? 'met' : 'MISSED'} (target < 1 s)`,
   );
-  log(`  base windows held ${heldAfterMs} ms after the server listened`);
+  log(`  base windows in memory read in ${heldAfterMs} ms after the server listened`);
+  const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'));
+  log(`  runner serve peak RSS ${peak ? Math.round(Number(peak[1]) / 1024) : '?'} MB`);
 } finally {
   server.kill('SIGTERM');
   const exited = await Promise.race([

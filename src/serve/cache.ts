@@ -15,6 +15,13 @@ export interface CacheOptions {
   onError?: (error: Error) => void;
 }
 
+/** What a level holds in memory (see CachedReader.held). */
+export interface HeldLevel {
+  documents: number;
+  from?: number | null;
+  loading?: boolean;
+}
+
 /** Base windows read by address per query at most; a request for more reads the range instead. */
 const MAX_ADDRESS_READS = 20_000;
 /** The lowest window start (any date the server can hold is above it). */
@@ -285,11 +292,18 @@ export class CachedReader implements PipelineReader {
     return { first, last: last + coarsest.sizeMs };
   }
 
-  /** What each level holds in memory: its documents, and for the base level where the held windows begin (null: none). */
-  held(): Record<string, { documents: number; from?: number | null }> {
-    const out: Record<string, { documents: number; from?: number | null }> = {};
+  /**
+   * What each level holds in memory: its documents, and for the base level where the held windows
+   * begin (null: none yet) and whether older ones are still being read.
+   */
+  held(): Record<string, HeldLevel> {
+    const out: Record<string, HeldLevel> = {};
     if (this.byAddress) {
-      out[this.levels[0].label] = { documents: this.base.documents, from: Number.isFinite(this.base.heldFrom) ? this.base.heldFrom : null };
+      out[this.levels[0].label] = {
+        documents: this.base.documents,
+        from: Number.isFinite(this.base.heldFrom) ? this.base.heldFrom : null,
+        loading: !this.base.complete,
+      };
     }
     for (const level of this.levels.slice(1)) out[level.label] = { documents: this.caches.get(level.sizeMs)!.documents };
     return out;

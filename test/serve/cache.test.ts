@@ -125,7 +125,10 @@ test('the newest span of base windows is held; older windows are read by address
   const cache = new CachedReader(reader, plan, options);
   await settle(cache);
   // 2 hours of the newest windows: hour 4 (even: 3 keys) and hour 5 (2 keys)
-  assert.deepEqual(cache.held(), { '1m': { documents: 60 * 3 + 60 * 2, from: T0 + 4 * HOUR }, '1h': { documents: 3 + 2 + 3 + 2 + 3 + 2 } });
+  assert.deepEqual(cache.held(), {
+    '1m': { documents: 60 * 3 + 60 * 2, from: T0 + 4 * HOUR, loading: false },
+    '1h': { documents: 3 + 2 + 3 + 2 + 3 + 2 },
+  });
   for (const [from, to, filters] of [
     [T0, T0 + 6 * HOUR, new Map()],
     [T0 + 3 * HOUR + 17 * MINUTE, T0 + 4 * HOUR + 3 * MINUTE, new Map([[0, 'b']])],
@@ -150,7 +153,7 @@ test('a budget of documents shrinks the held span to whole windows', async () =>
   const cache = new CachedReader(reader, plan, { ...options, baseDocuments: 200 });
   await settle(cache);
   // hour 5 holds 120 documents; of hour 4 (3 per minute), the newest 26 minutes fit (78 + 120 = 198)
-  assert.deepEqual(cache.held()['1m'], { documents: 198, from: T0 + 4 * HOUR + 34 * MINUTE });
+  assert.deepEqual(cache.held()['1m'], { documents: 198, from: T0 + 4 * HOUR + 34 * MINUTE, loading: false });
   const found = await cache.find(levels[0], T0 + 4 * HOUR, T0 + 6 * HOUR, new Map(), [imps]);
   assert.deepEqual(summary(found), summary(await reader.find(levels[0], T0 + 4 * HOUR, T0 + 6 * HOUR, new Map())));
 });

@@ -4,7 +4,7 @@ import { redactConfig } from '../../redact.js';
 import { findComponent } from '../../components/registry.js';
 import { didYouMean } from '../../schema/suggest.js';
 import type { ServedPipeline } from '../catalog.js';
-import { CachedReader } from '../cache.js';
+import { CachedReader, type HeldLevel } from '../cache.js';
 import { openApiDocument } from '../openapi.js';
 import { granularity, seriesQuerySchema, timeRange, topQuerySchema } from '../params.js';
 import { BadRequest, keyFilters, querySeries, queryTop } from '../query.js';
@@ -43,12 +43,11 @@ async function statusOf(pipeline: ServedPipeline): Promise<Record<string, unknow
   };
 }
 
-/** What the server holds of a level: documents and, for the base level, from which window on (null: read per query). */
-function inMemory(held: { documents: number; from?: number | null } | undefined): Record<string, unknown> | null {
+/** What the server holds of a level: documents and, for the base level, from which window on and whether it reads older ones still. */
+function inMemory(held: HeldLevel | undefined): Record<string, unknown> | null {
   if (!held) return null;
-  return held.from === undefined
-    ? { documents: held.documents }
-    : { documents: held.documents, from: held.from === null ? null : new Date(held.from).toISOString() };
+  if (held.from === undefined) return { documents: held.documents };
+  return { documents: held.documents, from: held.from === null ? null : new Date(held.from).toISOString(), loading: held.loading };
 }
 
 async function describe(pipeline: ServedPipeline): Promise<Record<string, unknown>> {
