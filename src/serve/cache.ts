@@ -54,6 +54,15 @@ class LevelCache {
     this.documents = 0;
   }
 
+  /**
+   * Where a refresh re-reads from: the bound seen at the last refresh, or this refresh's when lower
+   * (a run that started again after a drained one changes windows from its own bound on);
+   * `withoutStatus` when no watermark was seen.
+   */
+  rereadFrom(changing: number | undefined, withoutStatus: () => number): number {
+    return this.changingFrom === undefined ? withoutStatus() : Math.min(this.changingFrom, changing ?? Infinity);
+  }
+
   newestStart(): number | undefined {
     let newest: number | undefined;
     for (const start of this.windows.keys()) if (newest === undefined || start > newest) newest = start;
@@ -148,12 +157,9 @@ export class CachedReader implements PipelineReader {
       const cache = this.caches.get(level.sizeMs)!;
       const now = Date.now();
       const changing = this.changingFrom(level, status);
-      let from = EARLIEST;
-      if (cache.loaded) {
-        // a run that started again after a drained one changes windows from its own bound on
-        if (cache.changingFrom !== undefined) from = Math.min(cache.changingFrom, changing ?? Infinity);
-        else if (now - cache.lastFullLoad < this.fullReloadMs) from = cache.newestStart() ?? EARLIEST;
-      }
+      const from = cache.loaded
+        ? cache.rereadFrom(changing, () => (now - cache.lastFullLoad < this.fullReloadMs ? (cache.newestStart() ?? EARLIEST) : EARLIEST))
+        : EARLIEST;
       if (from === Infinity) {
         cache.changingFrom = changing;
         continue;
@@ -191,10 +197,7 @@ export class CachedReader implements PipelineReader {
     const changing = this.changingFrom(this.levels[0], status);
     if (this.base.loaded) {
       // windows that may have changed since the last read; without a status, the newest held
-      const since =
-        this.base.changingFrom === undefined
-          ? (this.base.newestStart() ?? this.base.heldFrom)
-          : Math.min(this.base.changingFrom, changing ?? Infinity);
+      const since = this.base.rereadFrom(changing, () => this.base.newestStart() ?? this.base.heldFrom);
       const from = Math.max(this.base.heldFrom, since);
       if (from < newestEnd) for (const doc of await this.readByAddress(from, newestEnd, new Map())) this.base.put(doc);
     }
