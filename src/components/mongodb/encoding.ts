@@ -85,12 +85,38 @@ export function decodeValue(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([name, v]) => [decodeName(name), decodeValue(v)]));
 }
 
-export function encodeOffsets(offsets: Record<string, number>): Record<string, number> {
-  const entries = Object.entries(offsets);
-  if (entries.every(([partition]) => encodeName(partition) === partition)) return offsets;
-  return Object.fromEntries(entries.map(([partition, offset]) => [encodeName(partition), offset]));
+/**
+ * A document's offsets, grouped by what precedes the last '/' of a partition id (a Kafka topic,
+ * a file's folder), so that a topic's name is stored once, not once per partition:
+ * `{ "adnetwork-topic": { "0": 12, "1": 15 } }` for partitions "adnetwork-topic/0" and "/1". An id
+ * without '/' keeps its number at its own name, and so did every id before grouping: a number
+ * names a whole id, an object a group. Should a group's name equal such an id, the map is stored
+ * ungrouped, so decoding stays exact.
+ */
+export function encodeOffsets(offsets: Record<string, number>): Record<string, number | Record<string, number>> {
+  const encoded: Record<string, number | Record<string, number>> = {};
+  const ungrouped = new Set<string>();
+  for (const [partition, offset] of Object.entries(offsets)) {
+    const slash = partition.lastIndexOf('/');
+    if (slash < 0) {
+      ungrouped.add(encodeName(partition));
+      continue;
+    }
+    const group = (encoded[encodeName(partition.slice(0, slash))] ??= {}) as Record<string, number>;
+    group[encodeName(partition.slice(slash + 1))] = offset;
+  }
+  if ([...ungrouped].some((name) => name in encoded)) {
+    return Object.fromEntries(Object.entries(offsets).map(([partition, offset]) => [encodeName(partition), offset]));
+  }
+  for (const partition in offsets) if (!partition.includes('/')) encoded[encodeName(partition)] = offsets[partition];
+  return encoded;
 }
 
 export function decodeOffsets(offsets: Record<string, unknown> | undefined): Record<string, number> {
-  return Object.fromEntries(Object.entries(offsets ?? {}).map(([partition, offset]) => [decodeName(partition), Number(offset)]));
+  const decoded: Record<string, number> = {};
+  for (const [name, value] of Object.entries(offsets ?? {})) {
+    if (value === null || typeof value !== 'object') decoded[decodeName(name)] = Number(value);
+    else for (const [partition, offset] of Object.entries(value)) decoded[`${decodeName(name)}/${decodeName(partition)}`] = Number(offset);
+  }
+  return decoded;
 }

@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { getMaxListeners, setMaxListeners } from 'node:events';
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document, type MongoClientOptions } from 'mongodb';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import {
+  Binary,
+  BSON,
+  MongoBulkWriteError,
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Document,
+  type MongoClientOptions,
+} from 'mongodb';
 import type { Logger } from 'pino';
 import { redactUrlCredentials } from '../../redact.js';
 import type { ConditionalWrite, StateDoc, StateStore } from '../../engine/store.js';
@@ -21,7 +30,7 @@ import { detectLookupMode, findWhereIn, LOOKUPS_IN_FLIGHT, type LookupMode } fro
  *
  *   { _id: doc.id, ...render(doc),
  *     _runnel: { v: version, start: Date, end: Date, key: [...], states: {...},
- *                offsets: { [partition]: offset }, partial?: { [aggregate]: offsets }, w: writeToken } }
+ *                offsets: { [topic]: { [partition]: offset } }, partial?: { [aggregate]: offsets }, w: writeToken } }
  *
  * Any number of processes may write the same documents at once (runners of one consumer group,
  * a stale runner that wakes up after a rebalance). The only primitive relied upon is the unique
@@ -29,7 +38,9 @@ import { detectLookupMode, findWhereIn, LOOKUPS_IN_FLIGHT, type LookupMode } fro
  * conditional update as find-then-update, so two writers can both match the same version and a
  * `$max` upsert can lose a raise. Beside the collection C live:
  *
- *   C.runnel_claims   { _id: "<doc id>@<v>", d: doc id, v, doc: the full document at version v }
+ *   C.runnel_claims   { _id: "<doc id>@<v>", d: doc id, v, w: write token, z: the full document at
+ *                       version v, packed (raw deflate of its BSON: a topic's name, field names and
+ *                       offsets repeat; claims of older Runnels carry it unpacked as `doc`) }
  *   C.runnel_fences   { _id: "<partition>@<offset>", p: partition, o: offset }
  *
  * Creating D (version 1, expected absent: the engine does not even read documents it does not
@@ -123,7 +134,8 @@ export interface RunnelFields {
   end: Date;
   key: unknown[];
   states: Record<string, unknown>;
-  offsets: Record<string, number>;
+  /** Grouped by topic (see encodeOffsets). */
+  offsets: Record<string, number | Record<string, number>>;
   /** StateDoc.partial, when the document has aggregates it holds only in part. */
   partial?: Record<string, Record<string, number>>;
   w: string;
@@ -136,12 +148,33 @@ interface StoredDoc {
   [field: string]: unknown;
 }
 
-/** A writer's claim on version v of document d, with the whole document at that version. */
-interface ClaimDoc {
-  _id: string;
+/** A document as this store writes it, without its `_id`. */
+type StoredFields = Omit<StoredDoc, '_id'> & { _runnel: RunnelFields };
+
+/**
+ * A writer's claim on version v of document d, with the whole document at that version, packed
+ * (`z`: raw deflate of its BSON; `w`: its write token). Claims written before packing carry the
+ * document as it is (`doc`) and are read the same.
+ */
+type ClaimDoc = { _id: string; d: string; v: number } & ({ w: string; z: Binary | Uint8Array } | { doc: Omit<StoredDoc, '_id'> });
+
+/** A document's content at a claimed version, to replace the document with. */
+interface ClaimedContent<Doc = Omit<StoredDoc, '_id'>> {
   d: string;
   v: number;
-  doc: Omit<StoredDoc, '_id'>;
+  doc: Doc;
+}
+
+function packClaim(d: string, v: number, doc: StoredFields): ClaimDoc {
+  return { _id: claimId(d, v), d, v, w: doc._runnel.w, z: new Binary(deflateRawSync(BSON.serialize(doc), { level: 1 })) };
+}
+
+function unpackClaim(claim: ClaimDoc): ClaimedContent {
+  if ('doc' in claim) return { d: claim.d, v: claim.v, doc: claim.doc };
+  // read with promoteBuffers (see lookup.ts): a Buffer, else a Binary
+  const packed = claim.z instanceof Binary ? claim.z.buffer.subarray(0, claim.z.position) : claim.z;
+  const doc = BSON.deserialize(inflateRawSync(packed)) as Omit<StoredDoc, '_id'>;
+  return { d: claim.d, v: claim.v, doc };
 }
 
 /** One raise of a partition's fence. */
@@ -459,23 +492,23 @@ export class MongoStateStore implements StateStore {
       return current;
     });
     const tokenPrefix = randomBytes(12).toString('base64url');
-    const claims: ClaimDoc[] = claimed.map(({ doc }, i) => ({
-      _id: claimId(doc.id, doc.version),
+    const contents: ClaimedContent<StoredFields>[] = claimed.map(({ doc }, i) => ({
       d: doc.id,
       v: doc.version,
       doc: this.toStoredFields(doc, `${tokenPrefix}:${i}`),
     }));
+    const claims = contents.map((c) => packClaim(c.d, c.v, c.doc));
     const taken = await this.insertOwn(this.claims, claims, {
       what: 'write (claims)',
       idOf: (claim) => claim.d,
-      tokenField: 'doc._runnel.w',
-      tokenOf: (claim) => (claim.doc._runnel as RunnelFields | undefined)?.w,
+      tokenField: 'w',
+      tokenOf: (claim) => ('w' in claim ? claim.w : undefined),
     });
     for (const i of taken) conflicts.add(claims[i].d);
     const won = claimed.filter((w) => !conflicts.has(w.doc.id));
     if (won.length > 0) {
       // step 3: claims that won are the highest unless a rival claimed above them since
-      await this.replaceWithClaims(claims.filter((c) => !conflicts.has(c.d)));
+      await this.replaceWithClaims(contents.filter((c) => !conflicts.has(c.d)));
       const now = await this.observeClaims(won.map((w) => w.doc.id));
       const overtaken = won.filter((w) => topClaim(now.get(w.doc.id)!) !== w.doc.version).map((w) => w.doc.id);
       for (const id of overtaken) now.delete(id);
@@ -509,12 +542,13 @@ export class MongoStateStore implements StateStore {
         );
       }
       const wanted = behind.map((id) => claimId(id, topClaim(seen.get(id)!)));
-      await this.replaceWithClaims(await this.findWhereIn(this.claims, '_id', wanted, undefined, 'settle (reading claims)'));
+      const claims = await this.findWhereIn(this.claims, '_id', wanted, undefined, 'settle (reading claims)');
+      await this.replaceWithClaims(claims.map(unpackClaim));
     }
   }
 
   /** Replaces each claim's document with the claim's content (a replace that lands late is repaired by settle). */
-  private async replaceWithClaims(claims: readonly ClaimDoc[]): Promise<void> {
+  private async replaceWithClaims(claims: readonly ClaimedContent[]): Promise<void> {
     await mapLimited(slices(claims, this.updateBatchSize), this.commandsInFlight, async (slice) => {
       const ops: AnyBulkWriteOperation<StoredDoc>[] = slice.map((claim) => ({
         replaceOne: {
@@ -625,10 +659,9 @@ export class MongoStateStore implements StateStore {
     await this.retrying('raiseFence (collecting)', () => this.fences.deleteMany({ p: partition, o: { $lt: offset } }));
   }
 
-  private toStoredFields(doc: StateDoc, token: string): Omit<StoredDoc, '_id'> {
-    const fields: Record<string, unknown> = { ...this.render(doc) };
-    delete fields._id;
-    fields._runnel = {
+  private toStoredFields(doc: StateDoc, token: string): StoredFields {
+    const { _id, ...rendered } = this.render(doc); // the id is Runnel's
+    const runnel: RunnelFields = {
       v: doc.version,
       start: new Date(doc.windowStart),
       end: new Date(doc.windowEnd),
@@ -637,8 +670,8 @@ export class MongoStateStore implements StateStore {
       offsets: encodeOffsets(doc.offsets),
       ...(doc.partial ? { partial: encodeValue(doc.partial) as Record<string, Record<string, number>> } : {}),
       w: token,
-    } satisfies RunnelFields;
-    return fields;
+    };
+    return { ...rendered, _runnel: runnel };
   }
 
   private fromStored(stored: StoredDoc): StateDoc {

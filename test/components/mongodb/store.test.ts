@@ -1,8 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
 import {
   Binary,
+  BSON,
   MongoBulkWriteError,
   MongoClient,
   MongoNetworkError,
@@ -264,7 +266,8 @@ describe('MongoStateStore against a real server', stack, () => {
     assert.ok(uniques instanceof Binary);
     assert.equal(uniques.sub_type, 0);
     assert.equal(uniques.length(), 16 * 1024);
-    assert.deepEqual(Object.keys(r.offsets).sort(), ['', '%24events/1', 'a%252Eb', 'events%2Ev1/0', 'plain-2']);
+    // grouped by what precedes a partition id's last '/' (a Kafka topic), names escaped
+    assert.deepEqual(r.offsets, { 'events%2Ev1': { 0: 17 }, '%24events': { 1: 0 }, 'a%252Eb': 3, 'plain-2': 9, '': 1 });
     assert.equal(typeof r.w, 'string');
     // Uint8Array comes back as a plain Uint8Array (a view over the reply, not a Buffer).
     const back = (await store.read([doc.id])).get(doc.id)!;
@@ -373,7 +376,8 @@ describe('MongoStateStore against a real server', stack, () => {
       .db(database)
       .collection(collection)
       .findOne({ _id: 'dead' as never })) as unknown as StoredDocument;
-    // a second writer's claim of version 2 landed; its process died before replacing the document
+    // a second writer's claim of version 2 landed (unpacked, as older Runnels wrote claims); its process
+    // died before replacing the document
     await claims.insertOne({
       _id: 'dead@2' as never,
       d: 'dead',
@@ -405,6 +409,31 @@ describe('MongoStateStore against a real server', stack, () => {
       99,
     );
     assert.deepEqual(await store.write([{ doc: makeDoc('dead', 2), expectedVersion: 1 }]), ['dead'], 'version 2 is taken');
+  });
+
+  it('packs the document into its claim, and rolls a document set back forward from the packed claim', async () => {
+    const collection = `states${++collections}`;
+    const store = await open(collection);
+    const v1 = oddDoc('packed', 1);
+    const v2 = { ...oddDoc('packed', 2), offsets: { ...v1.offsets, 'events.v1/0': 18 } };
+    assert.deepEqual(await store.write([{ doc: v1, expectedVersion: null }]), []);
+    const documents = admin!.db(database).collection(collection);
+    const { _id, ...firstVersion } = (await documents.findOne({ _id: 'packed' as never }))!;
+    assert.deepEqual(await store.write([{ doc: v2, expectedVersion: 1 }]), []);
+    const claim = await admin!.db(database).collection(`${collection}.runnel_claims`).findOne({ d: 'packed' });
+    assert.deepEqual(Object.keys(claim ?? {}).sort(), ['_id', 'd', 'v', 'w', 'z']);
+    assert.ok(claim!.z instanceof Binary);
+    const { _id: id2, ...secondVersion } = (await documents.findOne({ _id: 'packed' as never }))!;
+    assert.deepEqual(
+      BSON.deserialize(inflateRawSync(claim!.z.buffer.subarray(0, claim!.z.position))),
+      secondVersion,
+      'the claim holds the document at its version',
+    );
+    assert.ok(claim!.z.length() < BSON.calculateObjectSize(secondVersion));
+    // a late replace sets the document back: a read settles it from the packed claim
+    await documents.replaceOne({ _id: 'packed' as never }, firstVersion);
+    assert.deepStrictEqual((await store.read(['packed'])).get('packed'), v2);
+    assert.equal(runnelOf((await documents.findOne({ _id: 'packed' as never }))!).v, 2, 'the document is rolled forward');
   });
 
   it('lets exactly one of two concurrent inserts of a new id win', async () => {
