@@ -21,6 +21,7 @@ import {
   DEFAULT_LIMITS,
   type AggregateUse,
   type ComponentUse,
+  type DerivedOutput,
   type DocumentField,
   type GroupKey,
   type Limits,
@@ -63,6 +64,11 @@ function nextMultiple(base: number, wanted: number): number {
   return Math.max(2, Math.ceil(wanted / base) + 1) * base;
 }
 
+/** `{ expression: ... }` in `aggregate:`: a derived output, not an aggregation. */
+function isDerived(spec: string | Record<string, unknown>): spec is { expression: string } {
+  return typeof spec === 'object' && typeof spec.expression === 'string';
+}
+
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');
 }
@@ -95,7 +101,8 @@ class PlanBuilder {
     }));
     const groupBy = this.groupBy();
     const aggregates = this.aggregates(groupBy);
-    const sink = { ...this.component('sink', v.sink, ['document']), document: this.document(groupBy, aggregates) };
+    const derived = this.derived(groupBy, aggregates);
+    const sink = { ...this.component('sink', v.sink, ['document']), document: this.document(groupBy, [...aggregates, ...derived]) };
     const deadLetter = v.deadLetter === undefined ? defaultDeadLetter(v.name) : this.component('deadLetter', v.deadLetter);
     this.checkFiles([
       ['source', source],
@@ -130,6 +137,7 @@ class PlanBuilder {
       groupBy,
       missingKeys: v.missingKeys === 'deadLetter' ? 'deadLetter' : 'null',
       aggregates,
+      derived,
       sink,
       deadLetter,
     };
@@ -278,19 +286,13 @@ class PlanBuilder {
   }
 
   private aggregates(groupBy: GroupKey[]): AggregateUse[] {
-    return Object.entries(this.value.aggregate).map(([name, spec]) => {
+    const uses: AggregateUse[] = [];
+    for (const [name, spec] of Object.entries(this.value.aggregate)) {
+      if (isDerived(spec)) continue;
       const kindName = typeof spec === 'string' ? spec : Object.keys(spec).find((k) => getAggregationKind(k))!;
       const kind = getAggregationKind(kindName)!;
-      const { [kindName]: inputText, ...options } = typeof spec === 'string' ? {} : spec;
-      if (groupBy.some((k) => k.name === name)) {
-        this.error(
-          ['aggregate', name],
-          'duplicate-name',
-          `\`${name}\` is both a group key and an aggregate`,
-          'rename the aggregate',
-          'key',
-        );
-      }
+      const { [kindName]: inputText, where: whereText, ...options } = typeof spec === 'string' ? {} : spec;
+      this.checkOutputName(name, groupBy);
       try {
         kind.create(options);
       } catch (err) {
@@ -298,19 +300,68 @@ class PlanBuilder {
         this.error(['aggregate', name], 'invalid-value', `aggregate \`${name}\`: ${err.message}`);
       }
       const input = typeof inputText === 'string' ? this.expression(['aggregate', name, kindName], inputText) : undefined;
-      return { name, kind, options, input };
-    });
+      const where = typeof whereText === 'string' ? this.expression(['aggregate', name, 'where'], whereText) : undefined;
+      uses.push({ name, kind, options, input, ...(where ? { where } : {}) });
+    }
+    return uses;
   }
 
-  private document(groupBy: GroupKey[], aggregates: AggregateUse[]): DocumentField[] {
-    const names = [...WINDOW_FIELDS, ...groupBy.map((k) => k.name), ...aggregates.map((a) => a.name)];
+  /**
+   * Derived outputs read the aggregates, the group keys and the derived outputs declared before
+   * them. They are evaluated where no record is at hand (a document written, a rollup served), so
+   * they must be in the subset translated to plain JavaScript.
+   */
+  private derived(groupBy: GroupKey[], aggregates: AggregateUse[]): DerivedOutput[] {
+    const outputs: DerivedOutput[] = [];
+    const known = [...groupBy.map((k) => k.name), ...aggregates.map((a) => a.name)];
+    for (const [name, spec] of Object.entries(this.value.aggregate)) {
+      if (!isDerived(spec)) continue;
+      const path = ['aggregate', name, 'expression'];
+      this.checkOutputName(name, groupBy);
+      const before = this.diagnostics.length;
+      const expression = this.expression(path, spec.expression);
+      if (this.diagnostics.length > before) continue; // referencedFields parses again: only an expression that compiled
+      if (!expression.translated) {
+        this.error(
+          path,
+          'expression-not-allowed',
+          `derived output \`${name}\` uses more than arithmetic, comparisons and the basic functions`,
+          'derived outputs are computed where no record is at hand: use + - * / %, comparisons, ?:, and functions such as $round or $abs',
+        );
+      }
+      for (const field of referencedFields(spec.expression)) {
+        if (known.includes(field)) continue;
+        const later = Object.hasOwn(this.value.aggregate, field);
+        this.error(
+          path,
+          'unknown-name',
+          later ? `\`${field}\` is declared after \`${name}\`` : `\`${field}\` is not an output or group key of this pipeline`,
+          later
+            ? `declare \`${field}\` before \`${name}\``
+            : (didYouMean(field, known) ?? `use one of ${known.map((n) => `\`${n}\``).join(', ')}`),
+        );
+      }
+      outputs.push({ name, expression });
+      known.push(name);
+    }
+    return outputs;
+  }
+
+  private checkOutputName(name: string, groupBy: GroupKey[]): void {
+    if (groupBy.some((k) => k.name === name)) {
+      this.error(['aggregate', name], 'duplicate-name', `\`${name}\` is both a group key and an aggregate`, 'rename the aggregate', 'key');
+    }
+  }
+
+  private document(groupBy: GroupKey[], outputs: { name: string }[]): DocumentField[] {
+    const names = [...WINDOW_FIELDS, ...groupBy.map((k) => k.name), ...outputs.map((a) => a.name)];
     const mapping = this.value.sink.document;
     if (!mapping) {
       return [
         { target: 'windowStart', from: 'window.start' },
         { target: 'windowEnd', from: 'window.end' },
         ...groupBy.map((k) => ({ target: k.name, from: k.name })),
-        ...aggregates.map((a) => ({ target: a.name, from: a.name })),
+        ...outputs.map((a) => ({ target: a.name, from: a.name })),
       ];
     }
     for (const [target, from] of Object.entries(mapping)) {
@@ -378,7 +429,9 @@ class PlanBuilder {
       v.filter,
       ...Object.values(v.fields ?? {}),
       ...(v.groupBy ?? []).flatMap((g) => (typeof g === 'string' ? [] : Object.values(g))),
-      ...Object.values(v.aggregate).flatMap((a) => (typeof a === 'string' ? [] : [String(Object.values(a)[0])])),
+      ...Object.values(v.aggregate).flatMap((a) =>
+        typeof a === 'string' || isDerived(a) ? [] : [Object.values(a)[0], a.where].filter((t) => typeof t === 'string'),
+      ),
     ].filter((t): t is string => t !== undefined);
     const read = new Set(expressions.flatMap((text) => referencedFields(text)));
     for (const g of v.groupBy ?? []) if (typeof g === 'string') read.add(g);

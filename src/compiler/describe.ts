@@ -81,18 +81,26 @@ export function describePlan(plan: Plan): Stage[] {
     },
     {
       stage: 'aggregates',
-      summary: plan.aggregates.map((a) => `${a.name} = ${a.kind.name}(${a.input?.source ?? ''})`).join(', '),
-      details: Object.fromEntries(
-        plan.aggregates.map((a) => [
+      summary: [
+        ...plan.aggregates.map((a) => `${a.name} = ${a.kind.name}(${a.input?.source ?? ''})${a.where ? ` where ${a.where.source}` : ''}`),
+        ...plan.derived.map((d) => `${d.name} = ${d.expression.source}`),
+      ].join(', '),
+      details: Object.fromEntries<unknown>([
+        ...plan.aggregates.map((a): [string, unknown] => [
           a.name,
           {
             aggregation: a.kind.name,
             ...(a.input ? expressionInfo(a.input) : {}),
+            ...(a.where ? { where: expressionInfo(a.where) } : {}),
             options: a.options,
             state: a.kind.describeState(a.options),
           },
         ]),
-      ),
+        ...plan.derived.map((d): [string, unknown] => [
+          d.name,
+          { derived: 'from the results of the same row, never stored as a state', ...expressionInfo(d.expression) },
+        ]),
+      ]),
     },
     {
       stage: 'sink',

@@ -2,6 +2,7 @@ import { components } from '../components/registry.js';
 import type { ComponentSpec, Slot } from '../components/spec.js';
 import { aggregationKinds } from '../components/aggregations/index.js';
 import type { JsonSchema } from '../json-schema.js';
+import { DERIVED_DESCRIPTION, WHERE_DESCRIPTION } from '../schema/pipeline-schema.js';
 
 const slotTitles: Record<Slot, string> = {
   source: 'Sources (`source:`)',
@@ -74,6 +75,12 @@ export function renderReference(): string {
       `| \`${kind.name}\` | ${written} | ${options} | ${cell(kind.summary)} ${cell(kind.describeState(defaults(kind.options)))} |`,
     );
   }
+  lines.push(
+    '',
+    `**\`where\`**: any aggregation may take \`where: <predicate>\` (\`out: { count: true, where: 'type = "click"' }\`, \`out: { sum: bid, where: bid > 0.5 }\`). ${cell(WHERE_DESCRIPTION)}.`,
+    '',
+    `**Derived outputs**: \`out: { expression: clicks / imps }\`. ${cell(DERIVED_DESCRIPTION)}.`,
+  );
   return lines.join('\n') + '\n';
 }
 

@@ -13,7 +13,10 @@ export function fieldsRead(plan: Plan): string[] | undefined {
   if (plan.filter) expressions.push(plan.filter);
   for (const field of plan.fields) expressions.push(field.expression);
   for (const key of plan.groupBy) if (key.expression) expressions.push(key.expression);
-  for (const use of plan.aggregates) if (use.input) expressions.push(use.input);
+  for (const use of plan.aggregates) {
+    if (use.input) expressions.push(use.input);
+    if (use.where) expressions.push(use.where);
+  }
   if (expressions.some((e) => !e.translated)) return undefined;
   const fields = new Set(['_jsonata_function', '_jsonata_lambda']);
   for (const expression of expressions) for (const field of referencedFields(expression.source)) fields.add(field);

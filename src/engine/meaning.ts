@@ -35,8 +35,8 @@ export function meaningOf(plan: Plan): Meaning {
   return meaning;
 }
 
-/** `approxDistinct(cookie) { precision: 14 }`: kind, input and every option, defaults included. */
-function describeAggregate({ kind, input, options }: AggregateUse): string {
+/** `approxDistinct(cookie) { precision: 14 } where ...`: kind, input, every option (defaults included) and the condition. */
+function describeAggregate({ kind, input, options, where }: AggregateUse): string {
   const resolved: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(kind.options).sort(([a], [b]) => a.localeCompare(b))) {
     const value = options[name] ?? schema.default;
@@ -45,7 +45,7 @@ function describeAggregate({ kind, input, options }: AggregateUse): string {
   const optionText = Object.entries(resolved)
     .map(([name, value]) => `${name}: ${JSON.stringify(value)}`)
     .join(', ');
-  return `${kind.name}(${input?.source ?? ''})${optionText ? ` { ${optionText} }` : ''}`;
+  return `${kind.name}(${input?.source ?? ''})${optionText ? ` { ${optionText} }` : ''}${where ? ` where ${where.source}` : ''}`;
 }
 
 /** A short stable digest of a meaning: equal meanings, equal fingerprints, whatever the facet order. */

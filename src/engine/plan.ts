@@ -33,6 +33,8 @@ export interface Plan {
   /** A group key that is absent or null: `null` groups such records under null, `deadLetter` rejects them (`missing-key`). */
   missingKeys: 'null' | 'deadLetter';
   aggregates: AggregateUse[];
+  /** Outputs computed from the aggregates' results and the group keys, in declaration order (see derive.ts). */
+  derived: DerivedOutput[];
   sink: ComponentUse & { document: DocumentField[] };
   /** Defaults to the file `dead-letters/<name>.jsonl`, so no rejected record is ever lost. */
   deadLetter: ComponentUse;
@@ -69,6 +71,14 @@ export interface AggregateUse {
   options: Record<string, unknown>;
   /** Absent for kinds that take no input (count). */
   input?: CompiledExpression;
+  /** Only records for which this holds are added (`where:`). */
+  where?: CompiledExpression;
+}
+
+/** `name: { expression }` in `aggregate:`: a value computed from the row's other outputs, never stored as a state. */
+export interface DerivedOutput {
+  name: string;
+  expression: CompiledExpression;
 }
 
 /** One stored field of a result document and the result-row name it takes its value from. */

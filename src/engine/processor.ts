@@ -413,6 +413,11 @@ export class RecordProcessor {
     const { aggregates } = this.plan;
     for (let a = 0; a < aggregates.length; a++) {
       const use = aggregates[a];
+      // a record this aggregate does not take is not checked against its input either
+      if (use.where && !isTruthy(evaluate(use.where, row, resolved))) {
+        this.inputs[a] = SKIP;
+        continue;
+      }
       if (!use.input) {
         this.inputs[a] = undefined;
         continue;

@@ -30,25 +30,44 @@ function slot<Extra extends TProperties>(name: Slot, description: string, extra:
   );
 }
 
-/** `count` alone, or `{ kind: expression, ...options }` for kinds that take an input. */
+export const WHERE_DESCRIPTION =
+  "Only records for which this holds are aggregated in this output, as SQL's `FILTER (WHERE ...)`; they still count in the others, and a record it leaves out is not checked against the output's input";
+
+export const DERIVED_DESCRIPTION =
+  "A derived output, computed from the row's aggregates, group keys and the derived outputs declared before it whenever a row is emitted or a document written, and from merged states in rollups and the serving layer: the CTR of an hour is its clicks over its impressions, never a mean of its minutes' CTRs. It is null when an input is missing or not a number, or the result is not a finite number (a division by zero). It uses the expressions compiled to JavaScript (arithmetic, comparisons, `?:`, functions such as `$round`); it is not stored as a state, so it may change freely under stored data";
+
+const WHERE = expression(WHERE_DESCRIPTION, { examples: ['type = "click"', 'bid > 0.5'] });
+
+/**
+ * `count` alone, `{ kind: expression, ...options, where? }` (`{ count: true, where }` for kinds
+ * without an input), or a derived output `{ expression }` computed from the other outputs.
+ */
 function aggregation(): JsonSchema {
   const bare = aggregationKinds.filter((k) => k.input === 'none').map((k) => k.name);
   const branches: JsonSchema[] = [{ type: 'string', enum: bare, description: `Aggregations written alone: ${bare.join(', ')}.` }];
   for (const kind of aggregationKinds) {
-    if (kind.input === 'none') continue;
+    const input =
+      kind.input === 'none'
+        ? { const: true, description: `\`${kind.name}: true\`: ${kind.name} (written this way to take \`where\`)` }
+        : expression(`The field or expression to ${kind.name}`, { examples: ['bid', 'cookie'] });
     branches.push({
       type: 'object',
       description: kind.summary,
-      properties: {
-        [kind.name]: expression(`The field or expression to ${kind.name}`, { examples: ['bid', 'cookie'] }),
-        ...kind.options,
-      },
+      properties: { [kind.name]: input, ...kind.options, where: WHERE },
       required: [kind.name],
       additionalProperties: false,
     });
   }
+  branches.push({
+    type: 'object',
+    description: DERIVED_DESCRIPTION,
+    properties: { expression: expression('The derived value', { examples: ['clicks / imps'] }) },
+    required: ['expression'],
+    additionalProperties: false,
+  });
   return {
-    description: 'An aggregation: `count`, or one of `{ sum: bid }`, `{ avg: bid }`, `{ approxDistinct: cookie }`, ...',
+    description:
+      'An aggregation: `count`, or one of `{ sum: bid }`, `{ avg: bid }`, `{ approxDistinct: cookie }`, ..., each optionally with `where`; or a derived output `{ expression: clicks / imps }`.',
     oneOf: branches,
   };
 }

@@ -4,6 +4,7 @@ import { DURATION_PATTERN } from '../components/fragments.js';
 import type { JsonSchema } from '../json-schema.js';
 import { BadRequest } from './query.js';
 import type { Level } from '../engine/reader.js';
+import { outputNames } from './outputs.js';
 
 /** A time: ISO 8601 (a date, or a date and time with a zone), epoch milliseconds, `now`, or `now-<duration>`. */
 export const TIME_PATTERN =
@@ -32,7 +33,7 @@ function keyParams(plan: Plan): Record<string, JsonSchema> {
 
 /** The querystring schema of `/api/pipelines/<name>/series`; every parameter is checked by Fastify's ajv. */
 export function seriesQuerySchema(plan: Plan, levels: readonly Level[]): JsonSchema {
-  const names = plan.aggregates.map((a) => a.name);
+  const names = outputNames(plan);
   return {
     type: 'object',
     additionalProperties: false,
@@ -48,7 +49,7 @@ export function seriesQuerySchema(plan: Plan, levels: readonly Level[]): JsonSch
       fields: {
         type: 'string',
         pattern: `^(${names.join('|')})(,(${names.join('|')}))*$`,
-        description: `Comma-separated aggregates to return, of: ${names.join(', ')}. Default: all.`,
+        description: `Comma-separated outputs (aggregates and derived outputs) to return, of: ${names.join(', ')}. Default: all.`,
       },
       format: formatParam,
       ...keyParams(plan),
@@ -63,7 +64,7 @@ export function topQuerySchema(plan: Plan): JsonSchema {
     additionalProperties: false,
     required: ['field', 'by'],
     properties: {
-      field: { type: 'string', enum: plan.aggregates.map((a) => a.name), description: 'The aggregate to rank by.' },
+      field: { type: 'string', enum: outputNames(plan), description: 'The output (an aggregate or a derived output) to rank by.' },
       by: { type: 'string', enum: plan.groupBy.map((k) => k.name), description: 'The group key whose values are ranked.' },
       from: timeParam('Start of the range (inclusive; rounded down to the window). Default: 24 hours before `to`'),
       to: timeParam('End of the range (exclusive; rounded up to the window). Default: now'),

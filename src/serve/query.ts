@@ -105,7 +105,10 @@ export function coverRange(levels: readonly Level[], from: number, to: number): 
 export interface TopQuery {
   from: number;
   to: number;
-  field: AggregateUse;
+  /** The aggregates the ranked output is or derives from. */
+  aggregates: AggregateUse[];
+  /** The ranked output, from the merged results of `aggregates` and the ranked key's value. */
+  rankedBy(results: readonly unknown[], value: unknown): unknown;
   /** Index of the group key ranked by. */
   by: number;
   filters: KeyFilters;
@@ -121,29 +124,36 @@ export interface TopResult {
 }
 
 /**
- * The top values of a group key by an aggregate over a range: each value's states merged over
- * the whole range and every other key (a publisher's uniques over 30 days and all geos are one
- * HLL merge), ranked by the merged result, largest first (ties by the key value).
+ * The top values of a group key by an output over a range: each value's states merged over the
+ * whole range and every other key (a publisher's uniques over 30 days and all geos are one HLL
+ * merge; its CTR the merged clicks over the merged impressions), ranked by the output of the
+ * merged results, largest first (ties by the key value).
  */
 export async function queryTop(reader: PipelineReader, query: TopQuery): Promise<TopResult> {
   const base = reader.levels[0].sizeMs;
   const from = Math.floor(query.from / base) * base;
   const to = Math.ceil(query.to / base) * base;
   const parts = coverRange(reader.levels, from, to);
-  const merged = new Map<string, { value: unknown; state: AggregationState }>();
+  const merged = new Map<string, { value: unknown; states: AggregationState[] }>();
   let documents = 0;
-  const docLists = await Promise.all(parts.map((p) => reader.find(p.level, p.from, p.to, query.filters, [query.field])));
+  const docLists = await Promise.all(parts.map((p) => reader.find(p.level, p.from, p.to, query.filters, query.aggregates)));
   for (const docs of docLists) {
     documents += docs.length;
     for (const doc of docs) {
       const value = doc.key[query.by];
       const id = typeof value === 'string' ? value : JSON.stringify(value);
       const entry = merged.get(id);
-      if (entry) entry.state.merge(doc.states[0]);
-      else merged.set(id, { value, state: doc.states[0] });
+      if (entry) entry.states.forEach((state, i) => state.merge(doc.states[i]));
+      else merged.set(id, { value, states: doc.states });
     }
   }
-  const rows = [...merged.values()].map((e) => ({ value: e.value, result: e.state.result() }));
+  const rows = [...merged.values()].map((e) => ({
+    value: e.value,
+    result: query.rankedBy(
+      e.states.map((s) => s.result()),
+      e.value,
+    ),
+  }));
   rows.sort(
     (a, b) => compareResults(b.result, a.result) || (String(a.value) < String(b.value) ? -1 : String(a.value) > String(b.value) ? 1 : 0),
   );

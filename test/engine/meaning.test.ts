@@ -115,3 +115,14 @@ test('changes are told apart: aggregates added, removed and renamed, facets that
   delete older.filter;
   assert.deepEqual(compareMeanings(older, base).changed, [{ facet: 'filter', was: 'absent', now: 'geo != "unknown"' }]);
 });
+
+test('a `where` is part of an aggregate\'s meaning; a derived output is not stored, so it changes freely', () => {
+  const conditional = BASE.replace('  imps: count\n', '  imps: { count: true, where: bid > 0 }\n  ratio: { expression: imps / 2 }\n');
+  assert.equal(meaning(conditional)['aggregate.imps'], 'count() where bid > 0');
+  assert.equal(meaning(conditional)['aggregate.ratio'], undefined);
+  assert.deepEqual(compareMeanings(meaning(BASE), meaning(conditional)).changed, [
+    { facet: 'aggregate.imps', was: 'count()', now: 'count() where bid > 0' },
+  ]);
+  const otherRatio = conditional.replace('imps / 2', 'imps / 3');
+  assert.equal(fingerprintOf(meaning(otherRatio)), fingerprintOf(meaning(conditional)));
+});

@@ -63,6 +63,8 @@ aggregate:
   imps: count
   uniques: { approxDistinct: cookie }
   avgBid: { avg: bid }
+  bigBids: { count: true, where: bid > 0.5 }
+  bigShare: { expression: bigBids / imps }
 sink:
 ${sink}
 `;
@@ -71,13 +73,15 @@ const MONGO_SINK = `  mongodb: { uri: "${mongoUri()}", database: ${database}, co
   document: { date: window.start, publisher: publisher, geo: geo, imps: imps, uniques: uniques, avgBid: avgBid }`;
 
 /** The reference numbers of a set of records. */
-function reference(group: Impression[]): { imps: number; uniques: number; avgBid: number | null } {
+function reference(group: Impression[]): { imps: number; uniques: number; avgBid: number | null; bigShare: number | null } {
   const hll = getAggregationKind('approxDistinct')!.create({});
   for (const r of group) hll.add(r.cookie, r.timestamp);
   return {
     imps: group.length,
     uniques: hll.result() as number,
     avgBid: group.length === 0 ? null : group.reduce((s, r) => s + r.bid, 0) / group.length,
+    // of the merged counts, never a mean of finer windows' shares; no impressions, no share
+    bigShare: group.length === 0 ? null : group.filter((r) => r.bid > 0.5).length / group.length,
   };
 }
 
@@ -90,7 +94,7 @@ function assertClose(actual: unknown, expected: number | null, what: string): vo
 interface SeriesBody {
   level: string;
   fields: string[];
-  points: { time: string; imps: number; uniques: number; avgBid: unknown }[];
+  points: { time: string; imps: number; uniques: number; avgBid: unknown; bigShare: unknown }[];
 }
 interface TopBody {
   levels: { level: string }[];
@@ -105,7 +109,7 @@ interface PipelinesBody {
     name: string;
     granularities: { label: string; where: string }[];
     groupBy: string[];
-    fields: { name: string }[];
+    fields: { name: string; aggregation: string }[];
     extent: { from: string };
     queryable: boolean;
   }[];
@@ -222,6 +226,7 @@ describe('serving API against FerretDB', stack, () => {
         assert.equal(point.imps, expected.imps, `${granularity} ${point.time}`);
         assert.equal(point.uniques, expected.uniques, `${granularity} ${point.time}`);
         assertClose(point.avgBid, expected.avgBid, `${granularity} ${point.time}`);
+        assertClose(point.bigShare, expected.bigShare, `${granularity} ${point.time}`);
         total += point.imps;
       }
       assert.equal(total, mine.length, granularity);
@@ -238,10 +243,30 @@ describe('serving API against FerretDB', stack, () => {
     assert.ok(summed > body.points[0].uniques * 1.5, `summed minute uniques ${summed} would overcount ${body.points[0].uniques}`);
   });
 
+  test("a day's derived share is its merged counts' ratio, not a mean of its hours' shares", async () => {
+    const day = await json<SeriesBody>(`/api/pipelines/imps/series?from=${T0}&to=${T0 + DAY}&granularity=1d&fields=bigShare`);
+    assert.deepEqual(Object.keys(day.points[0]), ['time', 'bigShare'], 'only the requested output, though it reads two aggregates');
+    assertClose(day.points[0].bigShare, reference(data.filter((r) => r.timestamp < T0 + DAY)).bigShare, 'daily share');
+    const hours = await json<SeriesBody>(`/api/pipelines/imps/series?from=${T0}&to=${T0 + DAY}&granularity=1h&fields=bigShare`);
+    assert.ok(
+      hours.points.some((p) => p.bigShare === null),
+      'an hour without impressions has no share',
+    );
+    // the mean of the stored minute documents' shares: what merging derived values would give
+    const perDocument = [
+      ...groupBy(
+        data.filter((r) => r.timestamp < T0 + DAY),
+        (r) => `${Math.floor(r.timestamp / MINUTE)}|${r.publisher}|${r.geo}`,
+      ).values(),
+    ];
+    const mean = perDocument.reduce((sum, group) => sum + reference(group).bigShare!, 0) / perDocument.length;
+    assert.ok(Math.abs(mean - (day.points[0].bigShare as number)) > 1e-3, `the test data tells the two apart (${mean})`);
+  });
+
   test('top-N over a range that is not day-aligned merges days, hours and minutes correctly', async () => {
     const from = T0 + 5 * HOUR + 30 * MINUTE;
     const to = T0 + 2 * DAY + 3 * HOUR + 10 * MINUTE;
-    for (const field of ['imps', 'uniques', 'avgBid'] as const) {
+    for (const field of ['imps', 'uniques', 'avgBid', 'bigShare'] as const) {
       const body = await json<TopBody>(`/api/pipelines/imps/top?field=${field}&by=publisher&from=${from}&to=${to}&limit=2`);
       assert.deepEqual(
         body.levels.map((l) => l.level),
@@ -326,8 +351,14 @@ describe('serving API against FerretDB', stack, () => {
     );
     assert.deepEqual(imps.groupBy, ['publisher', 'geo']);
     assert.deepEqual(
-      imps.fields.map((f) => f.name),
-      ['imps', 'uniques', 'avgBid'],
+      imps.fields.map((f) => [f.name, f.aggregation]),
+      [
+        ['imps', 'count'],
+        ['uniques', 'approxDistinct'],
+        ['avgBid', 'avg'],
+        ['bigBids', 'count'],
+        ['bigShare', 'derived'],
+      ],
     );
     assert.equal(imps.extent.from, new Date(T0).toISOString());
     assert.equal(imps.queryable, true);
@@ -341,6 +372,8 @@ describe('serving API against FerretDB', stack, () => {
       'imps',
       'uniques',
       'avgBid',
+      'bigBids',
+      'bigShare',
     ]);
 
     assert.deepEqual((await json<{ pipelines: Record<string, string> }>('/healthz')).pipelines, { imps: 'ok', local: 'not stored' });

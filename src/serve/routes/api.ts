@@ -8,6 +8,7 @@ import { CachedReader, type HeldLevel } from '../cache.js';
 import { openApiDocument } from '../openapi.js';
 import { granularity, seriesQuerySchema, timeRange, topQuerySchema } from '../params.js';
 import { BadRequest, keyFilters, querySeries, queryTop } from '../query.js';
+import { outputNames, selectOutputs } from '../outputs.js';
 
 type Query = Record<string, string | number | undefined>;
 
@@ -69,7 +70,10 @@ async function describe(pipeline: ServedPipeline): Promise<Record<string, unknow
       inMemory: inMemory(held[l.label]),
     })),
     groupBy: plan.groupBy.map((k) => k.name),
-    fields: plan.aggregates.map((a) => ({ name: a.name, aggregation: a.kind.name, state: a.kind.describeState(a.options) })),
+    fields: [
+      ...plan.aggregates.map((a) => ({ name: a.name, aggregation: a.kind.name, state: a.kind.describeState(a.options) })),
+      ...plan.derived.map((d) => ({ name: d.name, aggregation: 'derived', expression: d.expression.source })),
+    ],
     extent: extent && { from: new Date(extent.first).toISOString(), to: new Date(extent.last).toISOString() },
     status: await statusOf(pipeline),
     links: { series: `/api/pipelines/${plan.name}/series`, top: `/api/pipelines/${plan.name}/top` },
@@ -100,10 +104,12 @@ export async function apiRoutes(app: FastifyInstance, options: { pipelines: read
         const reader = requireReader();
         const { from, to } = timeRange(q);
         const granularityMs = granularity(q.granularity as string | undefined, pipeline.levels, from, to);
-        const fields = typeof q.fields === 'string' ? [...new Set(q.fields.split(','))] : plan.aggregates.map((a) => a.name);
-        const aggregates = fields.map((f) => plan.aggregates.find((a) => a.name === f)!);
+        const fields = typeof q.fields === 'string' ? [...new Set(q.fields.split(','))] : outputNames(plan);
+        const outputs = selectOutputs(plan, fields);
         const filters = keyFilters(plan, q);
-        const result = await querySeries(reader, { from, to, granularityMs, filters, aggregates });
+        const keys = Object.fromEntries([...filters].map(([i, v]) => [plan.groupBy[i].name, v]));
+        const series = await querySeries(reader, { from, to, granularityMs, filters, aggregates: outputs.aggregates });
+        const result = { ...series, points: series.points.map((p) => ({ time: p.time, values: outputs.values(p.values, keys) })) };
         if (wantsCsv(request, q.format)) {
           return reply.type('text/csv; charset=utf-8').send(
             csv(
@@ -133,11 +139,22 @@ export async function apiRoutes(app: FastifyInstance, options: { pipelines: read
       const q = request.query as Query;
       const reader = requireReader();
       const { from, to } = timeRange(q);
-      const field = plan.aggregates.find((a) => a.name === q.field)!;
+      const field = { name: String(q.field) };
       const by = plan.groupBy.findIndex((k) => k.name === q.by);
       const filters = keyFilters(plan, q);
       if (filters.has(by)) throw new BadRequest(String(q.by), `cannot rank \`${q.by}\` while filtering it to one value`);
-      const result = await queryTop(reader, { from, to, field, by, filters, limit: Number(q.limit ?? 10) });
+      const outputs = selectOutputs(plan, [field.name]);
+      const keys = Object.fromEntries([...filters].map(([i, v]) => [plan.groupBy[i].name, v]));
+      const rankedBy = (results: readonly unknown[], value: unknown) => outputs.values(results, { ...keys, [String(q.by)]: value })[0];
+      const result = await queryTop(reader, {
+        from,
+        to,
+        aggregates: outputs.aggregates,
+        rankedBy,
+        by,
+        filters,
+        limit: Number(q.limit ?? 10),
+      });
       if (wantsCsv(request, q.format)) {
         return reply.type('text/csv; charset=utf-8').send(
           csv(
