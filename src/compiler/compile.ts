@@ -130,6 +130,7 @@ class PlanBuilder {
         allowedLatenessMs: this.duration(['time', 'allowedLateness'], v.time.allowedLateness),
         maxFutureMs: this.duration(['time', 'maxFuture'], v.time.maxFuture),
         maxPastMs: v.time.maxPast === undefined ? Infinity : this.duration(['time', 'maxPast'], v.time.maxPast),
+        idleTimeoutMs: this.duration(['time', 'idleTimeout'], v.time.idleTimeout) || Infinity,
       },
       filter,
       fields,

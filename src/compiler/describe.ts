@@ -55,7 +55,7 @@ export function describePlan(plan: Plan): Stage[] {
     plan.time
       ? {
           stage: 'event time',
-          summary: `from \`${plan.time.field}\` (${plan.time.format}); watermark = newest event time - ${formatDuration(plan.time.maxOutOfOrderMs)} (min over partitions); records older than watermark - ${formatDuration(plan.time.allowedLatenessMs)} are late; event times more than ${formatDuration(plan.time.maxFutureMs)} ahead of the clock${Number.isFinite(plan.time.maxPastMs) ? ` or ${formatDuration(plan.time.maxPastMs)} behind it` : ''} are out of range`,
+          summary: `from \`${plan.time.field}\` (${plan.time.format}); watermark = newest event time - ${formatDuration(plan.time.maxOutOfOrderMs)} (min over partitions${Number.isFinite(plan.time.idleTimeoutMs) ? `, but those without records for ${formatDuration(plan.time.idleTimeoutMs)}` : ''}); records older than watermark - ${formatDuration(plan.time.allowedLatenessMs)} are late; event times more than ${formatDuration(plan.time.maxFutureMs)} ahead of the clock${Number.isFinite(plan.time.maxPastMs) ? ` or ${formatDuration(plan.time.maxPastMs)} behind it` : ''} are out of range`,
           details: { ...plan.time, maxPastMs: Number.isFinite(plan.time.maxPastMs) ? plan.time.maxPastMs : 'none' },
         }
       : { stage: 'event time', summary: 'processing time: the time each record is read', details: {} },

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { Plan } from './plan.js';
+import { DEFAULT_IDLE_TIMEOUT, type Plan } from './plan.js';
+import { parseDuration } from '../config/duration.js';
 import { BatchState } from './batch-state.js';
 import { Fences } from './fences.js';
 import { mergeBatch, raiseFences, StraddleError, type RecentDocs } from './merge.js';
@@ -78,7 +79,7 @@ export class PipelineRun {
     private readonly onBatch: (stats: RunStats) => void = () => {},
   ) {
     this.stats = { records: 0, batches: 0, deadLetters: {}, watermark: -Infinity, startedAt: Date.now(), lastFlushMs: 0, lag: {} };
-    this.watermarks = new Watermarks(plan.time?.maxOutOfOrderMs ?? 0);
+    this.watermarks = new Watermarks(plan.time?.maxOutOfOrderMs ?? 0, plan.time?.idleTimeoutMs ?? parseDuration(DEFAULT_IDLE_TIMEOUT));
     this.recentDocs = [parts.sink.store, ...(parts.sink.rollups ?? [])].map((): RecentDocs => new Map());
     const reasonsSeen = new Set<DeadLetterReason>();
     const onReject = ({ reason, detail, partition, offset }: DeadLetter): void => {

@@ -21,6 +21,8 @@ export interface Plan {
     maxFutureMs: number;
     /** Event times further behind the wall clock are dead letters; Infinity: no bound. */
     maxPastMs: number;
+    /** A partition without records for this long no longer holds the watermark back; Infinity: never (see watermark.ts). */
+    idleTimeoutMs: number;
   };
   filter?: CompiledExpression;
   fields: { name: string; expression: CompiledExpression }[];
@@ -50,6 +52,9 @@ export interface Limits {
   /** Most items of an array an expression builds, and longest string `$pad` makes (`expression-error`). */
   maxValueLength: number;
 }
+
+/** `time.idleTimeout`'s default, also used without `time` (the watermark of processing time). */
+export const DEFAULT_IDLE_TIMEOUT = '1m';
 
 export const DEFAULT_LIMITS: Limits = { maxRecordBytes: 1048576, maxDepth: 64, expressionTimeoutMs: 1000, maxValueLength: 1_000_000 };
 

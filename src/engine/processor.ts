@@ -165,6 +165,7 @@ export class RecordProcessor {
   async process(chunk: Chunk, batch: BatchState): Promise<void> {
     const { partition, offsets, payloads, lines } = chunk;
     const count = offsets.length;
+    this.watermarks.arrived(partition);
     const context: ChunkContext = {
       batch,
       table: batch.table(partition),

@@ -3,7 +3,7 @@ import type { Slot } from '../components/spec.js';
 import { aggregationKinds } from '../components/aggregations/index.js';
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
 import type { JsonSchema } from '../json-schema.js';
-import { DEFAULT_LIMITS } from '../engine/plan.js';
+import { DEFAULT_IDLE_TIMEOUT, DEFAULT_LIMITS } from '../engine/plan.js';
 import { choice, defaultedObject, duration, durationList, expression, integer, strictObject, text } from '../components/fragments.js';
 
 export const SCHEMA_ID = 'https://runnel.dev/schemas/pipeline.schema.json';
@@ -152,6 +152,10 @@ function pipelineSchema() {
             maxFuture: duration(
               'Event times more than this ahead of the wall clock are dead letters `time-out-of-range`: one record from the far future would otherwise push the watermark past every record after it.',
               { default: '1d' },
+            ),
+            idleTimeout: duration(
+              'A partition (of any source) that hands over no records for this long stops holding the watermark back, until it hands over records again: a quiet topic must not keep windows open for ever. `0s`: never idle.',
+              { default: DEFAULT_IDLE_TIMEOUT },
             ),
             maxPast: Type.Optional(
               duration(

@@ -99,6 +99,7 @@ test("the pipeline's own defaults reach the plan", () => {
     allowedLatenessMs: parseDuration(field('time', 'allowedLateness') as string),
     maxFutureMs: parseDuration(field('time', 'maxFuture') as string),
     maxPastMs: Infinity,
+    idleTimeoutMs: parseDuration(field('time', 'idleTimeout') as string),
   });
   assert.equal(plan.missingKeys, field('missingKeys') === null ? 'null' : field('missingKeys'));
 });

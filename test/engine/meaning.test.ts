@@ -116,7 +116,7 @@ test('changes are told apart: aggregates added, removed and renamed, facets that
   assert.deepEqual(compareMeanings(older, base).changed, [{ facet: 'filter', was: 'absent', now: 'geo != "unknown"' }]);
 });
 
-test('a `where` is part of an aggregate\'s meaning; a derived output is not stored, so it changes freely', () => {
+test("a `where` is part of an aggregate's meaning; a derived output is not stored, so it changes freely", () => {
   const conditional = BASE.replace('  imps: count\n', '  imps: { count: true, where: bid > 0 }\n  ratio: { expression: imps / 2 }\n');
   assert.equal(meaning(conditional)['aggregate.imps'], 'count() where bid > 0');
   assert.equal(meaning(conditional)['aggregate.ratio'], undefined);
