@@ -18,7 +18,7 @@ import { silentLogger } from '../../log.js';
 import type { StoredValue } from '../../engine/aggregation.js';
 import { failedAsAWhole, MongoConnection, writeErrorsOf } from './connection.js';
 import { DUPLICATE_KEY, errorText, isDuplicateKey, retryTransient, TRANSIENT_CODES, type RetryOptions } from './retry.js';
-import { decodeOffsets, decodeValue, encodeOffsets, encodeValue } from './encoding.js';
+import { decodeName, decodeOffsets, decodeValue, encodeName, encodeOffsets, encodeValue } from './encoding.js';
 import { parseDuration } from '../../config/duration.js';
 import type { MongoSinkConfig } from './sink.js';
 import { mapLimited, slices } from '../../util/limited.js';
@@ -136,8 +136,8 @@ export interface RunnelFields {
   states: Record<string, unknown>;
   /** Grouped by topic (see encodeOffsets). */
   offsets: Record<string, number | Record<string, number>>;
-  /** StateDoc.partial, when the document has aggregates it holds only in part. */
-  partial?: Record<string, Record<string, number>>;
+  /** StateDoc.partial, when the document has aggregates it holds only in part: per aggregate, offsets as `offsets` are stored. */
+  partial?: Record<string, Record<string, number | Record<string, number>>>;
   w: string;
 }
 
@@ -175,6 +175,11 @@ function unpackClaim(claim: ClaimDoc): ClaimedContent {
   const packed = claim.z instanceof Binary ? claim.z.buffer.subarray(0, claim.z.position) : claim.z;
   const doc = BSON.deserialize(inflateRawSync(packed)) as Omit<StoredDoc, '_id'>;
   return { d: claim.d, v: claim.v, doc };
+}
+
+/** An object with each name and value mapped. */
+function mapEntries<A, B>(object: Record<string, A>, name: (name: string) => string, value: (value: A) => B): Record<string, B> {
+  return Object.fromEntries(Object.entries(object).map(([n, v]) => [name(n), value(v)]));
 }
 
 /** One raise of a partition's fence. */
@@ -668,7 +673,7 @@ export class MongoStateStore implements StateStore {
       key: encodeValue(doc.key) as unknown[],
       states: encodeValue(doc.states) as Record<string, unknown>,
       offsets: encodeOffsets(doc.offsets),
-      ...(doc.partial ? { partial: encodeValue(doc.partial) as Record<string, Record<string, number>> } : {}),
+      ...(doc.partial ? { partial: mapEntries(doc.partial, encodeName, encodeOffsets) } : {}),
       w: token,
     };
     return { ...rendered, _runnel: runnel };
@@ -689,7 +694,7 @@ export class MongoStateStore implements StateStore {
       key: decodeValue(r.key) as unknown[],
       states: decodeValue(r.states) as Record<string, StoredValue>,
       offsets: decodeOffsets(r.offsets),
-      ...(r.partial ? { partial: decodeValue(r.partial) as Record<string, Record<string, number>> } : {}),
+      ...(r.partial ? { partial: mapEntries(r.partial, decodeName, decodeOffsets) } : {}),
     };
   }
 
