@@ -6,11 +6,30 @@ import type { RunnableSpec, Slot } from '../components/spec.js';
 import { RunnelError } from '../errors.js';
 import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } from '../engine/runtime.js';
 import type { RunParts } from '../engine/pipeline-run.js';
+import { UnionSource } from '../engine/union-source.js';
 
 async function create<Runtime>(slot: Slot, use: { name: string; config: unknown }, context: ComponentContext): Promise<Runtime> {
   const spec = findComponent(slot, use.name) as Partial<RunnableSpec<TSchema, Runtime>> | undefined;
   if (!spec?.create) throw new RunnelError(`the ${use.name} ${slot} validates, but cannot run yet`);
   return spec.create(use.config, context);
+}
+
+/** The plan's source, or the union of its sources (made side by side; those made are closed if one fails). */
+async function createSources(plan: Plan, context: ComponentContext): Promise<SourceRuntime> {
+  if (plan.sources.length === 1 && plan.sources[0].label === plan.sources[0].name) return create('source', plan.sources[0], context);
+  const made = await Promise.allSettled(
+    plan.sources.map((use) => create<SourceRuntime>('source', use, { ...context, sourceName: use.label })),
+  );
+  const failed = made.find((m): m is PromiseRejectedResult => m.status === 'rejected');
+  const sources = made.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
+  if (failed) {
+    for (const source of sources) await source.close().catch(() => undefined);
+    throw failed.reason;
+  }
+  return new UnionSource(
+    sources,
+    plan.sources.map((s) => s.label),
+  );
 }
 
 export interface Overrides {
@@ -40,7 +59,7 @@ export async function assemble(
     // side by side: joining a consumer group and connecting to a database both take a while
     const [sink, source] = await Promise.allSettled([
       overrides.sink ?? create<SinkRuntime>('sink', plan.sink, context),
-      overrides.source ?? create<SourceRuntime>('source', plan.source, context),
+      overrides.source ?? createSources(plan, context),
     ]);
     for (const part of [sink, source]) if (part.status === 'fulfilled') made.push(part.value);
     // with both failing, the sink's error is the one reported (as when they started one by one)

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { validateCommand } from './validate.js';
 import { explainCommand } from './explain.js';
 import { schemaCommand } from './schema.js';
@@ -33,6 +33,12 @@ function wholeNumberUpTo(max: number): (text: string) => number {
     if (value < 1 || value > max) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}`);
     return value;
   };
+}
+
+function share(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value >= 0 && value <= 1)) throw new InvalidArgumentError('expected a number from 0 to 1');
+  return value;
 }
 
 function positiveDuration(text: string): string {
@@ -100,7 +106,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   program
     .command('produce')
-    .description('write generated impressions (or a JSONL file) to a Kafka topic, creating it if needed')
+    .description('write generated impressions or their clicks (or a JSONL file) to a Kafka topic, creating it if needed')
     .option('--brokers <list>', 'bootstrap brokers', process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
     .option('--topic <name>', 'topic', 'adnetwork-topic')
     .option('-n, --count <n>', 'impressions to generate', positiveInteger, 100000)
@@ -116,6 +122,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--uniform', 'draw publishers and websites uniformly (default: a few get most traffic)')
     .option('--jitter <duration>', 'largest random event-time delay (out-of-order records)', generatorDefaults.jitter)
     .option('--batch-size <n>', 'records per produce request', positiveInteger, 2000)
+    .addOption(
+      new Option('--stream <name>', 'impressions, or the clicks on the impressions these options generate (pair it with a topic of those)')
+        .choices(['impressions', 'clicks'])
+        .default('impressions'),
+    )
+    .option('--click-ratio <share>', 'share of impressions clicked, with --stream clicks', share, generatorDefaults.clickRatio)
     .action(async ({ uniform, ...options }: Omit<ProduceOptions, 'skewed'> & { uniform?: boolean }) =>
       setExitCode(await produceCommand({ ...options, skewed: !uniform })),
     );

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { CompressionTypes, Partitioners, type Message } from 'kafkajs';
 import { kafkaClient } from '../components/kafka/client.js';
-import { ImpressionGenerator } from '../components/sources/impressions.js';
+import { ClickPicker, ImpressionGenerator } from '../components/sources/impressions.js';
 import { generatorDefaults, impressionOptions } from '../components/sources/generator.js';
 import { sleep } from '../engine/pacing.js';
 import { RunnelError } from '../errors.js';
@@ -24,6 +24,9 @@ export interface ProduceOptions {
   skewed: boolean;
   jitter: string;
   batchSize: number;
+  /** `clicks`: the clicks on the `count` impressions, not the impressions. */
+  stream: 'impressions' | 'clicks';
+  clickRatio: number;
 }
 
 /** Batches built ahead of the request in flight. */
@@ -51,6 +54,15 @@ async function* records(options: ProduceOptions): AsyncGenerator<string> {
       jitter: options.jitter,
     }),
   );
+  if (options.stream === 'clicks') {
+    // the clicks on the impressions these options generate: a topic of them pairs with one of those
+    const picker = new ClickPicker(options.seed, options.clickRatio);
+    for (let i = 0; i < options.count; i++) {
+      const click = picker.clickOn(generator.next());
+      if (click) yield JSON.stringify(click);
+    }
+    return;
+  }
   for (let i = 0; i < options.count; i++) yield JSON.stringify(generator.next());
 }
 
@@ -93,7 +105,7 @@ export async function produceCommand(options: ProduceOptions): Promise<number> {
 
   const terminal = Boolean(process.stderr.isTTY);
   const started = Date.now();
-  const total = options.file ? Infinity : options.count;
+  const total = options.file || options.stream === 'clicks' ? Infinity : options.count;
   let sent = 0;
   let lastShown = 0;
   const inFlight = new Set<Promise<void>>();

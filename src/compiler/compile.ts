@@ -11,7 +11,7 @@ import { loadPipelineFile, type LoadedPipeline } from '../config/load.js';
 import type { Environment } from '../config/interpolate.js';
 import { locatePath, rangeOf, type Path } from '../config/positions.js';
 import { validateAgainstSchema } from '../schema/validate.js';
-import { buildPipelineSchema, WINDOW_FIELDS, type PipelineValue } from '../schema/pipeline-schema.js';
+import { buildPipelineSchema, sourceEntry, WINDOW_FIELDS, type PipelineValue } from '../schema/pipeline-schema.js';
 import { applyDefaults } from '../components/fragments.js';
 import type { TumblingWindowConfig } from '../components/windows/tumbling.js';
 import type { SlidingWindowConfig } from '../components/windows/sliding.js';
@@ -22,6 +22,8 @@ import {
   type AggregateUse,
   type ComponentUse,
   type DerivedOutput,
+  type SourceUse,
+  type TimeFormat,
   type DocumentField,
   type GroupKey,
   type Limits,
@@ -64,6 +66,16 @@ function nextMultiple(base: number, wanted: number): number {
   return Math.max(2, Math.ceil(wanted / base) + 1) * base;
 }
 
+/** Keys of a `sources:` entry beside its component. */
+const SOURCE_EXTRAS = ['filter', 'fields', 'time'];
+
+/** A component whose files are checked against the others', and where the file declares it (undefined: a default). */
+interface FileCheck {
+  slot: Slot;
+  use: ComponentUse;
+  at: Path | undefined;
+}
+
 /** `{ expression: ... }` in `aggregate:`: a derived output, not an aggregation. */
 function isDerived(spec: string | Record<string, unknown>): spec is { expression: string } {
   return typeof spec === 'object' && typeof spec.expression === 'string';
@@ -92,7 +104,7 @@ class PlanBuilder {
       expressionTimeoutMs: this.positiveDuration(['limits', 'expressionTimeout'], v.limits.expressionTimeout),
       maxValueLength: v.limits.maxValueLength,
     };
-    const source = this.component('source', v.source);
+    const sources = this.sources();
     const window = this.window();
     const filter = v.filter === undefined ? undefined : this.expression(['filter'], v.filter);
     const fields = Object.entries(v.fields ?? {}).map(([name, text]) => ({
@@ -105,17 +117,18 @@ class PlanBuilder {
     const sink = { ...this.component('sink', v.sink, ['document']), document: this.document(groupBy, [...aggregates, ...derived]) };
     const deadLetter = v.deadLetter === undefined ? defaultDeadLetter(v.name) : this.component('deadLetter', v.deadLetter);
     this.checkFiles([
-      ['source', source],
-      ['sink', sink],
-      ['deadLetter', deadLetter],
+      ...sources.map((use): FileCheck => ({ slot: 'source', use, at: v.sources ? ['sources', use.label] : ['source'] })),
+      { slot: 'sink', use: sink, at: ['sink'] },
+      { slot: 'deadLetter', use: deadLetter, at: v.deadLetter ? ['deadLetter'] : undefined },
     ]);
+    this.checkSourcesReadApart(sources);
     // referencedFields parses again; only worth it (and safe) once every expression compiled
     if (!hasErrors(this.diagnostics)) this.checkUnusedFields(fields.map((f) => f.name));
     return {
       name: v.name,
       file: this.loaded.source.path,
       description: v.description,
-      source,
+      sources,
       batch: {
         intervalMs: this.positiveDuration(['batch', 'interval'], v.batch.interval),
         maxRecords: v.batch.maxRecords,
@@ -148,14 +161,85 @@ class PlanBuilder {
     this.diagnostics.push(diagnostic(code, message, rangeOf(this.doc, path, prefer), hint));
   }
 
-  private component(slot: Slot, slotValue: Record<string, unknown>, besides: string[] = []): ComponentUse {
+  /** `at`: where the slot is in the file (`sources.clicks` for a source of `sources:`). */
+  private component(slot: Slot, slotValue: Record<string, unknown>, besides: string[] = [], at: Path = [slot]): ComponentUse {
     const name = Object.keys(slotValue).find((k) => !besides.includes(k))!;
     const spec = findComponent(slot, name)!;
     const config = slotValue[name];
     for (const issue of spec.lint?.(config) ?? []) {
-      this.error([slot, name, ...issue.path], 'conflict', issue.message, issue.hint);
+      this.error([...at, name, ...issue.path], 'conflict', issue.message, issue.hint);
     }
     return { name, config };
+  }
+
+  /** `source:` (one, known to expressions by its component's name) or `sources:` (named), never both. */
+  private sources(): SourceUse[] {
+    const v = this.value;
+    if (v.source && v.sources) {
+      this.error(
+        ['sources'],
+        'conflict',
+        'a pipeline has `source:` or `sources:`, not both',
+        'move the `source:` into `sources:` under a name',
+        'key',
+      );
+    }
+    if (v.sources) {
+      const entrySchema = sourceEntry();
+      return Object.entries(v.sources).map(([label, given]) => {
+        const at = ['sources', label];
+        const entry = applyDefaults(entrySchema, given) as Record<string, unknown>;
+        const use = this.component('source', entry, SOURCE_EXTRAS, at);
+        const time = entry.time as { field: string; format: TimeFormat } | undefined;
+        if (time && !v.time) {
+          this.error(
+            [...at, 'time'],
+            'conflict',
+            `source \`${label}\` reads its own event time, but the pipeline has no \`time:\``,
+            'declare `time:` at the top level too: it says how late records may be',
+            'key',
+          );
+        }
+        return {
+          ...use,
+          label,
+          filter: typeof entry.filter === 'string' ? this.expression([...at, 'filter'], entry.filter) : undefined,
+          fields: Object.entries((entry.fields ?? {}) as Record<string, string>).map(([name, text]) => ({
+            name,
+            expression: this.expression([...at, 'fields', name], text),
+          })),
+          ...(time ? { time: { field: time.field, path: time.field.split('.'), format: time.format } } : {}),
+        };
+      });
+    }
+    if (v.source) return [{ ...this.component('source', v.source), label: Object.keys(v.source)[0], fields: [] }];
+    this.error(
+      [],
+      'missing-key',
+      'a pipeline needs `source:` (one source) or `sources:` (several, by name)',
+      'for example `source: { stdin: {} }`',
+    );
+    return [];
+  }
+
+  /** Two sources that read the same topic or file would count its records twice. */
+  private checkSourcesReadApart(sources: SourceUse[]): void {
+    const readers = new Map<string, string>();
+    for (const use of sources) {
+      for (const what of findComponent('source', use.name)?.reads?.(use.config) ?? []) {
+        const other = readers.get(what);
+        if (other !== undefined) {
+          this.error(
+            ['sources', use.label],
+            'conflict',
+            `sources \`${other}\` and \`${use.label}\` both read ${what}: its records would be counted twice`,
+            'read it in one source',
+            'key',
+          );
+        }
+        readers.set(what, use.label);
+      }
+    }
   }
 
   /** A duration within MAX_DURATION_MS (far-off dates would leave the range of dates). */
@@ -396,11 +480,11 @@ class PlanBuilder {
    * which files it uses (ComponentSpec.files). The error goes on the file read, else on the later
    * of two written; a slot the pipeline left out (the default dead letters) is located at the top.
    */
-  private checkFiles(uses: [Slot, ComponentUse][]): void {
+  private checkFiles(uses: FileCheck[]): void {
     const seen: { slot: Slot; at: Path; file: FileUse }[] = [];
-    for (const [slot, use] of uses) {
+    for (const { slot, use, at } of uses) {
       for (const file of findComponent(slot, use.name)?.files?.(use.config) ?? []) {
-        const here = { slot, at: slot in this.value ? [slot, use.name, ...file.at] : [], file };
+        const here = { slot, at: at ? [...at, use.name, ...file.at] : [], file };
         const clash = seen.find((s) => s.file.path === file.path && (s.file.writes || file.writes));
         seen.push(here);
         if (!clash) continue;

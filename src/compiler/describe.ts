@@ -3,7 +3,7 @@ import type { Slot } from '../components/spec.js';
 import { formatDuration } from '../config/duration.js';
 import type { CompiledExpression } from '../expr/types.js';
 import { fingerprintOf, meaningOf } from '../engine/meaning.js';
-import type { ComponentUse, Plan } from '../engine/plan.js';
+import type { ComponentUse, Plan, SourceUse } from '../engine/plan.js';
 import { redactConfig } from '../redact.js';
 
 export interface Stage {
@@ -21,11 +21,33 @@ function component(slot: Slot, use: ComponentUse): Record<string, unknown> {
   return { component: use.name, config: redactConfig(use.config, spec.config) };
 }
 
+/** One source as it is; several with what each applies to its own records (`$source` is their name). */
+function sourceStage(sources: readonly SourceUse[]): Stage {
+  if (sources.length === 1 && sources[0].label === sources[0].name && sources[0].fields.length === 0 && !sources[0].filter) {
+    return { stage: 'source', summary: findComponent('source', sources[0].name)!.summary, details: component('source', sources[0]) };
+  }
+  return {
+    stage: 'sources',
+    summary: `${sources.map((s) => `${s.label} (${s.name})`).join(', ')}, read side by side into one stream; \`$source\` names a record's source`,
+    details: Object.fromEntries(
+      sources.map((s) => [
+        s.label,
+        {
+          ...component('source', s),
+          ...(s.filter ? { filter: expressionInfo(s.filter) } : {}),
+          ...(s.fields.length > 0 ? { fields: Object.fromEntries(s.fields.map((f) => [f.name, expressionInfo(f.expression)])) } : {}),
+          ...(s.time ? { time: { field: s.time.field, format: s.time.format } } : {}),
+        },
+      ]),
+    ),
+  };
+}
+
 /** The plan stage by stage, in the order a record flows through it; secrets are redacted. */
 export function describePlan(plan: Plan): Stage[] {
   const w = plan.window;
   const stages: Stage[] = [
-    { stage: 'source', summary: findComponent('source', plan.source.name)!.summary, details: component('source', plan.source) },
+    sourceStage(plan.sources),
     {
       stage: 'batch',
       summary: `micro-batches of at most ${formatDuration(plan.batch.intervalMs)}, ${plan.batch.maxRecords} records or ${plan.batch.maxGroups} partial aggregates`,

@@ -36,6 +36,11 @@ export interface ComponentSpec<Schema extends TSchema = TSchema> {
    * compiler refuses a pipeline that writes a file it reads, or writes one file twice.
    */
   files?(config: Static<Schema>): FileUse[];
+  /**
+   * Sources: what the source consumes, named for a message (`Kafka topic \`clicks\``): the
+   * compiler refuses two sources of one pipeline that read the same thing.
+   */
+  reads?(config: Static<Schema>): string[];
 }
 
 /** A local file a component uses; `at` is the path of the setting inside the component's config. */

@@ -10,6 +10,10 @@ import type { CompiledExpression } from '../expr/types.js';
  */
 export function fieldsRead(plan: Plan): string[] | undefined {
   const expressions: CompiledExpression[] = [];
+  for (const source of plan.sources) {
+    if (source.filter) expressions.push(source.filter);
+    for (const field of source.fields) expressions.push(field.expression);
+  }
   if (plan.filter) expressions.push(plan.filter);
   for (const field of plan.fields) expressions.push(field.expression);
   for (const key of plan.groupBy) if (key.expression) expressions.push(key.expression);
@@ -22,6 +26,7 @@ export function fieldsRead(plan: Plan): string[] | undefined {
   for (const expression of expressions) for (const field of referencedFields(expression.source)) fields.add(field);
   for (const key of plan.groupBy) if (key.field !== undefined) fields.add(key.field);
   if (plan.time) fields.add(plan.time.path[0]);
+  for (const source of plan.sources) if (source.time) fields.add(source.time.path[0]);
   return fields.has('__proto__') ? undefined : [...fields];
 }
 

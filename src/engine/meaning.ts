@@ -8,7 +8,8 @@ import type { AggregateUse, Plan } from './plan.js';
  * aggregate with its kind, input and options (defaults filled in). Two pipelines of equal meaning
  * may merge into the same documents; anything else here (batching, limits, the sink's document
  * mapping, descriptions) may change freely. Facet names are `window`, `rollups`, `time`,
- * `filter`, `fields`, `groupBy`, `missingKeys` and `aggregate.<name>`.
+ * `filter`, `fields`, `groupBy`, `missingKeys`, `source.<name>` (a source's own filter, fields and
+ * time) and `aggregate.<name>`.
  */
 export type Meaning = Readonly<Record<string, string>>;
 
@@ -31,6 +32,15 @@ export function meaningOf(plan: Plan): Meaning {
         : plan.groupBy.map((k) => (k.field !== undefined ? k.field : `${k.name} = ${k.expression!.source}`)).join(', '),
     missingKeys: plan.missingKeys,
   };
+  // what a source of `sources:` applies to its own records (nothing for one that applies nothing: adding or naming sources is free)
+  for (const source of plan.sources) {
+    const own = [
+      ...(source.filter ? [`filter ${source.filter.source}`] : []),
+      ...source.fields.map((f) => `${f.name} = ${f.expression.source}`),
+      ...(source.time ? [`time ${source.time.field} (${source.time.format})`] : []),
+    ];
+    if (own.length > 0) meaning[`source.${source.label}`] = own.join('; ');
+  }
   for (const aggregate of plan.aggregates) meaning[AGGREGATE_FACET + aggregate.name] = describeAggregate(aggregate);
   return meaning;
 }

@@ -6,7 +6,8 @@ export interface Plan {
   name: string;
   file: string;
   description?: string;
-  source: ComponentUse;
+  /** At least one; several are read side by side into one stream (`sources:`). */
+  sources: SourceUse[];
   batch: { intervalMs: number; maxRecords: number; maxGroups: number };
   /** Bounds on each record and on expression evaluation; what exceeds them is dead-lettered. */
   limits: Limits;
@@ -14,7 +15,7 @@ export interface Plan {
   time?: {
     field: string;
     path: string[];
-    format: 'auto' | 'epochMillis' | 'epochSeconds' | 'iso8601';
+    format: TimeFormat;
     maxOutOfOrderMs: number;
     allowedLatenessMs: number;
     /** Event times further ahead of the wall clock are dead letters (`time-out-of-range`). */
@@ -61,6 +62,18 @@ export const DEFAULT_LIMITS: Limits = { maxRecordBytes: 1048576, maxDepth: 64, e
 export interface ComponentUse {
   name: string;
   config: unknown;
+}
+
+export type TimeFormat = 'auto' | 'epochMillis' | 'epochSeconds' | 'iso8601';
+
+/** A source of the pipeline, and what applies to its records alone, before the pipeline's own filter and fields. */
+export interface SourceUse extends ComponentUse {
+  /** Its records' `$source`: its name in `sources:`, or its component's name (`kafka`) for `source:`. */
+  label: string;
+  filter?: CompiledExpression;
+  fields: { name: string; expression: CompiledExpression }[];
+  /** Where its records hold their event time, when not at the pipeline's `time.field`. */
+  time?: { field: string; path: string[]; format: TimeFormat };
 }
 
 export interface GroupKey {

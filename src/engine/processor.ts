@@ -1,7 +1,7 @@
 import type { AggregationState } from './aggregation.js';
 import type { Plan } from './plan.js';
 import { isTruthy, TIMEOUT_CODE } from '../expr/index.js';
-import { ExpressionRuntimeError, NEEDS_FALLBACK, type CompiledExpression, type Row } from '../expr/types.js';
+import { ExpressionRuntimeError, NEEDS_FALLBACK, SOURCE, type CompiledExpression, type Row, type SourcedRow } from '../expr/types.js';
 import { partialFor, type BatchState, type PartitionTable } from './batch-state.js';
 import { makePathReader, makeTimeParser } from './event-time.js';
 import type { JsonFieldScanner } from '../codec/json-scanner.js';
@@ -103,8 +103,12 @@ function describe(value: unknown): string {
  * Records that cannot be counted become the batch's dead letters (and are shown to `onReject`); the run goes on.
  */
 export class RecordProcessor {
-  private readonly readTime?: (row: Row) => unknown;
-  private readonly parseTime?: (value: unknown) => number | undefined;
+  /** Per source (plan.sources order): what applies to its records before the pipeline's own steps. */
+  private readonly sourceSteps: SourceSteps[];
+  /** Whether any expression reads `$source`: only then do rows carry it. */
+  private readonly tagsSource: boolean;
+  /** Whether computed fields (the pipeline's or a source's) write into rows. */
+  private readonly computesFields: boolean;
   private readonly keyReaders: ((row: Row) => unknown)[];
   private readonly createStates: () => AggregationState[];
   private readonly key: unknown[];
@@ -140,10 +144,20 @@ export class RecordProcessor {
     this.onReject = options.onReject ?? (() => {});
     this.signal = options.signal;
     this.now = options.now ?? Date.now;
-    if (plan.time) {
-      this.readTime = makePathReader(plan.time.path);
-      this.parseTime = makeTimeParser(plan.time.format);
-    }
+    this.tagsSource = readsSource(plan);
+    this.sourceSteps = plan.sources.map((source) => {
+      const time = source.time ?? plan.time;
+      return {
+        label: source.label,
+        steps: this.tagsSource || source.filter !== undefined || source.fields.length > 0,
+        filter: source.filter,
+        fields: source.fields,
+        ...(time
+          ? { time: { field: time.field, format: time.format, read: makePathReader(time.path), parse: makeTimeParser(time.format) } }
+          : {}),
+      };
+    });
+    this.computesFields = plan.fields.length > 0 || plan.sources.some((source) => source.fields.length > 0);
     this.keyReaders = plan.groupBy.map((k) => (k.field !== undefined ? makePathReader([k.field]) : () => undefined));
     this.createStates = () => plan.aggregates.map((a) => a.kind.create(a.options));
     this.key = new Array(plan.groupBy.length);
@@ -167,6 +181,7 @@ export class RecordProcessor {
     const count = offsets.length;
     this.watermarks.arrived(partition);
     const context: ChunkContext = {
+      source: this.sourceSteps[chunk.source ?? 0],
       batch,
       table: batch.table(partition),
       partition,
@@ -313,22 +328,31 @@ export class RecordProcessor {
     this.onReject(deadLetter);
   }
 
+  /** Tags the row with its source and runs the source's own filter and fields; false when its filter drops the row. */
+  private runSourceSteps(source: SourceSteps, row: Row, resolved: Resolved): boolean {
+    if (this.tagsSource) (row as SourcedRow)[SOURCE] = source.label;
+    if (source.filter && !isTruthy(evaluate(source.filter, row, resolved))) return false;
+    for (const field of source.fields) row[field.name] = evaluate(field.expression, row, resolved);
+    return true;
+  }
+
   /** One record, synchronously; throws Rejection, ExpressionRuntimeError or NeedsFallback before changing any state. */
   private step(context: ChunkContext, offset: number, row: Row, resolved: Resolved): void {
     const { plan } = this;
+    const source = context.source;
+    // one check on the plain path: a single source that tags, filters and computes nothing
+    if (source.steps && !this.runSourceSteps(source, row, resolved)) return;
     if (plan.filter && !isTruthy(evaluate(plan.filter, row, resolved))) return;
     for (const field of plan.fields) row[field.name] = evaluate(field.expression, row, resolved);
 
     let eventTime = context.arrival;
-    if (this.readTime) {
-      const raw = this.readTime(row);
-      const parsed = this.parseTime!(raw);
-      if (parsed === undefined) throw new Rejection('missing-time', `no value at \`${plan.time!.field}\``);
+    const time = source.time;
+    if (time) {
+      const raw = time.read(row);
+      const parsed = time.parse(raw);
+      if (parsed === undefined) throw new Rejection('missing-time', `no value at \`${time.field}\``);
       if (Number.isNaN(parsed))
-        throw new Rejection(
-          'invalid-time',
-          `\`${plan.time!.field}\` is ${describe(raw)}, not a time (format ${plan.time!.format}, years 1 to 9999)`,
-        );
+        throw new Rejection('invalid-time', `\`${time.field}\` is ${describe(raw)}, not a time (format ${time.format}, years 1 to 9999)`);
       if (parsed > context.latest || parsed < context.earliest) throw this.outOfRange(parsed, context.arrival);
       eventTime = parsed;
     }
@@ -388,7 +412,7 @@ export class RecordProcessor {
     let value = payload;
     // computed fields write into the row: a re-run after a fallback must start from the original
     if (payload instanceof OversizedRecord) throw tooLarge(payload.head, payload.size, this.maxRecordBytes);
-    if (typeof payload === 'object' && payload !== null && this.plan.fields.length > 0) return { ...(payload as Row) };
+    if (typeof payload === 'object' && payload !== null && this.computesFields) return { ...(payload as Row) };
     if (typeof payload === 'string') {
       // a UTF-16 unit is at most 3 bytes of UTF-8: short text needs no count
       if (payload.length * 3 > this.maxRecordBytes) {
@@ -432,7 +456,31 @@ export class RecordProcessor {
   }
 }
 
+/** What applies to one source's records before the pipeline's own filter and fields. */
+interface SourceSteps {
+  label: string;
+  /** Whether there is anything to do before the pipeline's own steps (see runSourceSteps). */
+  steps: boolean;
+  filter?: CompiledExpression;
+  fields: { name: string; expression: CompiledExpression }[];
+  /** Where its records' event time is (absent: processing time). */
+  time?: { field: string; format: string; read: (row: Row) => unknown; parse: (value: unknown) => number | undefined };
+}
+
+/** Whether any expression of the plan reads `$source`. */
+function readsSource(plan: Plan): boolean {
+  const expressions = [
+    plan.filter,
+    ...plan.fields.map((f) => f.expression),
+    ...plan.sources.flatMap((s) => [s.filter, ...s.fields.map((f) => f.expression)]),
+    ...plan.groupBy.map((k) => k.expression),
+    ...plan.aggregates.flatMap((a) => [a.input, a.where]),
+  ];
+  return expressions.some((e) => e !== undefined && /\$source\b/.test(e.source));
+}
+
 interface ChunkContext {
+  source: SourceSteps;
   batch: BatchState;
   table: PartitionTable;
   partition: string;

@@ -10,6 +10,8 @@ export interface Chunk {
   /** One per offset; empty when `lines` holds the records. */
   payloads: unknown[];
   lines?: Lines;
+  /** Index of its source in plan.sources (set by the union of several; absent: the first). */
+  source?: number;
 }
 
 /** JSON texts in one buffer: record i is the UTF-8 text of bytes[starts[i], ends[i]). */

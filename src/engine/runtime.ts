@@ -90,4 +90,6 @@ export interface ComponentContext {
   cwd: string;
   /** Aborted when the run is asked to stop; unbounded sources end their waits. */
   signal: AbortSignal;
+  /** A source's name in `sources:`, for a source whose partitions would otherwise be named alike. */
+  sourceName?: string;
 }

@@ -7,7 +7,15 @@ import { children, type AstNode } from './ast.js';
 import { PendingError } from './runtime.js';
 import { toSyntaxError } from './syntax-error.js';
 import { translate, type TranslatedFunction } from './translate.js';
-import { ExpressionRuntimeError, NEEDS_FALLBACK, type CompiledExpression, type Row } from './types.js';
+import {
+  ExpressionRuntimeError,
+  NEEDS_FALLBACK,
+  SOURCE,
+  SOURCE_VARIABLE,
+  type CompiledExpression,
+  type Row,
+  type SourcedRow,
+} from './types.js';
 
 export interface CompiledJsonataExpression extends CompiledExpression {
   /** Why the expression was not translated (for `runner explain`); undefined when it was. */
@@ -138,7 +146,7 @@ export function compileExpression(source: string, options: CompileOptions = {}):
     evaluate: translation.ok ? synchronous(translation.fn) : fallbackOnly,
     async evaluateAsync(row: Row): Promise<unknown> {
       try {
-        return await expression.evaluate(row);
+        return await expression.evaluate(row, { [SOURCE_VARIABLE]: (row as SourcedRow)[SOURCE] });
       } catch (err) {
         const error = toRuntimeError(err);
         // jsonata names the size it refused, not the bound

@@ -4,7 +4,7 @@
  * compileExpression(source) parses with jsonata and, when every node is in the translated subset,
  * generates one synchronous JavaScript function (`evaluate`). Translated subset:
  * - field paths of names (`geo`, `a.b.c`, backtick names, `"quoted".names`);
- * - string, number, true/false/null literals;
+ * - string, number, true/false/null literals; `$source`, the name of the record's source;
  * - `= != < <= > >=`, `+ - * / %`, unary minus, `&`, `and`, `or`, `in` (with an array constructor
  *   or a single value on the right), `c ? a : b`, `c ? a`, `a ?? b`, `a ?: b`, `(a; b)` blocks,
  *   `x ~> $f(...)` for the functions below;
@@ -29,4 +29,12 @@ export {
 export { referencedFields } from './fields.js';
 export { isTruthy } from './runtime.js';
 export { translatedFunctions } from './functions.js';
-export { NEEDS_FALLBACK, ExpressionRuntimeError, ExpressionSyntaxError, type CompiledExpression, type Row } from './types.js';
+export {
+  NEEDS_FALLBACK,
+  SOURCE,
+  ExpressionRuntimeError,
+  ExpressionSyntaxError,
+  type CompiledExpression,
+  type Row,
+  type SourcedRow,
+} from './types.js';

@@ -3,7 +3,7 @@
  * operator of the same name (node_modules/jsonata/jsonata.js); where jsonata would take a path this
  * code does not reproduce exactly, the helper throws FALLBACK and the caller returns NEEDS_FALLBACK.
  */
-import { ExpressionRuntimeError } from './types.js';
+import { ExpressionRuntimeError, SOURCE, type SourcedRow } from './types.js';
 
 /**
  * Thrown inside translated code when this input must go to jsonata's own evaluator. One shared
@@ -11,6 +11,11 @@ import { ExpressionRuntimeError } from './types.js';
  */
 export class TranslationFallback {}
 export const FALLBACK: TranslationFallback = Object.freeze(new TranslationFallback());
+
+/** `$source`: the name of the row's source. */
+export function sourceOf(row: SourcedRow): string | undefined {
+  return row[SOURCE];
+}
 
 // eslint-disable-next-line @typescript-eslint/unbound-method -- generated code calls it only as hasOwn.call(object, key)
 export const hasOwn = Object.prototype.hasOwnProperty;

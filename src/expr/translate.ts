@@ -14,6 +14,7 @@ import type { AstNode } from './ast.js';
 import { functionSpec, type Emitter } from './functions.js';
 import { ANY, B, L, N, NUM, O, S, U, X, within, type Value } from './kinds.js';
 import * as rt from './runtime.js';
+import { SOURCE_VARIABLE } from './types.js';
 
 /** Thrown by the generator for a form it does not translate; `message` says which. */
 export class NotTranslatable extends Error {}
@@ -136,6 +137,10 @@ class Generator implements Emitter {
         return this.block(node);
       case 'function':
         return this.call(node.procedure!, node.arguments ?? []);
+      case 'variable':
+        // the one variable a pipeline defines: the name of the record's source (absent outside a run)
+        if (node.value !== SOURCE_VARIABLE) throw new NotTranslatable(`variable $${String(node.value)}`);
+        return { code: 'h.sourceOf(r)', kinds: S | U };
       case 'apply': {
         const rhs = node.rhs as AstNode;
         if (rhs.type !== 'function') throw new NotTranslatable('~> to a function value');
@@ -381,6 +386,7 @@ const helpers = {
   hasOwn: rt.hasOwn,
   checkObject: rt.checkObject,
   checkLeaf: rt.checkLeaf,
+  sourceOf: rt.sourceOf,
   truthy: rt.truthy,
   toJsonataString: rt.toJsonataString,
   toNumber: rt.toNumber,

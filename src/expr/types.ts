@@ -1,6 +1,15 @@
 /** A record as the expressions see it: the decoded JSON object plus computed fields. */
 export type Row = Record<string, unknown>;
 
+/**
+ * Where a row carries the name of its source, which expressions read as `$source` (a symbol: no
+ * field of a record can collide with it, and JSON never sees it).
+ */
+export const SOURCE: unique symbol = Symbol('runnel.source');
+export type SourcedRow = Row & { [SOURCE]?: string };
+/** The variable's name in expressions, without its `$`. */
+export const SOURCE_VARIABLE = 'source';
+
 /** Returned by a translated function when this input needs jsonata's own evaluator (e.g. arrays in a path). */
 export const NEEDS_FALLBACK: unique symbol = Symbol('needs-jsonata-fallback');
 

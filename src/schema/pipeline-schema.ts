@@ -86,6 +86,28 @@ function namedExpressions(description: string, extra: JsonSchema, valueDescripti
 }
 
 /**
+ * One entry of `sources:`: a source component, and what applies to its records alone. Defaults
+ * inside a map's entries are not filled in with the pipeline's (`applyDefaults` stops at a map):
+ * the compiler fills each entry with this schema.
+ */
+export function sourceEntry() {
+  return slot('source', 'A named source.', {
+    filter: Type.Optional(expression("Keep only this source's records for which this is true", { examples: ['type = "click"'] })),
+    fields: Type.Optional(
+      namedExpressions("New fields computed per record of this source, in order, before the pipeline's own.", {}, "The new field's value", [
+        'bid * 1000',
+      ]),
+    ),
+    time: Type.Optional(
+      strictObject("Where this source's records carry their event time, when not where the pipeline's `time` says.", {
+        field: text('The field (or dotted path) holding the event time.', { examples: ['clickedAt'] }),
+        format: choice(['auto', 'epochMillis', 'epochSeconds', 'iso8601'], 'As in `time.format`.', { default: 'auto' }),
+      }),
+    ),
+  });
+}
+
+/**
  * The pipeline file's schema, built from the component registry. Its static type is what the
  * compiler reads once the file has passed it and its defaults are filled in (`applyDefaults`).
  */
@@ -103,7 +125,23 @@ function pipelineSchema() {
         }),
       ),
       description: Type.Optional(Type.String({ description: 'What the pipeline computes, for people.' })),
-      source: slot('source', 'Where records come from.'),
+      source: Type.Optional(slot('source', 'Where records come from (or `sources:`, several of them).')),
+      sources: Type.Optional(
+        Type.Record(Type.String({ pattern: OUTPUT_NAME.pattern }), sourceEntry(), {
+          description:
+            'Several named sources, read side by side into one stream (instead of `source:`). A record knows its source as `$source` in expressions; each source may filter, compute fields and read event time of its own before the pipeline-level `filter` and `fields`.',
+          minProperties: 1,
+          examples: [
+            {
+              impressions: { kafka: { brokers: '127.0.0.1:9092', topics: 'adnetwork-topic', group: 'runnel-ctr' } },
+              clicks: {
+                kafka: { brokers: '127.0.0.1:9092', topics: 'adnetwork-clicks', group: 'runnel-ctr' },
+                time: { field: 'clickedAt' },
+              },
+            },
+          ],
+        }),
+      ),
       batch: defaultedObject('How the stream is cut into micro-batches: whichever limit is reached first ends a batch.', {
         interval: duration('Longest time a batch collects records.', { default: '1s' }),
         maxRecords: integer('Most records in one batch.', { minimum: 1, default: 100000 }),

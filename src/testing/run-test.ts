@@ -5,26 +5,49 @@ import { PipelineRun } from '../engine/pipeline-run.js';
 import type { Chunk, DeadLetter } from '../engine/records.js';
 import type { ResultRow } from '../engine/rows.js';
 import type { SourceRuntime } from '../engine/runtime.js';
+import type { Plan } from '../engine/plan.js';
+import { UnionSource } from '../engine/union-source.js';
 import { silentLogger } from '../log.js';
 import { compareRows } from './compare.js';
 import type { TestCase } from './test-file.js';
 import { collectDeadLetters } from '../components/dead-letters/memory.js';
 
-/** The test's input as one partition: mappings become JSON text so decoding is tested too. */
+/** A source's test records as one partition: mappings become JSON text so decoding is tested too. */
 class RecordsSource implements SourceRuntime {
   private done = false;
 
-  constructor(private readonly records: unknown[]) {}
+  constructor(
+    private readonly partition: string,
+    private readonly records: unknown[],
+  ) {}
 
   async next(): Promise<Chunk[] | null> {
     if (this.done) return null;
     this.done = true;
     const payloads = this.records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r)));
-    return [{ partition: 'test', offsets: payloads.map((_, i) => i), payloads }];
+    return [{ partition: this.partition, offsets: payloads.map((_, i) => i), payloads }];
   }
 
   async commit(): Promise<void> {}
   async close(): Promise<void> {}
+}
+
+const TEST_PARTITION = 'test';
+
+/** The test's records in place of the pipeline's sources: one partition, or one per source of `sources:` (`test:<name>`). */
+function testSource(plan: Plan, input: TestCase['input']): SourceRuntime | string {
+  const named = plan.sources.length > 1 || plan.sources[0].label !== plan.sources[0].name;
+  if (Array.isArray(input)) {
+    if (!named) return new RecordsSource(TEST_PARTITION, input);
+    return `the pipeline reads several sources: give \`input\` as a map of source name to records (${plan.sources.map((s) => s.label).join(', ')})`;
+  }
+  if (!named) return 'the pipeline reads one source: give `input` as a list of records';
+  const unknown = Object.keys(input).filter((name) => !plan.sources.some((s) => s.label === name));
+  if (unknown.length > 0) return `\`input\` names ${unknown.map((n) => `\`${n}\``).join(', ')}, not a source of the pipeline`;
+  return new UnionSource(
+    plan.sources.map((s) => new RecordsSource(`${TEST_PARTITION}:${s.label}`, input[s.label] ?? [])),
+    plan.sources.map((s) => s.label),
+  );
 }
 
 /**
@@ -44,8 +67,10 @@ export async function runTestCase(pipelinePath: string, testCase: TestCase): Pro
     },
     async close() {},
   });
+  const source = testSource(plan, testCase.input);
+  if (typeof source === 'string') return [source];
   const parts = {
-    source: new RecordsSource(testCase.input),
+    source,
     sink,
     deadLetters: collectDeadLetters(deadLetters),
   };
@@ -53,10 +78,11 @@ export async function runTestCase(pipelinePath: string, testCase: TestCase): Pro
 
   const problems = compareRows(plan, testCase.expect, rows, testCase.tolerance);
   if (testCase.deadLetters) {
-    const got = deadLetters.map((d) => `${d.reason}@${d.offset}`).sort();
-    const want = testCase.deadLetters.map((d) => `${d.reason}@${d.input}`).sort();
+    const sourceOf = (partition: string) => (partition === TEST_PARTITION ? '' : `${partition.slice(TEST_PARTITION.length + 1)}:`);
+    const got = deadLetters.map((d) => `${d.reason}@${sourceOf(d.partition)}${d.offset}`).sort();
+    const want = testCase.deadLetters.map((d) => `${d.reason}@${d.source === undefined ? '' : `${d.source}:`}${d.input}`).sort();
     if (JSON.stringify(got) !== JSON.stringify(want)) {
-      problems.push(`dead letters: expected [${want.join(', ')}], got [${got.join(', ')}] (reason@input index)`);
+      problems.push(`dead letters: expected [${want.join(', ')}], got [${got.join(', ')}] (reason@[source:]input index)`);
     }
   }
   return problems;

@@ -21,9 +21,12 @@ export const testFileSchema: JsonSchema = {
           name: { type: 'string', minLength: 1, description: 'What the test shows.' },
           env: { type: 'object', additionalProperties: { type: 'string' }, description: 'Environment variables for the pipeline.' },
           input: {
-            type: 'array',
-            description: 'Records in arrival order: mappings, or strings taken as raw payload text (to test bad input).',
-            items: { type: ['object', 'string'] },
+            description:
+              'Records in arrival order: mappings, or strings taken as raw payload text (to test bad input). For a pipeline of `sources:`, a map of source name to its records.',
+            oneOf: [
+              { type: 'array', items: { type: ['object', 'string'] } },
+              { type: 'object', minProperties: 1, additionalProperties: { type: 'array', items: { type: ['object', 'string'] } } },
+            ],
           },
           expect: {
             type: 'array',
@@ -37,12 +40,13 @@ export const testFileSchema: JsonSchema = {
           },
           deadLetters: {
             type: 'array',
-            description: 'The records expected to be rejected: their reason and their index in `input`.',
+            description:
+              "The records expected to be rejected: their reason and their index in `input` (with `source`, in that source's records).",
             items: {
               type: 'object',
               required: ['reason', 'input'],
               additionalProperties: false,
-              properties: { reason: { type: 'string' }, input: { type: 'integer', minimum: 0 } },
+              properties: { reason: { type: 'string' }, source: { type: 'string' }, input: { type: 'integer', minimum: 0 } },
             },
           },
         },
@@ -54,10 +58,11 @@ export const testFileSchema: JsonSchema = {
 export interface TestCase {
   name: string;
   env?: Record<string, string>;
-  input: unknown[];
+  /** A map by source name for a pipeline of `sources:`. */
+  input: unknown[] | Record<string, unknown[]>;
   expect: Record<string, unknown>[];
   tolerance?: Record<string, number>;
-  deadLetters?: { reason: string; input: number }[];
+  deadLetters?: { reason: string; source?: string; input: number }[];
 }
 
 export interface TestFile {

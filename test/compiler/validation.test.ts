@@ -245,10 +245,10 @@ test('environment interpolation: defaults, set values and types', () => {
   const loaded = parsePipelineText('fixture.yaml', text, { N: '' });
   const compiled = compileLoaded(loaded);
   assert.deepEqual(compiled.diagnostics, []);
-  assert.deepEqual(compiled.plan!.source.config, { count: 25, ...generatorDefaults });
+  assert.deepEqual(compiled.plan!.sources[0].config, { count: 25, ...generatorDefaults });
   assert.deepEqual(compiled.plan!.sink.config, { path: 'out/rows-${literal}.jsonl', emit: 'final' });
   const withEnv = compileLoaded(parsePipelineText('fixture.yaml', text, { N: '7', OUT: '/data' }));
-  assert.deepEqual(withEnv.plan!.source.config, { count: 7, ...generatorDefaults });
+  assert.deepEqual(withEnv.plan!.sources[0].config, { count: 7, ...generatorDefaults });
   assert.deepEqual(withEnv.plan!.sink.config, { path: '/data/rows-${literal}.jsonl', emit: 'final' });
 });
 

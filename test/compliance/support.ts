@@ -15,7 +15,7 @@ import type { ComponentContext } from '../../src/engine/runtime.js';
 import type { Plan } from '../../src/engine/plan.js';
 import { payloadAt, type Chunk } from '../../src/engine/records.js';
 import { silentLogger } from '../../src/log.js';
-import { compileText } from '../helpers/pipeline.js';
+import { compileText, slotUse } from '../helpers/pipeline.js';
 import { kafkaBrokers, mongoUri } from '../helpers/stack.js';
 import { testKafka } from '../helpers/kafka.js';
 
@@ -67,7 +67,7 @@ export function contextFor(plan: Plan, cwd: string, signal = new AbortController
 
 /** The component's runtime, made by its registered factory from the config the plan carries for its slot. */
 export function create<Runtime>(spec: RunnableSpec<TSchema, Runtime>, plan: Plan, context: ComponentContext): Promise<Runtime> {
-  const use = plan[spec.slot as RunnableSlot];
+  const use = slotUse(plan, spec.slot as RunnableSlot);
   assert.equal(use.name, spec.name, `the compiled plan's ${spec.slot} is ${use.name}, not ${spec.name}`);
   return spec.create(use.config, context);
 }

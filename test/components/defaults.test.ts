@@ -15,7 +15,7 @@ import type { Slot } from '../../src/components/spec.js';
 import type { JsonSchema } from '../../src/json-schema.js';
 import type { Plan } from '../../src/engine/plan.js';
 import { buildPipelineSchema } from '../../src/schema/pipeline-schema.js';
-import { exampleEnvironment, pipelineWith } from '../helpers/pipeline.js';
+import { exampleEnvironment, pipelineWith, slotUse } from '../helpers/pipeline.js';
 
 type Documented = { path: string[]; value: unknown };
 
@@ -67,7 +67,7 @@ for (const [slot, specs] of Object.entries(components) as [Slot, (typeof compone
     test(`${slot} ${spec.name}: every documented default is what the component receives when the field is left out`, () => {
       const bare = { [spec.name]: withoutDefaults(example[spec.name], defaults) };
       const plan = compiled(pipelineWith(slot, stringify(bare)));
-      const received = slot === 'window' ? undefined : plan[slot].config;
+      const received = slot === 'window' ? undefined : slotUse(plan, slot).config;
       for (const { path, value } of defaults) {
         assert.deepEqual(at(received, path), value, `${spec.name}.${path.join('.')}`);
       }
@@ -106,7 +106,7 @@ test("the pipeline's own defaults reach the plan", () => {
 
 test('defaults inside an optional object are filled in when the object is given, and only then', () => {
   const kafka = (tls: string) => `kafka:\n  brokers: kafka:9092\n  topics: t\n  group: g\n${tls}`;
-  assert.deepEqual(compiled(pipelineWith('source', kafka('  tls: {}\n'))).source.config, {
+  assert.deepEqual(compiled(pipelineWith('source', kafka('  tls: {}\n'))).sources[0].config, {
     brokers: 'kafka:9092',
     topics: 't',
     group: 'g',
@@ -116,6 +116,6 @@ test('defaults inside an optional object are filled in when the object is given,
     maxBytesPerPartition: 4194304,
     connectTimeout: '30s',
   });
-  assert.equal((compiled(pipelineWith('source', kafka('  tls: true\n'))).source.config as { tls: unknown }).tls, true);
-  assert.equal('tls' in (compiled(pipelineWith('source', kafka(''))).source.config as object), false);
+  assert.equal((compiled(pipelineWith('source', kafka('  tls: true\n'))).sources[0].config as { tls: unknown }).tls, true);
+  assert.equal('tls' in (compiled(pipelineWith('source', kafka(''))).sources[0].config as object), false);
 });

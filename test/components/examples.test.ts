@@ -5,7 +5,7 @@ import { parsePipelineText } from '../../src/config/load.js';
 import { compileLoaded } from '../../src/compiler/compile.js';
 import { components } from '../../src/components/registry.js';
 import type { Slot } from '../../src/components/spec.js';
-import { exampleEnvironment, pipelineWith } from '../helpers/pipeline.js';
+import { exampleEnvironment, pipelineWith, slotUse } from '../helpers/pipeline.js';
 
 const root = new URL('../../../', import.meta.url);
 
@@ -15,7 +15,7 @@ for (const [slot, specs] of Object.entries(components) as [Slot, (typeof compone
       test(`${slot} ${spec.name} example "${example.title}" validates through the pipeline schema`, () => {
         const compiled = compileLoaded(parsePipelineText(`${spec.name}.yaml`, pipelineWith(slot, example.yaml), exampleEnvironment));
         assert.deepEqual(compiled.diagnostics, []);
-        assert.equal(slot === 'window' ? compiled.plan!.window.kind : compiled.plan![slot].name, spec.name);
+        assert.equal(slot === 'window' ? compiled.plan!.window.kind : slotUse(compiled.plan!, slot).name, spec.name);
       });
     }
   }

@@ -1,6 +1,6 @@
 import { parsePipelineText } from '../../src/config/load.js';
 import { compileLoaded } from '../../src/compiler/compile.js';
-import type { Plan } from '../../src/engine/plan.js';
+import type { ComponentUse, Plan } from '../../src/engine/plan.js';
 import type { Slot } from '../../src/components/spec.js';
 import { LocalRowSink, type EmitMode } from '../../src/components/sinks/local-rows.js';
 import { PipelineRun, type RunStats } from '../../src/engine/pipeline-run.js';
@@ -14,6 +14,11 @@ export function compileText(yaml: string, env: Record<string, string> = {}): Pla
   const compiled = compileLoaded(parsePipelineText('test.yaml', yaml, env));
   if (!compiled.plan) throw new Error(`pipeline does not compile: ${JSON.stringify(compiled.diagnostics)}`);
   return compiled.plan;
+}
+
+/** The component a runnable slot of a plan holds (a plan of `source:` has one source). */
+export function slotUse(plan: Plan, slot: 'source' | 'sink' | 'deadLetter'): ComponentUse {
+  return slot === 'source' ? plan.sources[0] : plan[slot];
 }
 
 const plainSlots: Record<Slot, string> = {
@@ -82,12 +87,9 @@ export interface Outcome {
   sink: LocalRowSink;
 }
 
-/** Runs a plan over scripted chunks with a capturing local sink. */
-export async function runScripted(plan: Plan, script: Chunk[][], emit: EmitMode = 'final'): Promise<Outcome> {
-  const rows: ResultRow[] = [];
-  const emissions: ResultRow[][] = [];
-  const deadLetters: DeadLetter[] = [];
-  const sink = new LocalRowSink(plan, emit, {
+/** A local sink whose rows go to `rows` (and each write's to `emissions`). */
+export function capturingSink(plan: Plan, rows: ResultRow[], emit: EmitMode = 'final', emissions: ResultRow[][] = []): LocalRowSink {
+  return new LocalRowSink(plan, emit, {
     write(batch) {
       rows.push(...batch);
       emissions.push(batch);
@@ -95,8 +97,21 @@ export async function runScripted(plan: Plan, script: Chunk[][], emit: EmitMode 
     },
     async close() {},
   });
+}
+
+/** Runs a plan over scripted chunks with a capturing local sink. */
+export function runScripted(plan: Plan, script: Chunk[][], emit: EmitMode = 'final'): Promise<Outcome> {
+  return runFrom(plan, new ScriptedSource(script), emit);
+}
+
+/** Runs a plan over a source of the test's with a capturing local sink. */
+export async function runFrom(plan: Plan, source: SourceRuntime, emit: EmitMode = 'final'): Promise<Outcome> {
+  const rows: ResultRow[] = [];
+  const emissions: ResultRow[][] = [];
+  const deadLetters: DeadLetter[] = [];
+  const sink = capturingSink(plan, rows, emit, emissions);
   const parts = {
-    source: new ScriptedSource(script),
+    source,
     sink,
     deadLetters: collectDeadLetters(deadLetters),
   };

@@ -38,6 +38,7 @@ export const kafkaSource: SourceSpec<typeof config> = {
     },
   ],
   lint: lintKafkaConnection,
+  reads: (config) => ([] as string[]).concat(config.topics).map((topic) => `Kafka topic \`${topic}\``),
   async create(config, { plan, logger, signal }) {
     // loaded on use, so validating a pipeline does not load the Kafka client
     const { KafkaThread } = await import('./thread.js');

@@ -20,6 +20,7 @@ export const fileSource: SourceSpec<typeof config> = {
   config,
   examples: [{ title: 'Replay a file of impressions', yaml: 'file:\n  path: data/impressions.jsonl\n' }],
   files: (config) => [{ path: config.path, at: ['path'], writes: false }],
+  reads: (config) => [`the file \`${config.path}\``],
   async create(config, { cwd, signal, plan }) {
     let handle: FileHandle;
     try {

@@ -1,18 +1,29 @@
 import type { LintIssue, SourceSpec } from '../spec.js';
 import { Type, type Static } from '@sinclair/typebox';
-import { applyDefaults, boolean, duration, integer, number, strictObject, text } from '../fragments.js';
+import { applyDefaults, boolean, choice, duration, integer, number, strictObject, text } from '../fragments.js';
 import { parseDuration } from '../../config/duration.js';
 import type { Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { CHUNK_RECORDS, sleep } from '../../engine/pacing.js';
-import { GEOS, ImpressionGenerator, type ImpressionOptions } from './impressions.js';
+import { ClickPicker, GEOS, ImpressionGenerator, type ImpressionOptions } from './impressions.js';
 
-const config = strictObject('Synthetic ad impressions, like an ad server log.', {
+const config = strictObject('Synthetic ad impressions, like an ad server log, or the clicks on them.', {
+  stream: choice(
+    ['impressions', 'clicks'],
+    '`impressions`, or `clicks`: the clicks on the impressions the same settings generate (about `clickRatio` of them, each 1 to 10 s after it was shown, with its publisher, advertiser, website, geo and cookie, and `impressionAt`, its time).',
+    { default: 'impressions' },
+  ),
+  clickRatio: number('Share of impressions that are clicked, for `stream: clicks`.', { minimum: 0, maximum: 1, default: 0.02 }),
   count: Type.Optional(
-    integer('Records to generate; the run ends after the last one. Without it the generator never ends.', { minimum: 1 }),
+    integer(
+      'Impressions to generate (for `stream: clicks`, the impressions whose clicks are generated); the run ends after the last one. Without it the generator never ends.',
+      { minimum: 1 },
+    ),
   ),
   rate: Type.Optional(
-    number('Records per second of wall-clock time; without it records come as fast as the pipeline takes them.', { exclusiveMinimum: 0 }),
+    number('Impressions per second of wall-clock time; without it records come as fast as the pipeline takes them.', {
+      exclusiveMinimum: 0,
+    }),
   ),
   seed: integer('Seed of the pseudo-random sequence; the same seed gives the same records.', { minimum: 0, default: 1 }),
   startTime: text('Event time of the first record: an ISO-8601 timestamp, or `now`.', {
@@ -70,11 +81,16 @@ export const impressionDefaults: ImpressionOptions = impressionOptions(generator
 export const generatorSource: SourceSpec<typeof config> = {
   slot: 'source',
   name: 'generator',
-  summary: 'Generates synthetic ad impressions {timestamp, publisher, advertiser, website, geo, bid, cookie}, seeded and deterministic.',
+  summary:
+    'Generates synthetic ad impressions {timestamp, publisher, advertiser, website, geo, bid, cookie}, or the clicks on them, seeded and deterministic.',
   config,
   examples: [
     { title: 'One million impressions', yaml: 'generator:\n  count: 1000000\n  seed: 42\n' },
     { title: 'A live feed at 5,000 records/s', yaml: 'generator:\n  rate: 5000\n  startTime: now\n  jitter: 2s\n' },
+    {
+      title: 'The clicks on those million impressions (about 20,000)',
+      yaml: 'generator:\n  stream: clicks\n  count: 1000000\n  seed: 42\n',
+    },
     {
       title: 'A day of backfill, 10,000 keys per window',
       yaml: 'generator:\n  count: 5000000\n  span: 24h\n  publishers: 1000\n  geos: 10\n  skewed: false\n',
@@ -94,19 +110,23 @@ export const generatorSource: SourceSpec<typeof config> = {
     if (parseDuration(config.span) <= 0) return [{ path: ['span'], message: `span (${config.span}) is not longer than zero` }];
     return [];
   },
-  async create(config, { signal }) {
+  async create(config, { signal, sourceName }) {
     const generator = new ImpressionGenerator(impressionOptions(config));
-    return new GeneratorRuntime(generator, config.count ?? Infinity, config.rate, signal);
+    const clicks = config.stream === 'clicks' ? new ClickPicker(config.seed, config.clickRatio) : undefined;
+    // each generator of `sources:` is a partition of its own
+    const partition = sourceName === undefined ? 'generator' : `generator:${sourceName}`;
+    return new GeneratorRuntime(generator, clicks, partition, config.count ?? Infinity, config.rate, signal);
   },
 };
-
-const PARTITION = 'generator';
 
 class GeneratorRuntime implements SourceRuntime {
   private readonly startedAt = Date.now();
 
   constructor(
     private readonly generator: ImpressionGenerator,
+    /** Set for `stream: clicks`: the records are the clicks on the generated impressions. */
+    private readonly clicks: ClickPicker | undefined,
+    private readonly partition: string,
     private readonly count: number,
     private readonly rate: number | undefined,
     private readonly signal: AbortSignal,
@@ -124,13 +144,25 @@ class GeneratorRuntime implements SourceRuntime {
       }
       allowed = Math.min(allowed, due);
     }
+    if (this.clicks) {
+      const offsets: number[] = [];
+      const payloads: unknown[] = [];
+      for (let i = 0; i < allowed; i++) {
+        const offset = this.clicks.position;
+        const click = this.clicks.clickOn(this.generator.next());
+        if (click === undefined) continue;
+        offsets.push(offset);
+        payloads.push(click);
+      }
+      return offsets.length === 0 ? [] : [{ partition: this.partition, offsets, payloads }];
+    }
     const offsets = new Array<number>(allowed);
     const payloads = new Array<unknown>(allowed);
     for (let i = 0; i < allowed; i++) {
       offsets[i] = this.generator.position;
       payloads[i] = this.generator.next();
     }
-    return [{ partition: PARTITION, offsets, payloads }];
+    return [{ partition: this.partition, offsets, payloads }];
   }
 
   async commit(): Promise<void> {

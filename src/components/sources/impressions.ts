@@ -79,3 +79,50 @@ export class ImpressionGenerator {
 function names(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
 }
+
+/** A click on an impression: the impression's publisher, advertiser, website, geo and cookie, a few seconds after it. */
+export interface Click {
+  timestamp: number;
+  /** The clicked impression's timestamp: with its cookie, which impression was clicked. */
+  impressionAt: number;
+  publisher: string;
+  advertiser: string;
+  website: string;
+  geo: string;
+  cookie: string;
+}
+
+/** Shortest and longest time from an impression to its click. */
+export const CLICK_DELAY_MS = { min: 1000, max: 10_000 };
+
+/**
+ * Picks the clicked impressions of a sequence, deterministically: about `ratio` of them, each
+ * clicked once, 1 to 10 s after it was shown. It draws from a random sequence of its own (from the
+ * same seed), so the impressions are exactly those the impression stream of that seed holds.
+ */
+export class ClickPicker {
+  private readonly random: () => number;
+  private clicks = 0;
+
+  constructor(
+    seed: number,
+    private readonly ratio: number,
+  ) {
+    this.random = mulberry32(seed ^ 0x5bd1e995);
+  }
+
+  /** The sequence number of the next click. */
+  get position(): number {
+    return this.clicks;
+  }
+
+  /** The click on this impression, or undefined when it was not clicked; call it once per impression, in order. */
+  clickOn(impression: Impression): Click | undefined {
+    const clicked = this.random() < this.ratio;
+    const delay = CLICK_DELAY_MS.min + Math.floor(this.random() * (CLICK_DELAY_MS.max - CLICK_DELAY_MS.min));
+    if (!clicked) return undefined;
+    this.clicks++;
+    const { timestamp, publisher, advertiser, website, geo, cookie } = impression;
+    return { timestamp: timestamp + delay, impressionAt: timestamp, publisher, advertiser, website, geo, cookie };
+  }
+}

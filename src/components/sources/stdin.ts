@@ -12,6 +12,7 @@ export const stdinSource: SourceSpec<typeof config> = {
   summary: 'Reads JSON lines from standard input until it closes.',
   config,
   examples: [{ title: 'Pipe records in', yaml: 'stdin: {}\n' }],
+  reads: () => ['standard input'],
   async create(_config, { signal, plan }) {
     return new StreamRuntime(process.stdin, new LineSplitter('stdin', plan.limits.maxRecordBytes), signal);
   },

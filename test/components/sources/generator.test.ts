@@ -14,7 +14,7 @@ import { compileText, pipelineWith } from '../../helpers/pipeline.js';
 /** Every record a `generator:` block gives, in order. */
 async function generate(generatorYaml: string): Promise<Impression[]> {
   const plan = compileText(pipelineWith('source', generatorYaml).replace('aggregate:', 'time:\n  field: timestamp\naggregate:'));
-  const source = await generatorSource.create(plan.source.config as Parameters<typeof generatorSource.create>[0], {
+  const source = await generatorSource.create(plan.sources[0].config as Parameters<typeof generatorSource.create>[0], {
     plan,
     logger: silentLogger,
     cwd: process.cwd(),

@@ -1,0 +1,95 @@
+import { RunnelError } from '../errors.js';
+import type { Chunk } from './records.js';
+import type { SourceRuntime } from './runtime.js';
+
+/** Waits between rounds when none of the sources had records. */
+const IDLE_ROUND_MS = 20;
+
+/**
+ * Several sources read side by side as one (`sources:`). Each chunk is tagged with its source's
+ * index; commits, rewinds and lag go to the source that owns each partition. Sources take turns
+ * in handing over records, so a busy one cannot starve a quiet one, and the union is drained once
+ * every source is. Two sources must never name a partition alike: offsets and fences are kept
+ * per partition, so they would be merged as one (the compiler refuses sources that read the same
+ * topic or file; this is the guard for what it cannot see).
+ */
+export class UnionSource implements SourceRuntime {
+  private readonly owner = new Map<string, number>();
+  private readonly drained: boolean[];
+  private turn = 0;
+  /** Only when every source can go back to its last commit. */
+  readonly rewind?: () => Promise<void>;
+
+  constructor(
+    private readonly sources: readonly SourceRuntime[],
+    private readonly labels: readonly string[],
+  ) {
+    this.drained = sources.map(() => false);
+    if (sources.every((s) => s.rewind !== undefined)) {
+      this.rewind = async () => {
+        await Promise.all(sources.map((s) => s.rewind!()));
+        this.drained.fill(false);
+      };
+    }
+  }
+
+  async next(maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      let room = maxRecords;
+      const taken: Chunk[] = [];
+      // a round: each source once, starting with a different one each time
+      for (let k = 0; k < this.sources.length && room > 0; k++) {
+        const index = (this.turn + k) % this.sources.length;
+        if (this.drained[index]) continue;
+        const chunks = await this.sources[index].next(room, 0);
+        if (chunks === null) {
+          this.drained[index] = true;
+          continue;
+        }
+        for (const chunk of chunks) {
+          this.claim(chunk.partition, index);
+          chunk.source = index;
+          room -= chunk.offsets.length;
+          taken.push(chunk);
+        }
+      }
+      this.turn = (this.turn + 1) % this.sources.length;
+      if (taken.length > 0) return taken;
+      if (this.drained.every(Boolean)) return null;
+      const left = deadline - Date.now();
+      if (left <= 0) return [];
+      await new Promise((resolve) => setTimeout(resolve, Math.min(left, IDLE_ROUND_MS)));
+    }
+  }
+
+  private claim(partition: string, index: number): void {
+    const owner = this.owner.get(partition);
+    if (owner === undefined) this.owner.set(partition, index);
+    else if (owner !== index) {
+      throw new RunnelError(
+        `sources \`${this.labels[owner]}\` and \`${this.labels[index]}\` both hand over partition ${JSON.stringify(partition)}: each source must read its own topics and files`,
+      );
+    }
+  }
+
+  async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
+    const bySource = this.sources.map(() => new Map<string, number>());
+    for (const [partition, offset] of offsets) bySource[this.owner.get(partition)!].set(partition, offset);
+    await Promise.all(this.sources.map((source, i) => (bySource[i].size > 0 ? source.commit(bySource[i]) : Promise.resolve())));
+  }
+
+  lag(): ReadonlyMap<string, number> {
+    return new Map(this.sources.flatMap((s) => [...(s.lag?.() ?? [])]));
+  }
+
+  remaining(): number {
+    return this.sources.reduce((sum, s) => sum + (s.remaining?.() ?? 0), 0);
+  }
+
+  async close(): Promise<void> {
+    const results = await Promise.allSettled(this.sources.map((s) => s.close()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
