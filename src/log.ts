@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 import { REDACTED, redactUrlCredentials } from './redact.js';
 
 /** Secrets shorter than this are not scrubbed from text: they would blank out ordinary words. */
@@ -28,10 +29,36 @@ export function scrubSecrets(text: string): string {
   return out;
 }
 
-/** Structured logs go to stderr (fd 2) so stdout stays free for results; secrets are scrubbed from each line. */
-export function createLogger(level: string = process.env.RUNNEL_LOG_LEVEL ?? 'info'): Logger {
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/**
+ * `auto` (the default) is readable lines on a terminal, JSON anywhere else (a file, a pipe, a
+ * log collector); RUNNEL_LOG_FORMAT or `--log-format` forces either.
+ */
+export function resolveLogFormat(format: string = process.env.RUNNEL_LOG_FORMAT ?? 'auto'): 'json' | 'pretty' {
+  if (format === 'json' || format === 'pretty') return format;
+  return process.stderr.isTTY ? 'pretty' : 'json';
+}
+
+/**
+ * Structured logs go to stderr (fd 2) so stdout stays free for results; secrets are scrubbed from
+ * each line. On a terminal they are pino-pretty's one-line form (pino's own printer), made from
+ * the same JSON line, so what is scrubbed is the same.
+ */
+export function createLogger(level: string = process.env.RUNNEL_LOG_LEVEL ?? 'info', format = resolveLogFormat()): Logger {
   const destination = pino.destination({ fd: 2, sync: true });
-  return pino({ level, base: { pid: process.pid } }, { write: (line: string) => destination.write(scrubSecrets(line)) });
+  const terminal = Boolean(process.stderr.isTTY);
+  const pretty =
+    format === 'pretty'
+      ? prettyFactory({ colorize: terminal, singleLine: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' })
+      : undefined;
+  // on a terminal a line first clears the live status line (src/cli/progress.ts), which redraws below it
+  const prettify = pretty && terminal ? (line: string) => `\r\x1b[2K${pretty(line)}` : pretty;
+  return pino(
+    { level, base: { pid: process.pid } },
+    { write: (line: string) => destination.write(scrubSecrets(prettify ? prettify(line) : line)) },
+  );
 }
 
 /** For library callers and tests that want no log output. */

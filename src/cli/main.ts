@@ -7,7 +7,7 @@ import { schemaCommand } from './schema.js';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { RunnelError } from '../errors.js';
-import { scrubSecrets } from '../log.js';
+import { LOG_FORMATS, resolveLogFormat, scrubSecrets } from '../log.js';
 import { testCommand } from './test.js';
 import { produceCommand, type ProduceOptions } from './produce.js';
 import { generatorDefaults } from '../components/sources/generator.js';
@@ -64,6 +64,16 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('Runnel: run declarative stream aggregations written in YAML')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run `runner --help` for usage)')
+    .addOption(
+      new Option('--log-format <format>', 'logs on stderr: readable lines on a terminal, JSON elsewhere (auto), or always one of them')
+        .choices(LOG_FORMATS)
+        .env('RUNNEL_LOG_FORMAT')
+        .default('auto'),
+    )
+    .hook('preAction', (command) => {
+      // resolved here, so the Kafka thread (whose stderr is no terminal) logs as the main thread does
+      process.env.RUNNEL_LOG_FORMAT = resolveLogFormat(command.opts<{ logFormat: string }>().logFormat);
+    })
     .exitOverride();
 
   program

@@ -175,3 +175,30 @@ test('explain shows the fingerprint of what stored states mean, in text and as a
   const text = runner(['explain', 'pipelines/impressions.yaml']);
   assert.match(text.stdout, new RegExp(`meaning: fingerprint ${plan.fingerprint}: `));
 });
+
+test('logs: JSON lines when stderr is no terminal; pino-pretty lines with --log-format pretty or RUNNEL_LOG_FORMAT', () => {
+  const file = tempFile(
+    'logs.yaml',
+    'name: logs\nsource: { generator: { count: 10 } }\nwindow: { tumbling: 1m }\naggregate: { n: count }\nsink: { console: {} }\n',
+  );
+  const json = runner(['run', file]);
+  assert.equal(json.code, 0, json.stderr);
+  const records = json.stderr
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { msg: string; pipeline: string });
+  assert.ok(records.some((r) => r.msg === 'running' && r.pipeline === 'logs'));
+  for (const pretty of [runner(['--log-format', 'pretty', 'run', file]), runner(['run', file], { RUNNEL_LOG_FORMAT: 'pretty' })]) {
+    assert.equal(pretty.code, 0, pretty.stderr);
+    const lines = pretty.stderr.trim().split('\n');
+    for (const line of lines) assert.match(line, /^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|ERROR): \S/);
+    assert.ok(
+      lines.some((line) => / INFO: running \{"pipeline":"logs",/.test(line)),
+      pretty.stderr,
+    );
+    assert.equal(pretty.stdout, json.stdout, 'the rows are the same');
+  }
+  const wrong = runner(['--log-format', 'fancy', 'run', file]);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /--log-format.*Allowed choices are auto, json, pretty/);
+});

@@ -107,6 +107,9 @@ test('a known secret appears in no output of validate, explain, run or test, nor
   assert.notEqual(kafkaRun.code, 0);
   assert.match(kafkaRun.out, /Kafka at 127\.0\.0\.1:1/);
   assertNoSecret(kafkaRun.out, 'run kafka');
+  const prettyRun = runner(['--log-format', 'pretty', 'run', kafkaOnly], dir);
+  assert.match(prettyRun.out, /\] (ERROR|FATAL): .*Kafka at 127\.0\.0\.1:1/);
+  assertNoSecret(prettyRun.out, 'run kafka, pretty logs');
 
   const mongoRun = runner(['run', mongoOnly], dir, '{"ts": 1767225600000, "geo": "US"}\n{broken\n');
   assert.notEqual(mongoRun.code, 0);
