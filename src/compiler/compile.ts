@@ -222,22 +222,22 @@ class PlanBuilder {
     return [];
   }
 
-  /** Two sources that read the same topic or file would count its records twice. */
+  /** Two sources must not read the same topic or file (its records would count twice), nor share what a source holds alone. */
   private checkSourcesReadApart(sources: SourceUse[]): void {
-    const readers = new Map<string, string>();
+    const holders = new Map<string, string>();
     for (const use of sources) {
-      for (const what of findComponent('source', use.name)?.reads?.(use.config) ?? []) {
-        const other = readers.get(what);
+      for (const { what, why } of findComponent('source', use.name)?.holds?.(use.config) ?? []) {
+        const other = holders.get(what);
         if (other !== undefined) {
           this.error(
             ['sources', use.label],
             'conflict',
-            `sources \`${other}\` and \`${use.label}\` both read ${what}: its records would be counted twice`,
-            'read it in one source',
+            `sources \`${other}\` and \`${use.label}\` both use ${what}: ${why}`,
+            undefined,
             'key',
           );
         }
-        readers.set(what, use.label);
+        holders.set(what, use.label);
       }
     }
   }

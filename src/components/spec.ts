@@ -37,11 +37,14 @@ export interface ComponentSpec<Schema extends TSchema = TSchema> {
    */
   files?(config: Static<Schema>): FileUse[];
   /**
-   * Sources: what the source consumes, named for a message (`Kafka topic \`clicks\``): the
-   * compiler refuses two sources of one pipeline that read the same thing.
+   * Sources: what the source takes that no other source of the pipeline may take too, named for
+   * a message (`Kafka topic \`clicks\``), and why (shown when two do).
    */
-  reads?(config: Static<Schema>): string[];
+  holds?(config: Static<Schema>): { what: string; why: string }[];
 }
+
+/** Why two sources must not read the same topic or file. */
+export const COUNTED_TWICE = 'its records would be counted twice';
 
 /** A local file a component uses; `at` is the path of the setting inside the component's config. */
 export interface FileUse {

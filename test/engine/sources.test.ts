@@ -132,12 +132,15 @@ test('the compiler refuses both forms, neither, two sources of one topic or file
   assert.deepEqual(diagnostics(`name: t\n${REST}`), [
     'missing-key: a pipeline needs `source:` (one source) or `sources:` (several, by name)',
   ]);
-  const kafka = (topics: string) => `{ kafka: { brokers: b:9092, topics: ${topics}, group: g } }`;
-  assert.deepEqual(diagnostics(`name: t\nsources:\n  a: ${kafka('[x, y]')}\n  b: ${kafka('y')}\n${REST}`), [
-    'conflict: sources `a` and `b` both read Kafka topic `y`: its records would be counted twice',
+  const kafka = (topics: string, group: string) => `{ kafka: { brokers: b:9092, topics: ${topics}, group: ${group} } }`;
+  assert.deepEqual(diagnostics(`name: t\nsources:\n  a: ${kafka('[x, y]', 'g1')}\n  b: ${kafka('y', 'g2')}\n${REST}`), [
+    'conflict: sources `a` and `b` both use Kafka topic `y`: its records would be counted twice',
+  ]);
+  assert.deepEqual(diagnostics(`name: t\nsources:\n  a: ${kafka('x', 'g')}\n  b: ${kafka('y', 'g')}\n${REST}`), [
+    "conflict: sources `a` and `b` both use consumer group `g`: Kafka would hand each source's consumer the other's topics: give each Kafka source a group of its own",
   ]);
   assert.deepEqual(diagnostics(`name: t\nsources:\n  a: { file: { path: f.jsonl } }\n  b: { file: { path: f.jsonl } }\n${REST}`), [
-    'conflict: sources `a` and `b` both read the file `f.jsonl`: its records would be counted twice',
+    'conflict: sources `a` and `b` both use the file `f.jsonl`: its records would be counted twice',
   ]);
   assert.deepEqual(diagnostics(`name: t\nsources:\n  a: { stdin: {}, time: { field: ts } }\n${REST}`), [
     'conflict: source `a` reads its own event time, but the pipeline has no `time:`',

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Db, Document } from 'mongodb';
 import { getAggregationKind } from '../../src/components/aggregations/index.js';
-import { ImpressionGenerator, type Impression } from '../../src/components/sources/impressions.js';
-import { impressionDefaults } from '../../src/components/sources/generator.js';
+import { ClickPicker, ImpressionGenerator, type Click, type Impression } from '../../src/components/sources/impressions.js';
+import { generatorDefaults, impressionDefaults } from '../../src/components/sources/generator.js';
 import { groupBy } from './reference.js';
 import { decodeValue } from '../../src/components/mongodb/encoding.js';
 import { kafkaBrokers, mongoUri } from './stack.js';
@@ -40,12 +40,16 @@ export class E2eRun {
   /** Every process started, so that a failed test leaves none behind (see killAll). */
   private readonly children: ChildProcess[] = [];
 
+  /** The topic of the clicks on the impressions (pipelines/ctr.yaml), when a test produces it. */
+  readonly clicksTopic: string;
+
   constructor(
     name: string,
     readonly data: DataSet,
   ) {
     const run = `${name}-${process.pid}-${Date.now().toString(36)}`;
     this.topic = `runnel-${run}`;
+    this.clicksTopic = `${this.topic}-clicks`;
     this.database = `runnel_${run.replace(/-/g, '_')}`;
   }
 
@@ -80,6 +84,24 @@ export class E2eRun {
     assert.match(produced.stdout, new RegExp(`produced ${this.data.records} records to ${this.topic}`));
   }
 
+  /** Produces the clicks on the records (`runner produce --stream clicks`) to clicksTopic, at once. */
+  produceClicks(): void {
+    const args = this.produceArgs().map((arg) => (arg === this.topic ? this.clicksTopic : arg));
+    const produced = spawnSync(process.execPath, [...args, '--stream', 'clicks'], {
+      cwd: root,
+      env: this.env('producer'),
+      encoding: 'utf8',
+    });
+    assert.equal(produced.status, 0, produced.stderr);
+    assert.match(produced.stdout, new RegExp(`produced ${this.clicks().length} records to ${this.clicksTopic}`));
+  }
+
+  /** The clicks on the records, as `runner produce --stream clicks` makes them. */
+  clicks(): Click[] {
+    const picker = new ClickPicker(this.data.seed, generatorDefaults.clickRatio);
+    return this.records().flatMap((impression) => picker.clickOn(impression) ?? []);
+  }
+
   /** Produces all the records at `rate` per second in the background, creating the topic; resolves when done. */
   produceAtRate(rate: number): Promise<void> {
     const child = spawn(process.execPath, this.produceArgs(rate), {
@@ -111,8 +133,8 @@ export class E2eRun {
     return Array.from({ length: records }, () => generator.next());
   }
 
-  startRunner(group: string, extra: NodeJS.ProcessEnv = {}): Runner {
-    const child = spawn(process.execPath, [cli, 'run', 'pipelines/impressions.yaml'], {
+  startRunner(group: string, extra: NodeJS.ProcessEnv = {}, pipeline = 'pipelines/impressions.yaml'): Runner {
+    const child = spawn(process.execPath, [cli, 'run', pipeline], {
       cwd: root,
       env: this.env(group, extra),
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -246,6 +268,54 @@ export function differencesOf(docs: readonly Document[], records: readonly Impre
       differences.push(`${id}: stored HLL registers differ from an HLL of the same cookies`);
   }
   for (const id of expected.keys()) if (!seen.has(id)) differences.push(`missing document ${id}`);
+  return differences;
+}
+
+/**
+ * How the documents of pipelines/ctr.yaml differ from the reference, every level: impressions and
+ * clicks exactly their counts (unresolved geos dropped), ctr within 1e-12 of clicks over
+ * impressions (null without impressions), uniques what an HLL of the impressions' cookies says.
+ */
+export async function ctrDifferences(db: Db, impressions: readonly Impression[], clicks: readonly Click[]): Promise<string[]> {
+  const hll = getAggregationKind('approxDistinct')!;
+  const differences: string[] = [];
+  for (const [collection, periodMs] of [
+    ['ctrPerPubGeo', MINUTE],
+    ['ctrPerPubGeo_1h', 60 * MINUTE],
+    ['ctrPerPubGeo_1d', 24 * 60 * MINUTE],
+  ] as const) {
+    const key = (time: number, publisher: string, geo: string) => `${Math.floor(time / periodMs) * periodMs}|${publisher}|${geo}`;
+    const imps = groupBy(
+      impressions.filter((r) => r.geo !== 'unknown'),
+      (r) => key(r.timestamp, r.publisher, r.geo),
+    );
+    const clicked = groupBy(
+      clicks.filter((c) => c.geo !== 'unknown'),
+      (c) => key(c.timestamp, c.publisher, c.geo),
+    );
+    const expected = new Set([...imps.keys(), ...clicked.keys()]);
+    const seen = new Set<string>();
+    for (const doc of await db.collection(collection).find().toArray()) {
+      const id = key((doc.date as Date).getTime(), doc.publisher as string, doc.geo as string);
+      seen.add(id);
+      if (!expected.has(id)) {
+        differences.push(`${collection} unexpected document ${id}`);
+        continue;
+      }
+      const shown = imps.get(id) ?? [];
+      const c = clicked.get(id)?.length ?? 0;
+      if (doc.imps !== shown.length) differences.push(`${collection} ${id}: imps ${doc.imps}, expected ${shown.length}`);
+      if (doc.clicks !== c) differences.push(`${collection} ${id}: clicks ${doc.clicks}, expected ${c}`);
+      const ctr = shown.length === 0 ? null : c / shown.length;
+      if (ctr === null ? doc.ctr !== null : !(Math.abs((doc.ctr as number) - ctr) <= 1e-12))
+        differences.push(`${collection} ${id}: ctr ${doc.ctr}, expected ${ctr}`);
+      const direct = hll.create({});
+      for (const r of shown) direct.add(r.cookie, r.timestamp);
+      if (doc.uniques !== direct.result())
+        differences.push(`${collection} ${id}: uniques ${doc.uniques}, expected ${String(direct.result())}`);
+    }
+    for (const id of expected) if (!seen.has(id)) differences.push(`${collection} missing document ${id}`);
+  }
   return differences;
 }
 

@@ -18,6 +18,7 @@ import { mongoUri, requireStack, START_HINT } from '../helpers/stack.js';
 import { testKafka, waitForCaughtUp, waitForMember } from '../helpers/kafka.js';
 import { seededRandom } from '../helpers/reference.js';
 import {
+  ctrDifferences,
   differencesOf,
   E2eRun,
   referenceDifferences,
@@ -100,6 +101,25 @@ const waitForMembers = (group: string, count: number, timeoutMs = 60_000) =>
     return described?.state === 'Stable' && described.members.length === count;
   });
 
+/**
+ * Starts a runner, then `kills` times kills it with SIGKILL somewhere in the batch after the
+ * group's next commit (reading, merging, claiming, settling or committing) and starts another;
+ * returns the last one.
+ */
+async function killRepeatedly(run: E2eRun, group: string, kills: number, random: () => number, startRunner: () => Runner): Promise<Runner> {
+  let runner = startRunner();
+  for (let kill = 1; kill <= kills; kill++) {
+    const before = await committed(group, run.topic);
+    assert.ok(before < run.data.records, `kill ${kill} would come after everything was stored`);
+    await waitForCommitted(group, run.topic, before + 1);
+    await sleep(random() * 2500);
+    runner.signal('SIGKILL');
+    await runner.exited();
+    runner = startRunner();
+  }
+  return runner;
+}
+
 /** Lets the runners finish the topic, stops them with SIGTERM and compares every document with the reference. */
 async function finish(
   t: TestContext,
@@ -139,7 +159,8 @@ describe('fault injection: every document equals the reference after', available
         ?.db(run.database)
         .dropDatabase()
         .catch(() => undefined);
-      await admin?.deleteTopics({ topics: [run.topic] }).catch(() => undefined);
+      // one call each: a run without clicks has no clicks topic, and one unknown topic fails the call
+      for (const topic of [run.topic, run.clicksTopic]) await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
     }
     await admin?.disconnect();
     await mongo?.close();
@@ -151,23 +172,40 @@ describe('fault injection: every document equals the reference after', available
     const random = seededRandom(5);
     // a kill costs the group its 10 s session timeout: the records arrive over the ten kills
     const producing = await produceAtRate(run, 150);
-    let runner = start(run, group, { BATCH_MAX_RECORDS: '1000' });
     const KILLS = 10;
-    for (let kill = 1; kill <= KILLS; kill++) {
-      // somewhere in the batch after the next commit: reading, merging, claiming, settling or committing
-      const before = await committed(group, run.topic);
-      assert.ok(before < run.data.records, `kill ${kill} would come after everything was stored`);
-      await waitForCommitted(group, run.topic, before + 1);
-      await sleep(random() * 2500);
-      runner.signal('SIGKILL');
-      await runner.exited();
-      runner = start(run, group, { BATCH_MAX_RECORDS: '1000' });
-    }
+    const runner = await killRepeatedly(run, group, KILLS, random, () => start(run, group, { BATCH_MAX_RECORDS: '1000' }));
     await producing.done;
     const stored = await committed(group, run.topic);
     assert.ok(stored < run.data.records, 'the last kill came before everything was committed');
     await waitForMember(admin!, group, 60_000);
     await finish(t, run, db, group, [runner], 'kill -9 and restart', KILLS);
+  });
+
+  test('two topics (impressions and their clicks, pipelines/ctr.yaml): kill -9 at random moments, three times', async (t) => {
+    const { run, db } = newRun('ctr', data(12_000, 3, 31));
+    run.produceClicks();
+    const group = `ctr-${run.topic}`;
+    const clicksGroup = `${group}-clicks`;
+    const random = seededRandom(9);
+    const producing = await produceAtRate(run, 150);
+    const env = { KAFKA_CLICKS_TOPIC: run.clicksTopic, KAFKA_CLICKS_GROUP: clicksGroup, BATCH_MAX_RECORDS: '1000' };
+    const KILLS = 3;
+    const runner = await killRepeatedly(run, group, KILLS, random, () => run.startRunner(group, env, 'pipelines/ctr.yaml'));
+    await producing.done;
+    for (const [g, topic] of [
+      [group, run.topic],
+      [clicksGroup, run.clicksTopic],
+    ])
+      await waitForCaughtUp(admin!, g, topic, CATCH_UP_MS).catch((error: Error) => {
+        throw new Error(`${error.message} (runner log: ${runner.logFile})`);
+      });
+    await runner.stop();
+    const clicks = run.clicks();
+    const differences = await ctrDifferences(db, run.records(), clicks);
+    t.diagnostic(
+      `fault: kill -9 and restart, two topics; injected ${KILLS}x; records produced ${run.data.records} + ${clicks.length} clicks; difference ${differences.length}`,
+    );
+    assert.deepEqual(differences, [], `${differences.length} documents differ from the reference`);
   });
 
   test('scale-out: three runners on six partitions, one killed, a fourth started, all mid-run', async (t) => {

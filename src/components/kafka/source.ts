@@ -1,5 +1,5 @@
 import type { Static } from '@sinclair/typebox';
-import type { SourceSpec } from '../spec.js';
+import { COUNTED_TWICE, type SourceSpec } from '../spec.js';
 import { duration, integer, strictObject, stringOrList, text } from '../fragments.js';
 import { kafkaConnectionProperties, lintKafkaConnection } from './connection.js';
 
@@ -38,7 +38,14 @@ export const kafkaSource: SourceSpec<typeof config> = {
     },
   ],
   lint: lintKafkaConnection,
-  reads: (config) => ([] as string[]).concat(config.topics).map((topic) => `Kafka topic \`${topic}\``),
+  holds: (config) => [
+    ...([] as string[]).concat(config.topics).map((topic) => ({ what: `Kafka topic \`${topic}\``, why: COUNTED_TWICE })),
+    {
+      what: `consumer group \`${config.group}\``,
+      // kafkajs's assignors give every member of a group any of its topics, subscribed or not
+      why: "Kafka would hand each source's consumer the other's topics: give each Kafka source a group of its own",
+    },
+  ],
   async create(config, { plan, logger, signal }) {
     // loaded on use, so validating a pipeline does not load the Kafka client
     const { KafkaThread } = await import('./thread.js');

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { SourceSpec } from '../spec.js';
+import { COUNTED_TWICE, type SourceSpec } from '../spec.js';
 import { boolean, strictObject, text } from '../fragments.js';
 import { takeRecords, type Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
@@ -20,7 +20,7 @@ export const fileSource: SourceSpec<typeof config> = {
   config,
   examples: [{ title: 'Replay a file of impressions', yaml: 'file:\n  path: data/impressions.jsonl\n' }],
   files: (config) => [{ path: config.path, at: ['path'], writes: false }],
-  reads: (config) => [`the file \`${config.path}\``],
+  holds: (config) => [{ what: `the file \`${config.path}\``, why: COUNTED_TWICE }],
   async create(config, { cwd, signal, plan }) {
     let handle: FileHandle;
     try {

@@ -1,4 +1,4 @@
-import type { SourceSpec } from '../spec.js';
+import { COUNTED_TWICE, type SourceSpec } from '../spec.js';
 import { strictObject } from '../fragments.js';
 import { takeRecords, type Chunk } from '../../engine/records.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
@@ -12,7 +12,7 @@ export const stdinSource: SourceSpec<typeof config> = {
   summary: 'Reads JSON lines from standard input until it closes.',
   config,
   examples: [{ title: 'Pipe records in', yaml: 'stdin: {}\n' }],
-  reads: () => ['standard input'],
+  holds: () => [{ what: 'standard input', why: COUNTED_TWICE }],
   async create(_config, { signal, plan }) {
     return new StreamRuntime(process.stdin, new LineSplitter('stdin', plan.limits.maxRecordBytes), signal);
   },
