@@ -21,7 +21,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { grownBase, type GrownBase } from './e2e/grown.js';
-import { median } from './e2e/measure.js';
+import { median } from './median.js';
 import { backfillDocs, backfillDocsDatabase, rawRun } from './e2e/raw.js';
 import { dataCollections, ensureTopic, runPipeline, sh, type Bench, type RunResult } from './e2e/runs.js';
 import { shapeNamed } from './e2e/shapes.js';

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImpressionGenerator } from '../src/components/sources/impressions.js';
 import { impressionDefaults } from '../src/components/sources/generator.js';
+import { median } from './median.js';
 
 const count = Number(process.env.BENCH_RECORDS ?? 5_000_000);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
@@ -26,11 +27,6 @@ async function writeImpressions(): Promise<void> {
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   renameSync(partial, file);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 if (!existsSync(file)) {

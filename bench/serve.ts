@@ -42,6 +42,7 @@ import { rollupBatch } from '../src/engine/rollups.js';
 import { Fences } from '../src/engine/fences.js';
 import { toRow } from '../src/engine/rows.js';
 import { mulberry32 } from '../src/util/random.js';
+import { median } from './median.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
@@ -351,11 +352,8 @@ try {
   const ok = (f: Figures) => (f.p99 < 50 && f.errors === 0 ? 'met' : 'MISSED');
   log(`\nsummary (target p99 < 50 ms, ${connections} connections, ${seconds} s each, Node ${process.version}):`);
   for (const [label, f] of measured) log(`  ${label} p50 ${f.p50} ms, p99 ${f.p99} ms, ${f.rps} req/s: ${ok(f)}`);
-  const sorted = [...firstCharts].sort((x, y) => x - y);
-  const median = sorted[Math.floor(sorted.length / 2)];
-  log(
-    `  (e) first chart: median ${median} ms, max ${sorted[sorted.length - 1]} ms: ${sorted[sorted.length - 1] < 1000 ? 'met' : 'MISSED'} (target < 1 s)`,
-  );
+  const slowest = Math.max(...firstCharts);
+  log(`  (e) first chart: median ${median(firstCharts)} ms, max ${slowest} ms: ${slowest < 1000 ? 'met' : 'MISSED'} (target < 1 s)`);
   log(`  base windows in memory read in ${heldAfterMs} ms after the server listened`);
   const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'));
   log(`  runner serve peak RSS ${peak ? Math.round(Number(peak[1]) / 1024) : '?'} MB`);

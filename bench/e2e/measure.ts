@@ -97,7 +97,3 @@ export async function bytesPerDoc(db: Db, collection: string): Promise<DocSize> 
   if (docs.count === 0) return { bytesPerDoc: 0, claimBytesPerDoc: 0 };
   return { bytesPerDoc: Math.round((docs.bytes + claims.bytes) / docs.count), claimBytesPerDoc: Math.round(claims.bytes / docs.count) };
 }
-
-export function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-}
