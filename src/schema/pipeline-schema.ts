@@ -127,10 +127,11 @@ function pipelineSchema() {
       description: Type.Optional(Type.String({ description: 'What the pipeline computes, for people.' })),
       source: Type.Optional(slot('source', 'Where records come from (or `sources:`, several of them).')),
       sources: Type.Optional(
-        Type.Record(Type.String({ pattern: OUTPUT_NAME.pattern }), sourceEntry(), {
+        Type.Record(Type.String(), sourceEntry(), {
           description:
             'Several named sources, read side by side into one stream (instead of `source:`). A record knows its source as `$source` in expressions; each source may filter, compute fields and read event time of its own before the pipeline-level `filter` and `fields`.',
           minProperties: 1,
+          propertyNames: OUTPUT_NAME,
           examples: [
             {
               impressions: { kafka: { brokers: '127.0.0.1:9092', topics: 'adnetwork-topic', group: 'runnel-ctr' } },

@@ -146,4 +146,9 @@ test('the compiler refuses both forms, neither, two sources of one topic or file
     'conflict: source `a` reads its own event time, but the pipeline has no `time:`',
   ]);
   assert.deepEqual(diagnostics(`name: t\nsources:\n  a: { stdin: {} }\n  b: { generator: {} }\n${REST}`), []);
+  // a name that is no name is checked like any other (it was let through, and the compiler crashed: the fuzz test found it)
+  assert.deepEqual(diagnostics(`name: t\nsources:\n  "": { stdin: {} }\n${REST}`), ['invalid-value: `` is not a valid name in `sources`']);
+  assert.deepEqual(diagnostics(`name: t\nsources:\n  a-b: { stdin: {} }\n${REST}`), [
+    'invalid-value: `a-b` is not a valid name in `sources`',
+  ]);
 });
