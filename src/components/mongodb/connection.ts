@@ -2,6 +2,7 @@ import {
   MongoBulkWriteError,
   MongoClient,
   MongoServerSelectionError,
+  MongoNotConnectedError,
   MongoTopologyClosedError,
   type MongoClientOptions,
   type WriteError,
@@ -94,11 +95,13 @@ export class MongoConnection {
   }
 
   /**
-   * Whether an operation failed because the client it ran on was replaced and then closed under
-   * it (one waiting for an answer longer than the retirement delay): a retry goes to the new one.
+   * Whether an operation failed because the client it ran on was replaced: closed under it (one
+   * waiting for an answer longer than the retirement delay), or replaced between run()'s connect
+   * and the operation, which then met the new client not yet connected (operations reach the
+   * client through `client`, read when they start). A retry goes to the new one, connected first.
    */
   closedUnder(error: unknown): boolean {
-    return !this.closed && error instanceof MongoTopologyClosedError;
+    return !this.closed && (error instanceof MongoTopologyClosedError || error instanceof MongoNotConnectedError);
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import {
   MongoClient,
   MongoNetworkError,
   MongoServerError,
+  MongoNotConnectedError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
@@ -229,6 +230,13 @@ describe('MongoStateStore against a real server', stack, () => {
     let calls = 0;
     const closedOnce = () => (++calls === 1 ? Promise.reject(new MongoTopologyClosedError()) : Promise.resolve(calls));
     assert.equal(await retryTransient(closedOnce, options), 2);
+    // replaced between run()'s connect and the operation, which met the new client unconnected (a database outage in CI)
+    calls = 0;
+    const unconnectedOnce = () =>
+      ++calls === 1
+        ? Promise.reject(new MongoNotConnectedError('Client must be connected before running operations'))
+        : Promise.resolve(calls);
+    assert.equal(await retryTransient(unconnectedOnce, options), 2);
     await connection.close();
     calls = 0;
     await assert.rejects(
