@@ -6,7 +6,7 @@
 import { compilePipelineFile } from '../src/compiler/compile.js';
 import { fileSource } from '../src/components/sources/file.js';
 import { applyDefaults } from '../src/components/fragments.js';
-import { LocalRowSink } from '../src/components/sinks/local-rows.js';
+import { RowSink } from '../src/components/sinks/row-sink.js';
 import { assemble, closeParts } from '../src/cli/assemble.js';
 import { PipelineRun } from '../src/engine/pipeline-run.js';
 import { silentLogger } from '../src/log.js';
@@ -21,12 +21,16 @@ let rows = 0;
 const context = { plan, logger: silentLogger, cwd: process.cwd(), signal };
 const parts = await assemble(plan, silentLogger, signal, {
   source: await fileSource.create(applyDefaults(fileSource.config, { path: file }), context),
-  sink: new LocalRowSink(plan, 'final', {
-    async write(batch) {
-      rows += batch.length;
+  sink: new RowSink(
+    plan,
+    { emit: 'final', document: plan.sinks[0].document },
+    {
+      async write(batch) {
+        rows += batch.length;
+      },
+      async close() {},
     },
-    async close() {},
-  }),
+  ),
   deadLetters: collectDeadLetters(),
 });
 const started = process.hrtime.bigint();

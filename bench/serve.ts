@@ -104,7 +104,7 @@ async function load(mongo: MongoClient): Promise<void> {
   const connect = (name: string) =>
     MongoStateStore.connect({
       ...applyDefaults(mongodbSink.config, { uri: mongoUri, database, collection: name }),
-      render: (doc) => toRow(doc, plan),
+      render: (doc) => toRow(doc, plan, plan.sinks[0].document),
       indexFields: ['date', 'publisher', 'geo'],
     });
   const base = await connect(collection);

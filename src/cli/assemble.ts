@@ -1,12 +1,13 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
-import type { Plan } from '../engine/plan.js';
+import { stateSink, type Plan, type SinkUse } from '../engine/plan.js';
 import { findComponent } from '../components/registry.js';
 import type { RunnableSpec, Slot } from '../components/spec.js';
 import { RunnelError } from '../errors.js';
 import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } from '../engine/runtime.js';
 import type { RunParts } from '../engine/pipeline-run.js';
 import { UnionSource } from '../engine/union-source.js';
+import { SinkSet } from '../engine/sink-set.js';
 
 async function create<Runtime>(slot: Slot, use: { name: string; config: unknown }, context: ComponentContext): Promise<Runtime> {
   const spec = findComponent(slot, use.name) as Partial<RunnableSpec<TSchema, Runtime>> | undefined;
@@ -14,22 +15,35 @@ async function create<Runtime>(slot: Slot, use: { name: string; config: unknown 
   return spec.create(use.config, context);
 }
 
-/** The plan's source, or the union of its sources (made side by side; those made are closed if one fails). */
+/** The plan's source, or the union of its sources (`sources:`, even of one). */
 async function createSources(plan: Plan, context: ComponentContext): Promise<SourceRuntime> {
-  if (plan.sources.length === 1 && plan.sources[0].label === plan.sources[0].name) return create('source', plan.sources[0], context);
-  const made = await Promise.allSettled(
-    plan.sources.map((use) => create<SourceRuntime>('source', use, { ...context, sourceName: use.label })),
+  if (!plan.named.sources) return create('source', plan.sources[0], context);
+  const sources = await createAll(
+    plan.sources.map((use) => () => create<SourceRuntime>('source', use, { ...context, sourceName: use.label })),
   );
-  const failed = made.find((m): m is PromiseRejectedResult => m.status === 'rejected');
-  const sources = made.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
-  if (failed) {
-    for (const source of sources) await source.close().catch(() => undefined);
-    throw failed.reason;
-  }
   return new UnionSource(
     sources,
     plan.sources.map((s) => s.label),
   );
+}
+
+/** The plan's sink, or its sinks as one (made side by side; those made are closed if one fails). */
+async function createSinks(plan: Plan, context: ComponentContext): Promise<SinkRuntime> {
+  const make = (use: SinkUse) => create<SinkRuntime>('sink', use, { ...context, sink: use });
+  if (plan.sinks.length === 1) return make(plan.sinks[0]);
+  return new SinkSet(await createAll(plan.sinks.map((use) => () => make(use))), plan.sinks.indexOf(stateSink(plan)));
+}
+
+/** Makes every part side by side; when one fails, those made are closed and its error is thrown. */
+async function createAll<Part extends { close(): Promise<void> }>(factories: (() => Promise<Part>)[]): Promise<Part[]> {
+  const made = await Promise.allSettled(factories.map((factory) => factory()));
+  const failed = made.find((m): m is PromiseRejectedResult => m.status === 'rejected');
+  const parts = made.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
+  if (failed) {
+    for (const part of parts) await part.close().catch(() => undefined);
+    throw failed.reason;
+  }
+  return parts;
 }
 
 export interface Overrides {
@@ -58,7 +72,7 @@ export async function assemble(
     made.push(deadLetters);
     // side by side: joining a consumer group and connecting to a database both take a while
     const [sink, source] = await Promise.allSettled([
-      overrides.sink ?? create<SinkRuntime>('sink', plan.sink, context),
+      overrides.sink ?? createSinks(plan, context),
       overrides.source ?? createSources(plan, context),
     ]);
     for (const part of [sink, source]) if (part.status === 'fulfilled') made.push(part.value);

@@ -61,7 +61,10 @@ export async function runCommand(file: string, serve?: ServeOptions): Promise<nu
     const progress = new Progress(process.stderr, logger);
     const run = new PipelineRun(plan, parts, logger, controller.signal, (stats) => progress.update(stats));
     // the components are connected: from here a stop stores the batch in hand
-    logger.info({ sources: plan.sources.map((s) => `${s.label} (${s.name})`), sink: plan.sink.name }, 'running');
+    logger.info(
+      { sources: plan.sources.map((s) => `${s.label} (${s.name})`), sinks: plan.sinks.map((s) => `${s.label} (${s.name})`) },
+      'running',
+    );
     let served: { app: FastifyInstance; pipeline: ServedPipeline } | undefined;
     try {
       if (serve) {
@@ -101,6 +104,10 @@ export async function runCommand(file: string, serve?: ServeOptions): Promise<nu
 /** The credentials in a plan's components, for the logs to scrub. */
 function planSecrets(plan: Plan): string[] {
   return (
-    [...plan.sources.map((source) => ['source', source] as const), ['sink', plan.sink], ['deadLetter', plan.deadLetter]] as const
+    [
+      ...plan.sources.map((source) => ['source', source] as const),
+      ...plan.sinks.map((sink) => ['sink', sink] as const),
+      ['deadLetter', plan.deadLetter],
+    ] as const
   ).flatMap(([slot, use]) => secretValues(use.config, findComponent(slot, use.name)?.config));
 }

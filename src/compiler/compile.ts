@@ -1,7 +1,8 @@
 import type { Document } from 'yaml';
 import { diagnostic, type Diagnostic } from '../errors.js';
-import { defaultDeadLetter, findComponent } from '../components/registry.js';
-import type { FileUse, Slot } from '../components/spec.js';
+import { components, defaultDeadLetter, findComponent } from '../components/registry.js';
+import type { TSchema } from '@sinclair/typebox';
+import type { FileUse, SinkSpec, Slot } from '../components/spec.js';
 import { getAggregationKind } from '../components/aggregations/index.js';
 import { AggregationError } from '../engine/aggregation.js';
 import { compileExpression, forbiddenFunction, referencedFields } from '../expr/index.js';
@@ -11,7 +12,7 @@ import { loadPipelineFile, type LoadedPipeline } from '../config/load.js';
 import type { Environment } from '../config/interpolate.js';
 import { locatePath, rangeOf, type Path } from '../config/positions.js';
 import { validateAgainstSchema } from '../schema/validate.js';
-import { buildPipelineSchema, sourceEntry, WINDOW_FIELDS, type PipelineValue } from '../schema/pipeline-schema.js';
+import { buildPipelineSchema, sinkEntry, sourceEntry, WINDOW_FIELDS, type PipelineValue } from '../schema/pipeline-schema.js';
 import { applyDefaults } from '../components/fragments.js';
 import type { TumblingWindowConfig } from '../components/windows/tumbling.js';
 import type { SlidingWindowConfig } from '../components/windows/sliding.js';
@@ -22,6 +23,7 @@ import {
   type AggregateUse,
   type ComponentUse,
   type DerivedOutput,
+  type SinkUse,
   type SourceUse,
   type TimeFormat,
   type DocumentField,
@@ -114,14 +116,15 @@ class PlanBuilder {
     const groupBy = this.groupBy();
     const aggregates = this.aggregates(groupBy);
     const derived = this.derived(groupBy, aggregates);
-    const sink = { ...this.component('sink', v.sink, ['document']), document: this.document(groupBy, [...aggregates, ...derived]) };
+    const sinks = this.sinks(groupBy, [...aggregates, ...derived]);
     const deadLetter = v.deadLetter === undefined ? defaultDeadLetter(v.name) : this.component('deadLetter', v.deadLetter);
     this.checkFiles([
-      ...sources.map((use): FileCheck => ({ slot: 'source', use, at: v.sources ? ['sources', use.label] : ['source'] })),
-      { slot: 'sink', use: sink, at: ['sink'] },
+      ...sources.map((use): FileCheck => ({ slot: 'source', use, at: this.at('source', use.label) })),
+      ...sinks.map((use): FileCheck => ({ slot: 'sink', use, at: this.at('sink', use.label) })),
       { slot: 'deadLetter', use: deadLetter, at: v.deadLetter ? ['deadLetter'] : undefined },
     ]);
-    this.checkSourcesReadApart(sources);
+    this.checkHeldApart(sources, sinks);
+    this.checkStatesKept(sources, sinks);
     // referencedFields parses again; only worth it (and safe) once every expression compiled
     if (!hasErrors(this.diagnostics)) this.checkUnusedFields(fields.map((f) => f.name));
     return {
@@ -129,6 +132,7 @@ class PlanBuilder {
       file: this.loaded.source.path,
       description: v.description,
       sources,
+      named: { sources: v.sources !== undefined, sinks: v.sinks !== undefined },
       batch: {
         intervalMs: this.positiveDuration(['batch', 'interval'], v.batch.interval),
         maxRecords: v.batch.maxRecords,
@@ -152,9 +156,14 @@ class PlanBuilder {
       missingKeys: v.missingKeys === 'deadLetter' ? 'deadLetter' : 'null',
       aggregates,
       derived,
-      sink,
+      sinks,
       deadLetter,
     };
+  }
+
+  /** Where a source or sink is in the file: `source` or `sources.<label>` (`sink`, `sinks.<label>`). */
+  private at(slot: 'source' | 'sink', label: string): Path {
+    return this.value[`${slot}s`] ? [`${slot}s`, label] : [slot];
   }
 
   private error(path: Path, code: Diagnostic['code'], message: string, hint?: string, prefer: 'key' | 'value' = 'value'): void {
@@ -222,24 +231,116 @@ class PlanBuilder {
     return [];
   }
 
-  /** Two sources must not read the same topic or file (its records would count twice), nor share what a source holds alone. */
-  private checkSourcesReadApart(sources: SourceUse[]): void {
-    const holders = new Map<string, string>();
-    for (const use of sources) {
-      for (const { what, why } of findComponent('source', use.name)?.holds?.(use.config) ?? []) {
+  /**
+   * No two sources or sinks take what one of them holds alone (ComponentSpec.holds): two sources
+   * reading one topic would count its records twice, a sink writing a topic a source reads would
+   * feed the pipeline its own rows.
+   */
+  private checkHeldApart(sources: SourceUse[], sinks: SinkUse[]): void {
+    const holders = new Map<string, { slot: string; label: string }>();
+    const uses = [...sources.map((use) => ({ slot: 'source' as const, use })), ...sinks.map((use) => ({ slot: 'sink' as const, use }))];
+    for (const { slot, use } of uses) {
+      for (const { what, why } of findComponent(slot, use.name)?.holds?.(use.config) ?? []) {
         const other = holders.get(what);
         if (other !== undefined) {
-          this.error(
-            ['sources', use.label],
-            'conflict',
-            `sources \`${other}\` and \`${use.label}\` both use ${what}: ${why}`,
-            undefined,
-            'key',
-          );
+          const both =
+            other.slot === slot
+              ? `${slot}s \`${other.label}\` and \`${use.label}\``
+              : `${other.slot} \`${other.label}\` and ${slot} \`${use.label}\``;
+          this.error(this.at(slot, use.label), 'conflict', `${both} both use ${what}: ${why}`, undefined, 'key');
         }
-        holders.set(what, use.label);
+        holders.set(what, { slot, label: use.label });
       }
     }
+  }
+
+  /**
+   * One sink at most keeps the windows, and a sink whose rows outlive the run (a topic) has one
+   * beside it when a source replays after a restart: kept in memory, an open window's states
+   * would start again from nothing while its rows stay where they went. And it must emit updates
+   * there: a window that closes while the runner is down would never be emitted as final.
+   */
+  private checkStatesKept(sources: SourceUse[], sinks: SinkUse[]): void {
+    const spec = (use: SinkUse) => findComponent('sink', use.name) as SinkSpec<TSchema> | undefined;
+    const keepers = sinks.filter((use) => use.keeps);
+    for (const extra of keepers.slice(1)) {
+      this.error(
+        this.at('sink', extra.label),
+        'conflict',
+        `sinks \`${keepers[0].label}\` and \`${extra.label}\` both keep the windows; one sink keeps them and the others' rows are made from its states`,
+        'keep one of them',
+        'key',
+      );
+    }
+    const replaying = sources.find((use) => findComponent('source', use.name)?.replays);
+    if (!replaying) return;
+    for (const use of sinks.filter((u) => spec(u)?.durable)) {
+      if (keepers.length === 0) {
+        this.error(
+          this.at('sink', use.label),
+          'conflict',
+          `the ${use.name} sink \`${use.label}\` keeps no windows, and ${this.describeSource(replaying)} replays after a restart: windows still open would start again from nothing`,
+          `add a sink that keeps the windows beside it under \`sinks:\` (${this.keepingSinks()})`,
+          'key',
+        );
+      } else if ((use.config as { emit?: string }).emit === 'final') {
+        this.error(
+          [...this.at('sink', use.label), use.name, 'emit'],
+          'conflict',
+          `\`emit: final\` would miss windows that close while the runner is down`,
+          'use `emit: updates`: every batch sends the rows it changed, and a compacted topic keeps the latest',
+        );
+      }
+    }
+  }
+
+  private keeps(use: ComponentUse): boolean {
+    return (findComponent('sink', use.name) as SinkSpec<TSchema> | undefined)?.keeps === true;
+  }
+
+  private describeSource(use: SourceUse): string {
+    return this.value.sources ? `source \`${use.label}\` (${use.name})` : `the ${use.name} source`;
+  }
+
+  private keepingSinks(): string {
+    return components.sink
+      .filter((spec) => (spec as SinkSpec<TSchema>).keeps)
+      .map((spec) => spec.name)
+      .join(', ');
+  }
+
+  /** `sink:` (one) or `sinks:` (named), never both; each with its own document mapping. */
+  private sinks(groupBy: GroupKey[], outputs: { name: string }[]): SinkUse[] {
+    const v = this.value;
+    if (v.sink && v.sinks) {
+      this.error(
+        ['sinks'],
+        'conflict',
+        'a pipeline has `sink:` or `sinks:`, not both',
+        'move the `sink:` into `sinks:` under a name',
+        'key',
+      );
+    }
+    if (v.sinks) {
+      const entrySchema = sinkEntry('A named sink.');
+      return Object.entries(v.sinks).map(([label, given]) => {
+        const at = ['sinks', label];
+        const entry = applyDefaults(entrySchema, given) as Record<string, unknown> & { document?: Record<string, string> };
+        const use = this.component('sink', entry, ['document'], at);
+        return { ...use, label, document: this.document(groupBy, outputs, entry.document, at), keeps: this.keeps(use) };
+      });
+    }
+    if (v.sink) {
+      const use = this.component('sink', v.sink, ['document']);
+      return [{ ...use, label: use.name, document: this.document(groupBy, outputs, v.sink.document, ['sink']), keeps: this.keeps(use) }];
+    }
+    this.error(
+      [],
+      'missing-key',
+      'a pipeline needs `sink:` (one sink) or `sinks:` (several, by name)',
+      'for example `sink: { console: {} }`',
+    );
+    return [];
   }
 
   /** A duration within MAX_DURATION_MS (far-off dates would leave the range of dates). */
@@ -438,9 +539,13 @@ class PlanBuilder {
     }
   }
 
-  private document(groupBy: GroupKey[], outputs: { name: string }[]): DocumentField[] {
+  private document(
+    groupBy: GroupKey[],
+    outputs: { name: string }[],
+    mapping: Record<string, string> | undefined,
+    at: Path,
+  ): DocumentField[] {
     const names = [...WINDOW_FIELDS, ...groupBy.map((k) => k.name), ...outputs.map((a) => a.name)];
-    const mapping = this.value.sink.document;
     if (!mapping) {
       return [
         { target: 'windowStart', from: 'window.start' },
@@ -452,7 +557,7 @@ class PlanBuilder {
     for (const [target, from] of Object.entries(mapping)) {
       if (!names.includes(from)) {
         this.error(
-          ['sink', 'document', target],
+          [...at, 'document', target],
           'unknown-name',
           `\`${from}\` is not a result name`,
           didYouMean(from, names) ?? `use one of ${names.map((n) => `\`${n}\``).join(', ')}`,
@@ -465,7 +570,7 @@ class PlanBuilder {
           diagnostic(
             'unused',
             `group key \`${key.name}\` is not stored in the document`,
-            rangeOf(this.doc, ['sink', 'document'], 'key'),
+            rangeOf(this.doc, [...at, 'document'], 'key'),
             `add \`${key.name}: ${key.name}\`, or rows of different keys cannot be told apart`,
             'warning',
           ),

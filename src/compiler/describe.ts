@@ -3,7 +3,7 @@ import type { Slot } from '../components/spec.js';
 import { formatDuration } from '../config/duration.js';
 import type { CompiledExpression } from '../expr/types.js';
 import { fingerprintOf, meaningOf } from '../engine/meaning.js';
-import type { ComponentUse, Plan, SourceUse } from '../engine/plan.js';
+import type { ComponentUse, Plan, SinkUse, SourceUse } from '../engine/plan.js';
 import { redactConfig } from '../redact.js';
 
 export interface Stage {
@@ -22,8 +22,8 @@ function component(slot: Slot, use: ComponentUse): Record<string, unknown> {
 }
 
 /** One source as it is; several with what each applies to its own records (`$source` is their name). */
-function sourceStage(sources: readonly SourceUse[]): Stage {
-  if (sources.length === 1 && sources[0].label === sources[0].name && sources[0].fields.length === 0 && !sources[0].filter) {
+function sourceStage(sources: readonly SourceUse[], named: boolean): Stage {
+  if (!named) {
     return { stage: 'source', summary: findComponent('source', sources[0].name)!.summary, details: component('source', sources[0]) };
   }
   return {
@@ -43,11 +43,30 @@ function sourceStage(sources: readonly SourceUse[]): Stage {
   };
 }
 
+/** One sink as it is; several with which keeps the windows and what each writes. */
+function sinkStage(plan: Plan): Stage {
+  const details = (s: SinkUse) => ({
+    ...component('sink', s),
+    ...(plan.sinks.length > 1 ? { keepsWindows: s.keeps } : {}),
+    document: Object.fromEntries(s.document.map((f) => [f.target, f.from])),
+  });
+  if (!plan.named.sinks)
+    return { stage: 'sink', summary: findComponent('sink', plan.sinks[0].name)!.summary, details: details(plan.sinks[0]) };
+  const keeper = plan.sinks.find((s) => s.keeps);
+  return {
+    stage: 'sinks',
+    summary: `${plan.sinks.map((s) => `${s.label} (${s.name})`).join(', ')}, each given every batch's results${
+      keeper ? `; ${keeper.label} keeps the windows, and every sink's rows are made from its states` : ''
+    }`,
+    details: Object.fromEntries(plan.sinks.map((s) => [s.label, details(s)])),
+  };
+}
+
 /** The plan stage by stage, in the order a record flows through it; secrets are redacted. */
 export function describePlan(plan: Plan): Stage[] {
   const w = plan.window;
   const stages: Stage[] = [
-    sourceStage(plan.sources),
+    sourceStage(plan.sources, plan.named.sources),
     {
       stage: 'batch',
       summary: `micro-batches of at most ${formatDuration(plan.batch.intervalMs)}, ${plan.batch.maxRecords} records or ${plan.batch.maxGroups} partial aggregates`,
@@ -124,11 +143,7 @@ export function describePlan(plan: Plan): Stage[] {
         ]),
       ]),
     },
-    {
-      stage: 'sink',
-      summary: findComponent('sink', plan.sink.name)!.summary,
-      details: { ...component('sink', plan.sink), document: Object.fromEntries(plan.sink.document.map((f) => [f.target, f.from])) },
-    },
+    sinkStage(plan),
   );
   stages.push({
     stage: 'dead letters',

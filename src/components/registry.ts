@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { ComponentSpec, DeadLetterSpec, Slot } from './spec.js';
 import { kafkaSource } from './kafka/source.js';
+import { kafkaSink } from './kafka/sink.js';
 import { fileSource } from './sources/file.js';
 import { generatorSource } from './sources/generator.js';
 import { stdinSource } from './sources/stdin.js';
@@ -16,7 +17,7 @@ import { slidingWindow } from './windows/sliding.js';
 export const components: Readonly<Record<Slot, readonly ComponentSpec[]>> = {
   source: [kafkaSource, fileSource, generatorSource, stdinSource],
   window: [tumblingWindow, slidingWindow],
-  sink: [mongodbSink, fileSink, consoleSink],
+  sink: [mongodbSink, kafkaSink, fileSink, consoleSink],
   deadLetter: [fileDeadLetter, kafkaDeadLetter],
 };
 

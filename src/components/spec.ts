@@ -1,6 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
-import type { Plan } from '../engine/plan.js';
+import type { DocumentField, Plan, SinkUse } from '../engine/plan.js';
 import type { StoredReader } from '../engine/reader.js';
 import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } from '../engine/runtime.js';
 
@@ -37,10 +37,12 @@ export interface ComponentSpec<Schema extends TSchema = TSchema> {
    */
   files?(config: Static<Schema>): FileUse[];
   /**
-   * Sources: what the source takes that no other source of the pipeline may take too, named for
-   * a message (`Kafka topic \`clicks\``), and why (shown when two do).
+   * Sources and sinks: what the component takes that no other source or sink of the pipeline may
+   * take too, named for a message (`Kafka topic \`clicks\``), and why (shown when two do).
    */
   holds?(config: Static<Schema>): { what: string; why: string }[];
+  /** Sources: commits outlive the run, and a new run reads again from the last one (Kafka). */
+  replays?: boolean;
 }
 
 /** Why two sources must not read the same topic or file. */
@@ -53,6 +55,12 @@ export interface FileUse {
   writes: boolean;
 }
 
+/** The sink a factory is making: its use in the plan (label, document mapping), which the context carries for sinks. */
+export function sinkUseOf(context: { sink?: SinkUse }): SinkUse {
+  if (!context.sink) throw new Error('a sink is made with its use in the plan');
+  return context.sink;
+}
+
 /** A component that runs: its factory only ever sees config that passed the schema and lint. */
 export interface RunnableSpec<Schema extends TSchema, Runtime> extends ComponentSpec<Schema> {
   create(config: Static<Schema>, context: ComponentContext): Promise<Runtime>;
@@ -61,11 +69,21 @@ export interface RunnableSpec<Schema extends TSchema, Runtime> extends Component
 export type SourceSpec<Schema extends TSchema> = RunnableSpec<Schema, SourceRuntime>;
 export interface SinkSpec<Schema extends TSchema> extends RunnableSpec<Schema, SinkRuntime> {
   /**
+   * It keeps the windows between runs: its store holds the states that every sink's rows are
+   * made from, and a pipeline has at most one such sink.
+   */
+  keeps?: boolean;
+  /**
+   * Its rows outlive the run (a topic, not a terminal). Beside a source that replays, it then
+   * needs a sink that keeps the windows, or a restart would start open windows from nothing.
+   */
+  durable?: boolean;
+  /**
    * For a sink that keeps its windows where another process can read them: a reader of them for
    * the serving layer (it connects on first use; loaded only when a pipeline is served). Sinks
    * that keep nothing omit it.
    */
-  reader?(config: Static<Schema>, plan: Plan, logger: Logger): Promise<StoredReader>;
+  reader?(config: Static<Schema>, plan: Plan, document: readonly DocumentField[], logger: Logger): Promise<StoredReader>;
 }
 export interface DeadLetterSpec<Schema extends TSchema> extends RunnableSpec<Schema, DeadLetterRuntime> {
   /** The config this destination takes when a pipeline names none; one destination declares it. */

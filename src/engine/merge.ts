@@ -43,7 +43,8 @@ export type RecentDocs = Map<string, StateDoc>;
  * Merges a batch into the store exactly once: one read of the touched documents (none for a store
  * that writes blind), merge in memory, one conditional write; documents whose version changed
  * meanwhile are read and merged again.
- * A partial is skipped for a document that already holds its partition past the partial's offsets.
+ * A partial is skipped for a document that already holds its partition past the partial's offsets;
+ * a document that held all of the batch's partials is added to `unchanged` as stored.
  * The caller raises the fences first (raiseFences).
  */
 export async function mergeBatch(
@@ -51,6 +52,7 @@ export async function mergeBatch(
   batch: PartialBatch,
   aggregates: readonly AggregateUse[],
   recent?: RecentDocs,
+  unchanged?: StateDoc[],
 ): Promise<StateDoc[]> {
   const byDoc = new Map<string, Partial[]>();
   for (const partial of batch.partials) {
@@ -73,8 +75,10 @@ export async function mergeBatch(
     for (const id of known) stored.set(id, recent!.get(id)!);
     const writes: ConditionalWrite[] = [];
     for (const id of pending) {
-      const write = mergeDoc(id, stored.get(id), byDoc.get(id)!, aggregates);
+      const doc = stored.get(id);
+      const write = mergeDoc(id, doc, byDoc.get(id)!, aggregates);
       if (write) writes.push(write);
+      else if (doc) unchanged?.push(doc);
     }
     const conflicts = new Set(await store.write(writes));
     for (const w of writes) if (!conflicts.has(w.doc.id)) written.push(w.doc);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DEFAULT_IDLE_TIMEOUT, type Plan } from './plan.js';
+import { DEFAULT_IDLE_TIMEOUT, stateSink, type Plan } from './plan.js';
 import { parseDuration } from '../config/duration.js';
 import { BatchState } from './batch-state.js';
 import { Fences } from './fences.js';
@@ -171,9 +171,10 @@ export class PipelineRun {
 
   private async store({ batch, watermark, progress, finalFlush }: ClosedBatch): Promise<Stored> {
     const started = Date.now();
-    let written;
+    let written: StateDoc[] = [];
+    const unchanged: StateDoc[] = [];
     try {
-      written = batch.isEmpty ? [] : await this.mergeLevels(batch);
+      if (!batch.isEmpty) written = await this.mergeLevels(batch, unchanged);
     } catch (err) {
       if (!(err instanceof StraddleError) || !this.parts.source.rewind) throw err;
       // Another runner wrote some of these offsets meanwhile (a rebalance).
@@ -182,8 +183,10 @@ export class PipelineRun {
     }
     // after the merge, so a batch that must be read again has written none of them yet
     await this.writeDeadLetters(batch);
-    await this.parts.sink.afterBatch(written, finalFlush ? Infinity : watermark - (this.plan.time?.allowedLatenessMs ?? 0));
-    if (!batch.isEmpty) await this.parts.source.commit(batch.maxOffsets());
+    const offsets = batch.maxOffsets();
+    const finalUpTo = finalFlush ? Infinity : watermark - (this.plan.time?.allowedLatenessMs ?? 0);
+    await this.parts.sink.afterBatch(written, finalUpTo, { unchanged, offsets });
+    if (!batch.isEmpty) await this.parts.source.commit(offsets);
     this.committedProgress = progress;
     const stats = this.stats;
     stats.records += batch.records;
@@ -199,7 +202,7 @@ export class PipelineRun {
     if (!batch.isEmpty) {
       stats.lastBatchAt = Date.now();
       metrics.recordsIn.inc({ pipeline }, batch.records);
-      metrics.sinkRecords.inc({ pipeline, sink: this.plan.sink.name }, batch.records);
+      for (const sink of this.plan.sinks) metrics.sinkRecords.inc({ pipeline, sink: sink.label }, batch.records);
       metrics.batches.inc({ pipeline });
       metrics.batchSeconds.observe({ pipeline }, stats.lastFlushMs / 1000);
     }
@@ -227,7 +230,7 @@ export class PipelineRun {
    * are raised before any level is written: after a crash, the records up to them are re-read one
    * by one and every level skips those it holds.
    */
-  private async mergeLevels(batch: BatchState): Promise<StateDoc[]> {
+  private async mergeLevels(batch: BatchState, unchanged: StateDoc[]): Promise<StateDoc[]> {
     const { store, rollups = [] } = this.parts.sink;
     const { name: pipeline, aggregates } = this.plan;
     await this.parts.sink.verify?.();
@@ -236,11 +239,11 @@ export class PipelineRun {
       const started = Date.now();
       const written = await work();
       metrics.sinkWriteSeconds.observe({ pipeline, level }, (Date.now() - started) / 1000);
-      metrics.sinkDocuments.inc({ pipeline, sink: this.plan.sink.name, level }, written.length);
+      metrics.sinkDocuments.inc({ pipeline, sink: stateSink(this.plan).label, level }, written.length);
       return written;
     };
     const outcomes = await Promise.allSettled([
-      timed('base', () => mergeBatch(store, batch, aggregates, this.recentDocs[0])),
+      timed('base', () => mergeBatch(store, batch, aggregates, this.recentDocs[0], unchanged)),
       // the levels keep no fences of their own: the base store's govern every level (see above)
       ...rollups.map((level, i) =>
         timed(level.label, () =>

@@ -8,6 +8,8 @@ export interface Plan {
   description?: string;
   /** At least one; several are read side by side into one stream (`sources:`). */
   sources: SourceUse[];
+  /** Whether the file named its sources (`sources:`) and its sinks (`sinks:`), or gave one of each unnamed. */
+  named: { sources: boolean; sinks: boolean };
   batch: { intervalMs: number; maxRecords: number; maxGroups: number };
   /** Bounds on each record and on expression evaluation; what exceeds them is dead-lettered. */
   limits: Limits;
@@ -38,7 +40,11 @@ export interface Plan {
   aggregates: AggregateUse[];
   /** Outputs computed from the aggregates' results and the group keys, in declaration order (see derive.ts). */
   derived: DerivedOutput[];
-  sink: ComponentUse & { document: DocumentField[] };
+  /**
+   * At least one; every batch's results go to each (`sinks:`). The one that keeps the windows
+   * between runs (`keeps` in its declaration), if any, holds the states every sink's rows come from.
+   */
+  sinks: SinkUse[];
   /** Defaults to the file `dead-letters/<name>.jsonl`, so no rejected record is ever lost. */
   deadLetter: ComponentUse;
 }
@@ -74,6 +80,20 @@ export interface SourceUse extends ComponentUse {
   fields: { name: string; expression: CompiledExpression }[];
   /** Where its records hold their event time, when not at the pipeline's `time.field`. */
   time?: { field: string; path: string[]; format: TimeFormat };
+}
+
+/** A sink of the pipeline, and how its rows are made from a window's results. */
+export interface SinkUse extends ComponentUse {
+  /** Its name in `sinks:`, or its component's name for `sink:`. */
+  label: string;
+  document: DocumentField[];
+  /** It keeps the windows between runs (at most one sink does): the pipeline's states are in its store. */
+  keeps: boolean;
+}
+
+/** The sink whose store holds the pipeline's states: the one that keeps the windows, else the first. */
+export function stateSink(plan: Pick<Plan, 'sinks'>): SinkUse {
+  return plan.sinks.find((s) => s.keeps) ?? plan.sinks[0];
 }
 
 export interface GroupKey {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Plan } from './plan.js';
+import type { Plan, SinkUse } from './plan.js';
 import type { Chunk, DeadLetter } from './records.js';
 import type { StateDoc, StateStore } from './store.js';
 import type { RollupLevel } from './rollups.js';
@@ -40,7 +40,7 @@ export interface SinkRuntime {
    * After each batch: the documents it wrote, and the time up to which windows are final (every
    * window ending at or before it may be emitted and forgotten; +Infinity when the source is drained).
    */
-  afterBatch(written: readonly StateDoc[], finalUpTo: number): Promise<void>;
+  afterBatch(written: readonly StateDoc[], finalUpTo: number, batch?: StoredBatch): Promise<void>;
   /**
    * Before each batch is merged: throws when what the sink stores no longer means what this
    * pipeline computes (another runner, of another version of the pipeline, recorded its own
@@ -53,6 +53,17 @@ export interface SinkRuntime {
    */
   reportStatus?(status: RunStatus): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What else afterBatch may need of the batch just stored. */
+export interface StoredBatch {
+  /**
+   * Documents the batch touched that already held all of its records for them: a batch read
+   * again after a crash. Their rows may never have reached a sink that writes elsewhere.
+   */
+  unchanged: readonly StateDoc[];
+  /** The batch's highest offset per source partition: committed once afterBatch has ended. */
+  offsets: ReadonlyMap<string, number>;
 }
 
 /** The live status of a run, as the serving layer shows it. */
@@ -92,4 +103,6 @@ export interface ComponentContext {
   signal: AbortSignal;
   /** A source's name in `sources:`, for a source whose partitions would otherwise be named alike. */
   sourceName?: string;
+  /** For a sink: its use in the plan (its name in `sinks:` and its document mapping). */
+  sink?: SinkUse;
 }

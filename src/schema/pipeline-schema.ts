@@ -107,6 +107,21 @@ export function sourceEntry() {
   });
 }
 
+/** A sink component, and the mapping from result names to the fields of its rows. */
+export function sinkEntry(description: string) {
+  return slot('sink', description, {
+    document: Type.Optional(
+      Type.Unsafe<Record<string, string>>({
+        type: 'object',
+        description: `Stored field name -> result name (${WINDOW_FIELDS.join(', ')}, a group key or an aggregate). Without it rows hold windowStart, windowEnd, the keys and the aggregates.`,
+        minProperties: 1,
+        additionalProperties: { type: 'string', minLength: 1 },
+        examples: [{ date: 'window.start', publisher: 'publisher', imps: 'imps' }],
+      }),
+    ),
+  });
+}
+
 /**
  * The pipeline file's schema, built from the component registry. Its static type is what the
  * compiler reads once the file has passed it and its defaults are filled in (`applyDefaults`).
@@ -245,17 +260,21 @@ function pipelineSchema() {
         propertyNames: OUTPUT_NAME,
         additionalProperties: aggregation(),
       }),
-      sink: slot('sink', 'Where results go.', {
-        document: Type.Optional(
-          Type.Unsafe<Record<string, string>>({
-            type: 'object',
-            description: `Stored field name -> result name (${WINDOW_FIELDS.join(', ')}, a group key or an aggregate). Without it rows hold windowStart, windowEnd, the keys and the aggregates.`,
-            minProperties: 1,
-            additionalProperties: { type: 'string', minLength: 1 },
-            examples: [{ date: 'window.start', publisher: 'publisher', imps: 'imps' }],
-          }),
-        ),
-      }),
+      sink: Type.Optional(sinkEntry('Where results go (or `sinks:`, several of them).')),
+      sinks: Type.Optional(
+        Type.Record(Type.String(), sinkEntry('A named sink.'), {
+          description:
+            "Several named sinks, each given every batch's results through its own `document` mapping (instead of `sink:`). At most one keeps the windows between runs (mongodb); the rows of the others are made from its states.",
+          minProperties: 1,
+          propertyNames: OUTPUT_NAME,
+          examples: [
+            {
+              store: { mongodb: { uri: '${MONGODB_URI}', database: 'adlogdb', collection: 'ctrPerPubGeo' } },
+              stream: { kafka: { brokers: '${KAFKA_BROKERS}', topic: 'adnetwork-ctr' } },
+            },
+          ],
+        }),
+      ),
       deadLetter: Type.Optional(slot('deadLetter', 'Where rejected records go (bad JSON, missing event time, late records...).')),
     },
     {

@@ -1,7 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Plan } from '../engine/plan.js';
+import { stateSink, type Plan } from '../engine/plan.js';
 import { compilePipelineFile } from '../compiler/compile.js';
 import type { Compilation } from '../compiler/compile.js';
 import type { RunStatus } from '../engine/runtime.js';
@@ -35,17 +35,18 @@ export async function servePipeline(
   cache: CacheOptions = {},
   logger: Logger = silentLogger,
 ): Promise<ServedPipeline> {
-  const sink = findComponent('sink', plan.sink.name) as SinkSpec<TSchema> | undefined;
+  const use = stateSink(plan);
+  const sink = findComponent('sink', use.name) as SinkSpec<TSchema> | undefined;
   if (sink?.reader) {
-    const reader = new CachedReader(await sink.reader(plan.sink.config, plan, logger), plan, cache, liveStatus);
+    const reader = new CachedReader(await sink.reader(use.config, plan, use.document, logger), plan, cache, liveStatus);
     reader.start();
     return { plan, levels: reader.levels, reader, liveStatus };
   }
   const queryable = components.sink.filter((spec) => (spec as SinkSpec<TSchema>).reader !== undefined).map((spec) => spec.name);
   return {
     plan,
-    levels: planLevels(plan, () => `${plan.sink.name} sink (not stored)`),
-    notQueryable: `pipeline ${plan.name} writes to the ${plan.sink.name} sink, which keeps nothing to query; only ${queryable.join(', ')} sinks can be queried`,
+    levels: planLevels(plan, () => 'not stored'),
+    notQueryable: `pipeline ${plan.name} writes to ${plan.sinks.map((s) => `the ${s.name} sink`).join(' and ')}, which keep${plan.sinks.length > 1 ? '' : 's'} nothing to query; only ${queryable.join(', ')} sinks can be queried`,
     liveStatus,
   };
 }

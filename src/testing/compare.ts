@@ -1,4 +1,4 @@
-import type { Plan } from '../engine/plan.js';
+import type { DocumentField, Plan } from '../engine/plan.js';
 import type { ResultRow } from '../engine/rows.js';
 
 const APPROXIMATE_KINDS = new Set(['approxDistinct', 'quantile']);
@@ -20,14 +20,15 @@ function sameInstant(expected: unknown, actual: unknown): boolean {
  */
 export function compareRows(
   plan: Plan,
+  document: readonly DocumentField[],
   expected: Record<string, unknown>[],
   actualRows: ResultRow[],
   tolerance: Record<string, number> = {},
 ): string[] {
   const aggregateNames = new Set(plan.aggregates.map((a) => a.name));
-  const identity = plan.sink.document.filter((f) => !aggregateNames.has(f.from)).map((f) => f.target);
+  const identity = document.filter((f) => !aggregateNames.has(f.from)).map((f) => f.target);
   const tolerances = new Map<string, number>();
-  for (const f of plan.sink.document) {
+  for (const f of document) {
     const kind = plan.aggregates.find((a) => a.name === f.from)?.kind.name;
     if (kind && APPROXIMATE_KINDS.has(kind)) tolerances.set(f.target, DEFAULT_APPROXIMATE_TOLERANCE);
   }

@@ -1,11 +1,11 @@
 import { compilePipelineFile } from '../compiler/compile.js';
 import { formatLine, locateAll } from '../config/print.js';
-import { LocalRowSink } from '../components/sinks/local-rows.js';
+import { RowSink } from '../components/sinks/row-sink.js';
 import { PipelineRun } from '../engine/pipeline-run.js';
 import type { Chunk, DeadLetter } from '../engine/records.js';
 import type { ResultRow } from '../engine/rows.js';
 import type { SourceRuntime } from '../engine/runtime.js';
-import type { Plan } from '../engine/plan.js';
+import { stateSink, type Plan } from '../engine/plan.js';
 import { UnionSource } from '../engine/union-source.js';
 import { silentLogger } from '../log.js';
 import { compareRows } from './compare.js';
@@ -36,7 +36,7 @@ const TEST_PARTITION = 'test';
 
 /** The test's records in place of the pipeline's sources: one partition, or one per source of `sources:` (`test:<name>`). */
 function testSource(plan: Plan, input: TestCase['input']): SourceRuntime | string {
-  const named = plan.sources.length > 1 || plan.sources[0].label !== plan.sources[0].name;
+  const named = plan.named.sources;
   if (Array.isArray(input)) {
     if (!named) return new RecordsSource(TEST_PARTITION, input);
     return `the pipeline reads several sources: give \`input\` as a map of source name to records (${plan.sources.map((s) => s.label).join(', ')})`;
@@ -61,12 +61,18 @@ export async function runTestCase(pipelinePath: string, testCase: TestCase): Pro
 
   const rows: ResultRow[] = [];
   const deadLetters: DeadLetter[] = [];
-  const sink = new LocalRowSink(plan, 'final', {
-    async write(batch) {
-      rows.push(...batch);
+  // the rows as the sink that keeps the windows (else the first) makes them
+  const { document } = stateSink(plan);
+  const sink = new RowSink(
+    plan,
+    { emit: 'final', document },
+    {
+      async write(batch) {
+        rows.push(...batch);
+      },
+      async close() {},
     },
-    async close() {},
-  });
+  );
   const source = testSource(plan, testCase.input);
   if (typeof source === 'string') return [source];
   const parts = {
@@ -76,7 +82,7 @@ export async function runTestCase(pipelinePath: string, testCase: TestCase): Pro
   };
   await new PipelineRun(plan, parts, silentLogger, new AbortController().signal).run();
 
-  const problems = compareRows(plan, testCase.expect, rows, testCase.tolerance);
+  const problems = compareRows(plan, document, testCase.expect, rows, testCase.tolerance);
   if (testCase.deadLetters) {
     const sourceOf = (partition: string) => (partition === TEST_PARTITION ? '' : `${partition.slice(TEST_PARTITION.length + 1)}:`);
     const got = deadLetters.map((d) => `${d.reason}@${sourceOf(d.partition)}${d.offset}`).sort();

@@ -104,7 +104,7 @@ test('two sources at once', () => {
 
 test('an empty slot says what it takes', () => {
   expectExactly(VALID.replace('  console: {}', '  document: { imps: imps }'), [
-    { code: 'one-of', line: 16, col: 1, message: /`sink` needs one of `mongodb`, `file`, `console`/ },
+    { code: 'one-of', line: 16, col: 1, message: /`sink` needs one of `mongodb`, `kafka`, `file`, `console`/ },
   ]);
 });
 
@@ -246,10 +246,10 @@ test('environment interpolation: defaults, set values and types', () => {
   const compiled = compileLoaded(loaded);
   assert.deepEqual(compiled.diagnostics, []);
   assert.deepEqual(compiled.plan!.sources[0].config, { count: 25, ...generatorDefaults });
-  assert.deepEqual(compiled.plan!.sink.config, { path: 'out/rows-${literal}.jsonl', emit: 'final' });
+  assert.deepEqual(compiled.plan!.sinks[0].config, { path: 'out/rows-${literal}.jsonl', emit: 'final' });
   const withEnv = compileLoaded(parsePipelineText('fixture.yaml', text, { N: '7', OUT: '/data' }));
   assert.deepEqual(withEnv.plan!.sources[0].config, { count: 7, ...generatorDefaults });
-  assert.deepEqual(withEnv.plan!.sink.config, { path: '/data/rows-${literal}.jsonl', emit: 'final' });
+  assert.deepEqual(withEnv.plan!.sinks[0].config, { path: '/data/rows-${literal}.jsonl', emit: 'final' });
 });
 
 test('every error in a file is reported in one run', () => {

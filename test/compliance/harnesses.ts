@@ -12,7 +12,8 @@ import { ImpressionGenerator } from '../../src/components/sources/impressions.js
 import { impressionDefaults } from '../../src/components/sources/generator.js';
 import type { WrittenDeadLetter } from '../../src/engine/runtime.js';
 import { mongoUri } from '../helpers/stack.js';
-import type { EmitMode } from '../../src/components/sinks/local-rows.js';
+import { RowTopicReader } from '../helpers/kafka.js';
+import type { EmitMode } from '../../src/components/sinks/row-sink.js';
 import type { DeadLetterHarness, SinkFixture, SinkHarness, SourceFixture, SourceHarness } from './harness.js';
 import {
   byteOffsets,
@@ -216,7 +217,34 @@ async function mongoSinkFixture(): Promise<SinkFixture> {
   };
 }
 
+/** A row topic of its own, read back as a read_committed consumer sees it; an instance's output is what came after it opened. */
+async function kafkaSinkFixture(emit: EmitMode): Promise<SinkFixture> {
+  const topic = uniqueName('runnel-compliance-rows');
+  await createTopic(topic, 2);
+  const reader = await RowTopicReader.start(topic);
+  return {
+    yaml: `kafka:\n  brokers: \${KAFKA_BROKERS}\n  topic: ${topic}\n  emit: ${emit}\n  connectTimeout: 20s\n`,
+    async open(create) {
+      const sink = await create();
+      const from = (await reader.settled()).length;
+      return { sink, output: async () => (await reader.settled()).slice(from).map((m) => m.row) };
+    },
+    async cleanup() {
+      await reader.stop();
+      await deleteTopics([topic]);
+    },
+  };
+}
+
 export const sinkHarnesses: Partial<Record<string, SinkHarness>> = {
+  kafka: {
+    services: ['kafka'],
+    persistent: false,
+    variants: [
+      { label: 'emit: updates', delivery: 'updates', fixture: () => kafkaSinkFixture('updates') },
+      { label: 'emit: final', delivery: 'final', fixture: () => kafkaSinkFixture('final') },
+    ],
+  },
   mongodb: {
     services: ['mongodb'],
     persistent: true,

@@ -62,7 +62,7 @@ export function planAround(slot: RunnableSlot, yaml: string, options: { batch?: 
 }
 
 export function contextFor(plan: Plan, cwd: string, signal = new AbortController().signal): ComponentContext {
-  return { plan, logger: silentLogger, cwd, signal };
+  return { plan, logger: silentLogger, cwd, signal, sink: plan.sinks[0] };
 }
 
 /** The component's runtime, made by its registered factory from the config the plan carries for its slot. */

@@ -67,19 +67,25 @@ test('an aggregate a stored document lacks starts empty there and is marked part
   await store(memory, v2, 10, 15);
   let doc = await storedDoc(memory);
   assert.deepEqual(doc.partial, { top: { p: 9 } });
-  assert.deepEqual(toRow(doc, v2), { windowStart: new Date(T0), windowEnd: new Date(T0 + 60_000), k: 'a', n: 15, top: 15 });
+  assert.deepEqual(toRow(doc, v2, v2.sinks[0].document), {
+    windowStart: new Date(T0),
+    windowEnd: new Date(T0 + 60_000),
+    k: 'a',
+    n: 15,
+    top: 15,
+  });
   // later merges keep the mark, and the aggregate goes on counting
   await store(memory, v2, 15, 20);
   doc = await storedDoc(memory);
   assert.deepEqual(doc.partial, { top: { p: 9 } });
-  assert.deepEqual(toRow(doc, v2).top, 20);
-  assert.equal(toRow(doc, v2).n, 20);
+  assert.deepEqual(toRow(doc, v2, v2.sinks[0].document).top, 20);
+  assert.equal(toRow(doc, v2, v2.sinks[0].document).n, 20);
   // the version before reads the document as it knows it: the mark and the state it lacks are dropped on its next write
   await store(memory, v1, 20, 21);
   doc = await storedDoc(memory);
   assert.equal(doc.partial, undefined);
   assert.deepEqual(Object.keys(doc.states), ['n']);
-  assert.equal(toRow(doc, v1).n, 21);
+  assert.equal(toRow(doc, v1, v1.sinks[0].document).n, 21);
 });
 
 test('a document first written with the aggregate holds it whole, unmarked', async () => {
@@ -89,13 +95,14 @@ test('a document first written with the aggregate holds it whole, unmarked', asy
   await store(memory, v2, 5, 8);
   const doc = await storedDoc(memory);
   assert.equal(doc.partial, undefined);
-  assert.equal(toRow(doc, v2).top, 8);
+  assert.equal(toRow(doc, v2, v2.sinks[0].document).top, 8);
 });
 
 test('rendering a document that lacks an aggregate gives its empty result, not an error', async () => {
   const memory = new SerializingStore();
   await store(memory, pipeline('  n: count'), 0, 3);
   const doc = await storedDoc(memory);
-  const row = toRow({ ...doc, live: undefined, states: { n: 3 } }, pipeline('  n: count\n  top: { max: bid }\n  all: { distinct: k }'));
+  const later = pipeline('  n: count\n  top: { max: bid }\n  all: { distinct: k }');
+  const row = toRow({ ...doc, live: undefined, states: { n: 3 } }, later, later.sinks[0].document);
   assert.deepEqual([row.n, row.top, row.all], [3, null, 0]);
 });

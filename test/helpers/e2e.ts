@@ -277,51 +277,83 @@ export function differencesOf(docs: readonly Document[], records: readonly Impre
  * impressions (null without impressions), uniques what an HLL of the impressions' cookies says.
  */
 export async function ctrDifferences(db: Db, impressions: readonly Impression[], clicks: readonly Click[]): Promise<string[]> {
-  const hll = getAggregationKind('approxDistinct')!;
   const differences: string[] = [];
   for (const [collection, periodMs] of [
     ['ctrPerPubGeo', MINUTE],
     ['ctrPerPubGeo_1h', 60 * MINUTE],
     ['ctrPerPubGeo_1d', 24 * 60 * MINUTE],
   ] as const) {
-    const key = (time: number, publisher: string, geo: string) => `${Math.floor(time / periodMs) * periodMs}|${publisher}|${geo}`;
-    const imps = groupBy(
-      impressions.filter((r) => r.geo !== 'unknown'),
-      (r) => key(r.timestamp, r.publisher, r.geo),
-    );
-    const clicked = groupBy(
-      clicks.filter((c) => c.geo !== 'unknown'),
-      (c) => key(c.timestamp, c.publisher, c.geo),
-    );
-    const expected = new Set([...imps.keys(), ...clicked.keys()]);
-    const seen = new Set<string>();
-    for (const doc of await db.collection(collection).find().toArray()) {
-      const id = key((doc.date as Date).getTime(), doc.publisher as string, doc.geo as string);
-      seen.add(id);
-      if (!expected.has(id)) {
-        differences.push(`${collection} unexpected document ${id}`);
-        continue;
-      }
-      const shown = imps.get(id) ?? [];
-      const c = clicked.get(id)?.length ?? 0;
-      if (doc.imps !== shown.length) differences.push(`${collection} ${id}: imps ${doc.imps}, expected ${shown.length}`);
-      if (doc.clicks !== c) differences.push(`${collection} ${id}: clicks ${doc.clicks}, expected ${c}`);
-      const ctr = shown.length === 0 ? null : c / shown.length;
-      if (ctr === null ? doc.ctr !== null : !(Math.abs((doc.ctr as number) - ctr) <= 1e-12))
-        differences.push(`${collection} ${id}: ctr ${doc.ctr}, expected ${ctr}`);
-      const direct = hll.create({});
-      for (const r of shown) direct.add(r.cookie, r.timestamp);
-      if (doc.uniques !== direct.result())
-        differences.push(`${collection} ${id}: uniques ${doc.uniques}, expected ${String(direct.result())}`);
-    }
-    for (const id of expected) if (!seen.has(id)) differences.push(`${collection} missing document ${id}`);
+    const docs = await db.collection(collection).find().toArray();
+    differences.push(...ctrRowDifferences(collection, docs, new CtrReference(impressions, clicks, periodMs)));
   }
+  return differences;
+}
+
+/** Impressions and clicks per window, publisher and geo, counted here from the produced records. */
+export class CtrReference {
+  readonly imps: Map<string, Impression[]>;
+  readonly clicks: Map<string, Click[]>;
+  readonly keys: Set<string>;
+
+  constructor(
+    impressions: readonly Impression[],
+    clicks: readonly Click[],
+    private readonly periodMs: number,
+  ) {
+    this.imps = groupBy(
+      impressions.filter((r) => r.geo !== 'unknown'),
+      (r) => this.key(r.timestamp, r.publisher, r.geo),
+    );
+    this.clicks = groupBy(
+      clicks.filter((c) => c.geo !== 'unknown'),
+      (c) => this.key(c.timestamp, c.publisher, c.geo),
+    );
+    this.keys = new Set([...this.imps.keys(), ...this.clicks.keys()]);
+  }
+
+  key(time: number, publisher: string, geo: string): string {
+    return `${Math.floor(time / this.periodMs) * this.periodMs}|${publisher}|${geo}`;
+  }
+
+  /** The reference row of a stored or sent one (its date a Date or an ISO string), or undefined when none should exist. */
+  idOf(row: Document): string {
+    return this.key(new Date(row.date as Date | string).getTime(), row.publisher as string, row.geo as string);
+  }
+}
+
+/**
+ * Rows (documents, or messages of the row topic) against the reference: imps and clicks exact,
+ * ctr to 1e-12, uniques (where the rows carry it) equal to a HyperLogLog of the same cookies.
+ */
+export function ctrRowDifferences(label: string, rows: readonly Document[], reference: CtrReference): string[] {
+  const hll = getAggregationKind('approxDistinct')!;
+  const differences: string[] = [];
+  const seen = new Set<string>();
+  for (const row of rows) {
+    const id = reference.idOf(row);
+    seen.add(id);
+    if (!reference.keys.has(id)) {
+      differences.push(`${label} unexpected row ${id}`);
+      continue;
+    }
+    const shown = reference.imps.get(id) ?? [];
+    const c = reference.clicks.get(id)?.length ?? 0;
+    if (row.imps !== shown.length) differences.push(`${label} ${id}: imps ${row.imps}, expected ${shown.length}`);
+    if (row.clicks !== c) differences.push(`${label} ${id}: clicks ${row.clicks}, expected ${c}`);
+    const ctr = shown.length === 0 ? null : c / shown.length;
+    if (ctr === null ? row.ctr !== null : !(Math.abs((row.ctr as number) - ctr) <= 1e-12))
+      differences.push(`${label} ${id}: ctr ${row.ctr}, expected ${ctr}`);
+    if (!('uniques' in row)) continue;
+    const direct = hll.create({});
+    for (const r of shown) direct.add(r.cookie, r.timestamp);
+    if (row.uniques !== direct.result()) differences.push(`${label} ${id}: uniques ${row.uniques}, expected ${String(direct.result())}`);
+  }
+  for (const id of reference.keys) if (!seen.has(id)) differences.push(`${label} missing row ${id}`);
   return differences;
 }
 
 const execFileAsync = promisify(execFile);
 
-/** Runs scripts/stack on the stack the tests use (its ports taken from KAFKA_BROKERS and MONGODB_URI). */
 export async function stack(...args: string[]): Promise<void> {
   const kafkaPort = kafkaBrokers()[0]?.split(':').pop() ?? '9092';
   const mongoPort = new URL(mongoUri()).port || '27017';

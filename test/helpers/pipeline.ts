@@ -2,7 +2,7 @@ import { parsePipelineText } from '../../src/config/load.js';
 import { compileLoaded } from '../../src/compiler/compile.js';
 import type { ComponentUse, Plan } from '../../src/engine/plan.js';
 import type { Slot } from '../../src/components/spec.js';
-import { LocalRowSink, type EmitMode } from '../../src/components/sinks/local-rows.js';
+import { RowSink, type EmitMode } from '../../src/components/sinks/row-sink.js';
 import { PipelineRun, type RunStats } from '../../src/engine/pipeline-run.js';
 import type { Chunk, DeadLetter } from '../../src/engine/records.js';
 import type { ResultRow } from '../../src/engine/rows.js';
@@ -18,7 +18,7 @@ export function compileText(yaml: string, env: Record<string, string> = {}): Pla
 
 /** The component a runnable slot of a plan holds (a plan of `source:` has one source). */
 export function slotUse(plan: Plan, slot: 'source' | 'sink' | 'deadLetter'): ComponentUse {
-  return slot === 'source' ? plan.sources[0] : plan[slot];
+  return slot === 'source' ? plan.sources[0] : slot === 'sink' ? plan.sinks[0] : plan[slot];
 }
 
 const plainSlots: Record<Slot, string> = {
@@ -84,19 +84,23 @@ export interface Outcome {
   emissions: ResultRow[][];
   deadLetters: DeadLetter[];
   stats: RunStats;
-  sink: LocalRowSink;
+  sink: RowSink;
 }
 
 /** A local sink whose rows go to `rows` (and each write's to `emissions`). */
-export function capturingSink(plan: Plan, rows: ResultRow[], emit: EmitMode = 'final', emissions: ResultRow[][] = []): LocalRowSink {
-  return new LocalRowSink(plan, emit, {
-    write(batch) {
-      rows.push(...batch);
-      emissions.push(batch);
-      return Promise.resolve();
+export function capturingSink(plan: Plan, rows: ResultRow[], emit: EmitMode = 'final', emissions: ResultRow[][] = []): RowSink {
+  return new RowSink(
+    plan,
+    { emit, document: plan.sinks[0].document },
+    {
+      write(batch: ResultRow[]) {
+        rows.push(...batch);
+        emissions.push(batch);
+        return Promise.resolve();
+      },
+      async close() {},
     },
-    async close() {},
-  });
+  );
 }
 
 /** Runs a plan over scripted chunks with a capturing local sink. */

@@ -15,10 +15,12 @@ import { MongoClient, type Db, type Document } from 'mongodb';
 import type { Admin } from 'kafkajs';
 import type { Impression } from '../../src/components/sources/impressions.js';
 import { mongoUri, requireStack, START_HINT } from '../helpers/stack.js';
-import { testKafka, waitForCaughtUp, waitForMember } from '../helpers/kafka.js';
+import { RowTopicReader, testKafka, waitForCaughtUp, waitForMember } from '../helpers/kafka.js';
 import { seededRandom } from '../helpers/reference.js';
 import {
   ctrDifferences,
+  ctrRowDifferences,
+  CtrReference,
   differencesOf,
   E2eRun,
   referenceDifferences,
@@ -181,14 +183,20 @@ describe('fault injection: every document equals the reference after', available
     await finish(t, run, db, group, [runner], 'kill -9 and restart', KILLS);
   });
 
-  test('two topics (impressions and their clicks, pipelines/ctr.yaml): kill -9 at random moments, three times', async (t) => {
+  test('two topics into two sinks (pipelines/ctr.yaml: MongoDB and a Kafka topic): kill -9 at random moments, three times', async (t) => {
     const { run, db } = newRun('ctr', data(12_000, 3, 31));
     run.produceClicks();
     const group = `ctr-${run.topic}`;
     const clicksGroup = `${group}-clicks`;
+    const rowTopic = `${run.topic}-ctr`;
     const random = seededRandom(9);
     const producing = await produceAtRate(run, 150);
-    const env = { KAFKA_CLICKS_TOPIC: run.clicksTopic, KAFKA_CLICKS_GROUP: clicksGroup, BATCH_MAX_RECORDS: '1000' };
+    const env = {
+      KAFKA_CLICKS_TOPIC: run.clicksTopic,
+      KAFKA_CLICKS_GROUP: clicksGroup,
+      KAFKA_CTR_TOPIC: rowTopic,
+      BATCH_MAX_RECORDS: '1000',
+    };
     const KILLS = 3;
     const runner = await killRepeatedly(run, group, KILLS, random, () => run.startRunner(group, env, 'pipelines/ctr.yaml'));
     await producing.done;
@@ -202,10 +210,35 @@ describe('fault injection: every document equals the reference after', available
     await runner.stop();
     const clicks = run.clicks();
     const differences = await ctrDifferences(db, run.records(), clicks);
+    // the topic's rows: the latest version of each equals the reference; a killed runner's open
+    // transaction holds read_committed readers back until the broker aborts it (transactionTimeout)
+    const minutes = new CtrReference(run.records(), clicks, 60_000);
+    const reader = await RowTopicReader.start(rowTopic);
+    let topicDifferences: string[];
+    try {
+      const deadline = Date.now() + 60_000;
+      do {
+        await sleep(1000);
+        topicDifferences = ctrRowDifferences('topic', reader.latest(), minutes);
+      } while (topicDifferences.length > 0 && Date.now() < deadline);
+      // no row ever shown counts a record twice: every version is at most the reference
+      for (const { row, version } of reader.messages) {
+        const id = minutes.idOf(row);
+        const [imps, clicked] = [minutes.imps.get(id)?.length ?? 0, minutes.clicks.get(id)?.length ?? 0];
+        if ((row.imps as number) > imps || (row.clicks as number) > clicked)
+          topicDifferences.push(
+            `topic ${id} version ${version}: ${String(row.imps)} imps, ${String(row.clicks)} clicks, over ${imps}, ${clicked}`,
+          );
+      }
+    } finally {
+      await reader.stop();
+    }
     t.diagnostic(
-      `fault: kill -9 and restart, two topics; injected ${KILLS}x; records produced ${run.data.records} + ${clicks.length} clicks; difference ${differences.length}`,
+      `fault: kill -9 and restart, two topics, two sinks; injected ${KILLS}x; records produced ${run.data.records} + ${clicks.length} clicks; ` +
+        `${reader.messages.length} row messages; difference ${differences.length} (MongoDB), ${topicDifferences.length} (topic)`,
     );
     assert.deepEqual(differences, [], `${differences.length} documents differ from the reference`);
+    assert.deepEqual(topicDifferences, [], `${topicDifferences.length} rows of the topic differ from the reference`);
   });
 
   test('scale-out: three runners on six partitions, one killed, a fourth started, all mid-run', async (t) => {

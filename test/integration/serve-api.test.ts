@@ -395,7 +395,7 @@ describe('serving API against FerretDB', stack, () => {
   });
 
   test('base windows held in memory and read by address equal what a range read finds', async () => {
-    const inner = MongoReader.create(plan, plan.sink.config as MongoSinkConfig);
+    const inner = MongoReader.create(plan, plan.sinks[0].document, plan.sinks[0].config as MongoSinkConfig);
     // by address whatever the backend (on SQLite the server would choose ranges)
     inner.addressesCheaper = () => Promise.resolve(true);
     const cache = new CachedReader(inner, plan, { refreshMs: 0, baseSpanMs: 6 * HOUR });
@@ -441,7 +441,7 @@ describe('serving API against FerretDB', stack, () => {
   test('a database started after the API is found by the next query', async () => {
     const port = await freePort();
     const later = compileText(pipelineYaml('later', MONGO_SINK.replace(mongoUri(), `mongodb://127.0.0.1:${port}/?directConnection=true`)));
-    const reader = MongoReader.create(later, later.sink.config as MongoSinkConfig, 300);
+    const reader = MongoReader.create(later, later.sinks[0].document, later.sinks[0].config as MongoSinkConfig, 300);
     const proxy = new BrokenProxy();
     try {
       await assert.rejects(reader.ping(), /ECONNREFUSED/);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConnection } from './connection.js';
+import { RunnelError } from '../../errors.js';
 
 export function brokerList(brokers: string | string[]): string[] {
   return ([] as string[])
@@ -57,4 +58,32 @@ export function kafkaClient(
     },
     ...overrides,
   });
+}
+
+/**
+ * Startup within a bounded time, with a message that says what failed (and the client's last
+ * connection error) rather than a kafkajs stack. After a failure the client's retry chatter is muted.
+ */
+export async function withTimeout<T>(work: Promise<T>, ms: number, what: string, connectionLog: ConnectionLog = {}): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  work.catch(() => {}); // still running after a timeout; its own end is of no interest then
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const last = connectionLog.lastError ? ` (last error: ${connectionLog.lastError})` : '';
+          reject(
+            new RunnelError(`${what} did not answer within ${ms / 1000} s${last}; check that the brokers run and the address is right`),
+          );
+        }, ms);
+      }),
+    ]);
+  } catch (err) {
+    connectionLog.muted = true;
+    if (err instanceof RunnelError) throw err;
+    throw new RunnelError(`${what}: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
 }

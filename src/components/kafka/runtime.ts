@@ -5,7 +5,7 @@ import type { SourceRuntime } from '../../engine/runtime.js';
 import { sleep } from '../../engine/pacing.js';
 import { RunnelError } from '../../errors.js';
 import type { KafkaSourceConfig } from './source.js';
-import type { ConnectionLog } from './client.js';
+import { withTimeout, type ConnectionLog } from './client.js';
 
 /** `topic/partition`: the partition id records carry and stored documents key their offsets by. */
 export function partitionId(topic: string, partition: number): string {
@@ -434,34 +434,6 @@ async function seekGroupToTime(admin: Admin, group: string, topics: string[], ti
     const positions = await admin.fetchTopicOffsetsByTimestamp(topic, time);
     await admin.setOffsets({ groupId: group, topic, partitions: positions });
     logger.info({ topic, time: new Date(time).toISOString(), positions }, 'group starts at the requested time');
-  }
-}
-
-/**
- * Startup within a bounded time, with a message that says what failed (and the client's last
- * connection error) rather than a kafkajs stack. After a failure the client's retry chatter is muted.
- */
-async function withTimeout<T>(work: Promise<T>, ms: number, what: string, connectionLog: ConnectionLog = {}): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  work.catch(() => {}); // still running after a timeout; its own end is of no interest then
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const last = connectionLog.lastError ? ` (last error: ${connectionLog.lastError})` : '';
-          reject(
-            new RunnelError(`${what} did not answer within ${ms / 1000} s${last}; check that the brokers run and the address is right`),
-          );
-        }, ms);
-      }),
-    ]);
-  } catch (err) {
-    connectionLog.muted = true;
-    if (err instanceof RunnelError) throw err;
-    throw new RunnelError(`${what}: ${(err as Error).message}`);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

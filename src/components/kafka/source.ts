@@ -38,6 +38,7 @@ export const kafkaSource: SourceSpec<typeof config> = {
     },
   ],
   lint: lintKafkaConnection,
+  replays: true,
   holds: (config) => [
     ...([] as string[]).concat(config.topics).map((topic) => ({ what: `Kafka topic \`${topic}\``, why: COUNTED_TWICE })),
     {

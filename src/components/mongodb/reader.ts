@@ -1,6 +1,6 @@
 import type { Collection, Db, Document } from 'mongodb';
 import type { Logger } from 'pino';
-import type { AggregateUse, Plan } from '../../engine/plan.js';
+import type { AggregateUse, DocumentField, Plan } from '../../engine/plan.js';
 import { redactUrlCredentials } from '../../redact.js';
 import type { StoredValue } from '../../engine/aggregation.js';
 import { MongoConnection } from './connection.js';
@@ -37,6 +37,7 @@ export class MongoReader implements StoredReader {
   private constructor(
     private readonly connection: MongoConnection,
     private readonly plan: Plan,
+    document: readonly DocumentField[],
     private readonly config: MongoSinkConfig,
   ) {
     this.levels = planLevels(
@@ -49,13 +50,19 @@ export class MongoReader implements StoredReader {
         level.sizeMs === plan.window.sizeMs ? config.collection : rollupCollection(config.collection, level.sizeMs),
       );
     }
-    const target = (from: string) => plan.sink.document.find((f) => f.from === from)?.target;
+    const target = (from: string) => document.find((f) => f.from === from)?.target;
     this.startField = target('window.start') ?? '_runnel.start';
     this.keyFields = plan.groupBy.map((k, i) => target(k.name) ?? `_runnel.key.${i}`);
   }
 
   /** Connects lazily, at each query until one succeeds, so a server started later is found. */
-  static create(plan: Plan, config: MongoSinkConfig, timeoutMs = 5000, logger: Logger = silentLogger): MongoReader {
+  static create(
+    plan: Plan,
+    document: readonly DocumentField[],
+    config: MongoSinkConfig,
+    timeoutMs = 5000,
+    logger: Logger = silentLogger,
+  ): MongoReader {
     const where = redactUrlCredentials(config.uri);
     let connection: MongoConnection;
     try {
@@ -67,7 +74,7 @@ export class MongoReader implements StoredReader {
     } catch (error) {
       throw new RunnelError(`MongoDB connection string of pipeline ${plan.name} (${where}) is invalid: ${(error as Error).message}`);
     }
-    return new MongoReader(connection, plan, config);
+    return new MongoReader(connection, plan, document, config);
   }
 
   /** Runs op on the pipeline's database through the connection (see MongoConnection.run). */

@@ -1,5 +1,5 @@
 import type { Static } from '@sinclair/typebox';
-import type { SinkSpec } from '../spec.js';
+import { sinkUseOf, type SinkSpec } from '../spec.js';
 import { toRow } from '../../engine/rows.js';
 import { levelLabel, type RollupLevel } from '../../engine/rollups.js';
 import { duration, integer, strictObject, text } from '../fragments.js';
@@ -29,19 +29,22 @@ export const mongodbSink: SinkSpec<typeof config> = {
       yaml: 'mongodb:\n  uri: ${MONGODB_URI:-mongodb://127.0.0.1:27017}\n  database: adlogdb\n  collection: impsPerPubGeo\n',
     },
   ],
-  async reader(config, plan, logger) {
+  keeps: true,
+  async reader(config, plan, document, logger) {
     const { MongoReader } = await import('./reader.js');
-    return MongoReader.create(plan, config, undefined, logger);
+    return MongoReader.create(plan, document, config, undefined, logger);
   },
-  async create(config, { plan, logger, signal }) {
+  async create(config, context) {
+    const { plan, logger, signal } = context;
+    const { document } = sinkUseOf(context);
     // loaded on use, so validating a pipeline does not load the MongoDB driver
     const [{ MongoStateStore }, { MeaningGuard }] = await Promise.all([import('./store.js'), import('./meaning.js')]);
     const identity = new Set(['window.start', ...plan.groupBy.map((k) => k.name)]);
     const loggerFor = (collection: string) => logger.child({ component: 'mongodb-sink', collection });
     const store = await MongoStateStore.connect({
       ...config,
-      render: (doc) => toRow(doc, plan),
-      indexFields: plan.sink.document.filter((f) => identity.has(f.from)).map((f) => f.target),
+      render: (doc) => toRow(doc, plan, document),
+      indexFields: document.filter((f) => identity.has(f.from)).map((f) => f.target),
       logger: loggerFor(config.collection),
       signal,
     });

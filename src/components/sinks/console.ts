@@ -1,6 +1,6 @@
-import type { SinkSpec } from '../spec.js';
+import { sinkUseOf, type SinkSpec } from '../spec.js';
 import type { ResultRow } from '../../engine/rows.js';
-import { LocalRowSink } from './local-rows.js';
+import { RowSink } from './row-sink.js';
 import { choice, emitMode, strictObject } from '../fragments.js';
 
 const config = strictObject('Print result rows.', {
@@ -16,16 +16,21 @@ export const consoleSink: SinkSpec<typeof config> = {
   summary: 'Prints result rows to standard output: a table on a terminal, JSON lines otherwise.',
   config,
   examples: [{ title: 'Rows as they change', yaml: 'console:\n  emit: updates\n' }],
-  async create(config, { plan }) {
+  async create(config, context) {
+    const { plan } = context;
     const out = process.stdout;
     const format = config.format;
     const table = format === 'table' || (format === 'auto' && Boolean(out.isTTY));
-    return new LocalRowSink(plan, config.emit, {
-      async write(rows) {
-        out.write(table ? formatTable(rows) : rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    return new RowSink(
+      plan,
+      { emit: config.emit, document: sinkUseOf(context).document },
+      {
+        async write(rows) {
+          out.write(table ? formatTable(rows) : rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        },
+        async close() {},
       },
-      async close() {},
-    });
+    );
   },
 };
 

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import type { SinkSpec } from '../spec.js';
+import { sinkUseOf, type SinkSpec } from '../spec.js';
 import { JsonlFile } from '../../util/jsonl-file.js';
-import { LocalRowSink } from './local-rows.js';
+import { RowSink } from './row-sink.js';
 import { emitMode, strictObject, text } from '../fragments.js';
 
 const config = strictObject('Write result rows as JSON lines.', {
@@ -16,19 +16,24 @@ export const fileSink: SinkSpec<typeof config> = {
   config,
   examples: [{ title: 'Final rows to a file', yaml: 'file:\n  path: out/impressions.jsonl\n  emit: final\n' }],
   files: (config) => [{ path: config.path, at: ['path'], writes: true }],
-  async create(config, { plan, cwd }) {
+  async create(config, context) {
+    const { plan, cwd } = context;
     const path = resolve(cwd, config.path);
     // opened (and so replaced) only once the run has started: a run that fails to start leaves the old file alone
     let file: JsonlFile | undefined;
-    return new LocalRowSink(plan, config.emit, {
-      begin() {
-        file = new JsonlFile(path, 'truncate');
+    return new RowSink(
+      plan,
+      { emit: config.emit, document: sinkUseOf(context).document },
+      {
+        begin() {
+          file = new JsonlFile(path, 'truncate');
+        },
+        async write(rows) {
+          file!.writeAll(rows);
+          await file!.flush();
+        },
+        close: async () => file?.close(),
       },
-      async write(rows) {
-        file!.writeAll(rows);
-        await file!.flush();
-      },
-      close: async () => file?.close(),
-    });
+    );
   },
 };

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formatDuration } from '../../config/duration.js';
 import { redactConfig } from '../../redact.js';
 import { findComponent } from '../../components/registry.js';
+import { stateSink } from '../../engine/plan.js';
 import { didYouMean } from '../../schema/suggest.js';
 import type { ServedPipeline } from '../catalog.js';
 import { CachedReader, type HeldLevel } from '../cache.js';
@@ -60,7 +61,13 @@ async function describe(pipeline: ServedPipeline): Promise<Record<string, unknow
     description: plan.description ?? null,
     queryable: pipeline.reader !== undefined,
     ...(pipeline.notQueryable ? { notQueryable: pipeline.notQueryable } : {}),
-    sink: { component: plan.sink.name, config: redactConfig(plan.sink.config, findComponent('sink', plan.sink.name)!.config) },
+    // every sink, and which one the queries read (the one that keeps the windows)
+    sinks: plan.sinks.map((s) => ({
+      name: s.label,
+      component: s.name,
+      config: redactConfig(s.config, findComponent('sink', s.name)!.config),
+      queried: pipeline.reader !== undefined && s === stateSink(plan),
+    })),
     window: formatDuration(plan.window.sizeMs),
     granularities: pipeline.levels.map((l, i) => ({
       label: l.label,
