@@ -53,7 +53,7 @@ function records(): Impression[] {
   }));
 }
 
-const pipelineYaml = (name: string, sink: string) => `
+const pipelineYaml = (name: string, sink: string, slot = 'sink') => `
 name: ${name}
 source: { stdin: {} }
 time: { field: timestamp, format: epochMillis, maxOutOfOrder: 5s, allowedLateness: 1m }
@@ -65,7 +65,7 @@ aggregate:
   avgBid: { avg: bid }
   bigBids: { count: true, where: bid > 0.5 }
   bigShare: { expression: bigBids / imps }
-sink:
+${slot}:
 ${sink}
 `;
 
@@ -112,6 +112,8 @@ interface PipelinesBody {
     fields: { name: string; aggregation: string }[];
     extent: { from: string };
     queryable: boolean;
+    notQueryable?: string;
+    sinks: { name: string; component: string; config: Record<string, unknown>; queried: boolean }[];
   }[];
 }
 interface OpenApiBody {
@@ -161,7 +163,10 @@ describe('serving API against FerretDB', stack, () => {
       await closeParts(parts);
     }
     assert.deepEqual(deadLetters, []);
-    served = [await servePipeline(plan), await servePipeline(compileText(pipelineYaml('local', '  console: {}')))];
+    served = [
+      await servePipeline(plan),
+      await servePipeline(compileText(pipelineYaml('local', '  shown: { console: {} }\n  kept: { file: { path: out.jsonl } }', 'sinks'))),
+    ];
     app = await buildServer({ pipelines: served });
     mongo = await new MongoClient(mongoUri()).connect();
   });
@@ -335,7 +340,7 @@ describe('serving API against FerretDB', stack, () => {
     assert.match((await get('/api/pipelines/imsp/series')).json<ErrorBody>().message, /did you mean `imps`\?/);
     const local = await get('/api/pipelines/local/series');
     assert.equal(local.statusCode, 409);
-    assert.match(local.json<ErrorBody>().message, /console sink, which keeps nothing to query/);
+    assert.match(local.json<ErrorBody>().message, /console sink and the file sink, which keep nothing to query; only mongodb sinks can be queried/);
   });
 
   test('the pipeline list, the OpenAPI document, /healthz and /metrics', async () => {
@@ -362,7 +367,23 @@ describe('serving API against FerretDB', stack, () => {
     );
     assert.equal(imps.extent.from, new Date(T0).toISOString());
     assert.equal(imps.queryable, true);
-    assert.equal(pipelines.find((p) => p.name === 'local')!.queryable, false);
+    assert.deepEqual(imps.sinks, [
+      {
+        name: 'mongodb',
+        component: 'mongodb',
+        config: { uri: mongoUri(), database, collection: 'imps', writeBatchSize: 1000, connectTimeout: '15s' },
+        queried: true,
+      },
+    ]);
+    const local = pipelines.find((p) => p.name === 'local')!;
+    assert.equal(local.queryable, false);
+    assert.deepEqual(
+      local.sinks.map((s) => [s.name, s.component, s.queried]),
+      [
+        ['shown', 'console', false],
+        ['kept', 'file', false],
+      ],
+    );
 
     const openapi = await json<OpenApiBody>('/api/openapi.json');
     assert.equal(openapi.openapi, '3.1.0');
