@@ -340,7 +340,10 @@ describe('serving API against FerretDB', stack, () => {
     assert.match((await get('/api/pipelines/imsp/series')).json<ErrorBody>().message, /did you mean `imps`\?/);
     const local = await get('/api/pipelines/local/series');
     assert.equal(local.statusCode, 409);
-    assert.match(local.json<ErrorBody>().message, /console sink and the file sink, which keep nothing to query; only mongodb sinks can be queried/);
+    assert.match(
+      local.json<ErrorBody>().message,
+      /console sink and the file sink, which keep nothing to query; only mongodb sinks can be queried/,
+    );
   });
 
   test('the pipeline list, the OpenAPI document, /healthz and /metrics', async () => {
