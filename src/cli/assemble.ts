@@ -1,7 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import { stateSink, type Plan, type SinkUse } from '../engine/plan.js';
-import { findComponent } from '../components/registry.js';
+import { findComponent, sourceRuntimes } from '../components/registry.js';
 import type { RunnableSpec, Slot } from '../components/spec.js';
 import { RunnelError } from '../errors.js';
 import type { ComponentContext, DeadLetterRuntime, SinkRuntime, SourceRuntime } from '../engine/runtime.js';
@@ -15,15 +15,28 @@ async function create<Runtime>(slot: Slot, use: { name: string; config: unknown 
   return spec.create(use.config, context);
 }
 
-/** The plan's source, or the union of its sources (`sources:`, even of one). */
+/** The plan's source, or the union of its sources (`sources:`, even of one); sources that share a runtime (a Kafka group) get one. */
 async function createSources(plan: Plan, context: ComponentContext): Promise<SourceRuntime> {
   if (!plan.named.sources) return create('source', plan.sources[0], context);
-  const sources = await createAll(
-    plan.sources.map((use) => () => create<SourceRuntime>('source', use, { ...context, sourceName: use.label })),
+  const groups = sourceRuntimes(plan.sources);
+  const runtimes = await createAll(
+    groups.map((group) => () => {
+      const shared = findComponent('source', group[0].name)?.shared;
+      // the compiler made sure they combine (checkShared)
+      const config = group.length === 1 ? group[0].config : (shared!.combine(group.map((u) => u.config)) as { config: unknown }).config;
+      return create<SourceRuntime>('source', { name: group[0].name, config }, { ...context, sourceName: group[0].label });
+    }),
   );
+  const sourceOf = (runtime: number, partition: string) => {
+    const group = groups[runtime];
+    const shared = findComponent('source', group[0].name)?.shared;
+    const use = group.length === 1 ? group[0] : (group.find((u) => shared!.owns(u.config, partition)) ?? group[0]);
+    return plan.sources.indexOf(use);
+  };
   return new UnionSource(
-    sources,
+    runtimes,
     plan.sources.map((s) => s.label),
+    sourceOf,
   );
 }
 

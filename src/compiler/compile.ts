@@ -1,6 +1,6 @@
 import type { Document } from 'yaml';
 import { diagnostic, type Diagnostic } from '../errors.js';
-import { components, defaultDeadLetter, findComponent } from '../components/registry.js';
+import { components, defaultDeadLetter, findComponent, sourceRuntimes } from '../components/registry.js';
 import type { TSchema } from '@sinclair/typebox';
 import type { FileUse, SinkSpec, Slot } from '../components/spec.js';
 import { getAggregationKind } from '../components/aggregations/index.js';
@@ -124,6 +124,7 @@ class PlanBuilder {
       { slot: 'deadLetter', use: deadLetter, at: v.deadLetter ? ['deadLetter'] : undefined },
     ]);
     this.checkHeldApart(sources, sinks);
+    this.checkShared(sources);
     this.checkStatesKept(sources, sinks);
     // referencedFields parses again; only worth it (and safe) once every expression compiled
     if (!hasErrors(this.diagnostics)) this.checkUnusedFields(fields.map((f) => f.name));
@@ -251,6 +252,23 @@ class PlanBuilder {
         }
         holders.set(what, { slot, label: use.label });
       }
+    }
+  }
+
+  /** Sources read by one runtime (ComponentSpec.shared: one Kafka consumer per group) must agree on what it is made of. */
+  private checkShared(sources: SourceUse[]): void {
+    for (const group of sourceRuntimes(sources)) {
+      if (group.length < 2) continue;
+      const shared = findComponent('source', group[0].name)!.shared!;
+      const combined = shared.combine(group.map((use) => use.config));
+      if (!('problem' in combined)) continue;
+      this.error(
+        this.at('source', group[1].label),
+        'conflict',
+        `sources ${group.map((u) => `\`${u.label}\``).join(', ')} share ${shared.key(group[0].config)}: ${combined.problem}`,
+        combined.hint,
+        'key',
+      );
     }
   }
 

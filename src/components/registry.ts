@@ -1,5 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { ComponentSpec, DeadLetterSpec, Slot } from './spec.js';
+import type { SourceUse } from '../engine/plan.js';
 import { kafkaSource } from './kafka/source.js';
 import { kafkaSink } from './kafka/sink.js';
 import { fileSource } from './sources/file.js';
@@ -12,6 +13,26 @@ import { fileDeadLetter } from './dead-letters/file.js';
 import { kafkaDeadLetter } from './kafka/dead-letters.js';
 import { tumblingWindow } from './windows/tumbling.js';
 import { slidingWindow } from './windows/sliding.js';
+
+/**
+ * The plan's sources as the runtimes that read them: sources of one component that share what
+ * its `shared` says (a Kafka consumer group) are read by one runtime, in the order of the first.
+ */
+export function sourceRuntimes(sources: readonly SourceUse[]): SourceUse[][] {
+  const byKey = new Map<string, SourceUse[]>();
+  const groups: SourceUse[][] = [];
+  for (const use of sources) {
+    const shared = findComponent('source', use.name)?.shared;
+    const key = shared ? `${use.name}\u0000${shared.key(use.config)}` : undefined;
+    const group = key === undefined ? undefined : byKey.get(key);
+    if (group) group.push(use);
+    else {
+      groups.push([use]);
+      if (key !== undefined) byKey.set(key, groups[groups.length - 1]);
+    }
+  }
+  return groups;
+}
 
 /** Every component Runnel knows, by slot; the schema, docs and explain output are derived from this table. */
 export const components: Readonly<Record<Slot, readonly ComponentSpec[]>> = {

@@ -43,6 +43,20 @@ export interface ComponentSpec<Schema extends TSchema = TSchema> {
   holds?(config: Static<Schema>): { what: string; why: string }[];
   /** Sources: commits outlive the run, and a new run reads again from the last one (Kafka). */
   replays?: boolean;
+  /**
+   * Sources: several sources of this component with the same `key` are read by one runtime (Kafka:
+   * one consumer per consumer group), made from the config `combine` gives.
+   */
+  shared?: SharedRuntime<Static<Schema>>;
+}
+
+export interface SharedRuntime<Config> {
+  /** What the sources share, named for a message (`consumer group \`g\``). */
+  key(config: Config): string;
+  /** One config for them all, or why they cannot share one runtime. */
+  combine(configs: Config[]): { config: Config } | { problem: string; hint: string };
+  /** Whether a partition the shared runtime hands over is this source's. */
+  owns(config: Config, partition: string): boolean;
 }
 
 /** Why two sources must not read the same topic or file. */

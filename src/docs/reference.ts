@@ -5,9 +5,9 @@ import type { JsonSchema } from '../json-schema.js';
 import { DERIVED_DESCRIPTION, WHERE_DESCRIPTION } from '../schema/pipeline-schema.js';
 
 const slotTitles: Record<Slot, string> = {
-  source: 'Sources (`source:`)',
+  source: 'Sources (`source:`, or each of `sources:`)',
   window: 'Windows (`window:`)',
-  sink: 'Sinks (`sink:`)',
+  sink: 'Sinks (`sink:`, or each of `sinks:`)',
   deadLetter: 'Dead-letter destinations (`deadLetter:`)',
 };
 

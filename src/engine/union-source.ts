@@ -7,13 +7,16 @@ const IDLE_ROUND_MS = 20;
 
 /**
  * Several sources read side by side as one (`sources:`). Each chunk is tagged with its source's
- * index; commits, rewinds and lag go to the source that owns each partition. Sources take turns
+ * index; commits, rewinds and lag go to the runtime that hands over each partition. One runtime
+ * may read several sources (one Kafka consumer for the sources of a group): `sourceOf` then says
+ * whose a partition is. Sources take turns
  * in handing over records, so a busy one cannot starve a quiet one, and the union is drained once
  * every source is. Two sources must never name a partition alike: offsets and fences are kept
  * per partition, so they would be merged as one (the compiler refuses sources that read the same
  * topic or file; this is the guard for what it cannot see).
  */
 export class UnionSource implements SourceRuntime {
+  /** Partition -> the runtime that hands it over. */
   private readonly owner = new Map<string, number>();
   private readonly drained: boolean[];
   private turn = 0;
@@ -23,6 +26,8 @@ export class UnionSource implements SourceRuntime {
   constructor(
     private readonly sources: readonly SourceRuntime[],
     private readonly labels: readonly string[],
+    /** The source (index in labels) of a partition that runtime `runtime` hands over; by default runtime i reads source i. */
+    private readonly sourceOf: (runtime: number, partition: string) => number = (runtime) => runtime,
   ) {
     this.drained = sources.map(() => false);
     if (sources.every((s) => s.rewind !== undefined)) {
@@ -49,7 +54,7 @@ export class UnionSource implements SourceRuntime {
         }
         for (const chunk of chunks) {
           this.claim(chunk.partition, index);
-          chunk.source = index;
+          chunk.source = this.sourceOf(index, chunk.partition);
           room -= chunk.offsets.length;
           taken.push(chunk);
         }
@@ -68,7 +73,7 @@ export class UnionSource implements SourceRuntime {
     if (owner === undefined) this.owner.set(partition, index);
     else if (owner !== index) {
       throw new RunnelError(
-        `sources \`${this.labels[owner]}\` and \`${this.labels[index]}\` both hand over partition ${JSON.stringify(partition)}: each source must read its own topics and files`,
+        `sources \`${this.labels[this.sourceOf(owner, partition)]}\` and \`${this.labels[this.sourceOf(index, partition)]}\` both hand over partition ${JSON.stringify(partition)}: each source must read its own topics and files`,
       );
     }
   }

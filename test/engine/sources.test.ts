@@ -71,21 +71,14 @@ function chunks<T>(partition: string, records: T[], size: number, from = 0): Chu
   return out;
 }
 
-test('two sources: each applies its own filter, fields and event time; $source tells their records apart; rows equal a reference', async () => {
-  const { imps, clicks } = data(5, 20_000);
-  const plan = compileText(PIPELINE);
-  const half = imps.length / 2;
-  const impressions = new ScriptedSource([...chunks('imps/0', imps.slice(0, half), 700), ...chunks('imps/1', imps.slice(half), 900)]);
-  const clickSource = new ScriptedSource(chunks('clicks.jsonl', clicks, 37));
-  const { rows, deadLetters } = await runFrom(plan, new UnionSource([impressions, clickSource], ['impressions', 'clicks']));
-  assert.deepEqual(deadLetters, []);
-
+/** The rows of PIPELINE over these records, computed here. */
+function expectedRows(imps: Impression[], clicks: Click[]): Record<string, unknown>[] {
   const key = (time: number, publisher: string, geo: string) => JSON.stringify([Math.floor(time / MINUTE) * MINUTE, publisher, geo]);
   const kept = imps.filter((i) => i.geo !== 'unknown');
   const impsBy = groupBy(kept, (i) => key(i.timestamp, i.publisher, i.geo));
   const clicksBy = groupBy(clicks, (c) => key(Date.parse(c.clickedAt), c.publisher, c.country.toUpperCase()));
   const keys = new Set([...impsBy.keys(), ...clicksBy.keys()]);
-  const expected = [...keys].map((k) => {
+  return [...keys].map((k) => {
     const [start, publisher, geo] = JSON.parse(k) as [number, string, string];
     const i = impsBy.get(k)?.length ?? 0;
     const c = clicksBy.get(k)?.length ?? 0;
@@ -100,11 +93,38 @@ test('two sources: each applies its own filter, fields and event time; $source t
       ctr: i === 0 ? null : c / i,
     };
   });
+}
+
+test('two sources: each applies its own filter, fields and event time; $source tells their records apart; rows equal a reference', async () => {
+  const { imps, clicks } = data(5, 20_000);
+  const plan = compileText(PIPELINE);
+  const half = imps.length / 2;
+  const impressions = new ScriptedSource([...chunks('imps/0', imps.slice(0, half), 700), ...chunks('imps/1', imps.slice(half), 900)]);
+  const clickSource = new ScriptedSource(chunks('clicks.jsonl', clicks, 37));
+  const { rows, deadLetters } = await runFrom(plan, new UnionSource([impressions, clickSource], ['impressions', 'clicks']));
+  assert.deepEqual(deadLetters, []);
   assert.ok(clicks.length > 300, `${clicks.length} clicks`);
-  assert.deepEqual(canonical(rows), canonical(expected));
+  assert.deepEqual(canonical(rows), canonical(expectedRows(imps, clicks)));
   // each source is committed its own partitions only, up to the last offset
   assert.deepEqual(Object.fromEntries(impressions.committed), { 'imps/0': half - 1, 'imps/1': half - 1 });
   assert.deepEqual(Object.fromEntries(clickSource.committed), { 'clicks.jsonl': clicks.length - 1 });
+});
+
+test('one runtime reading two sources (a Kafka consumer of both topics): each chunk goes to the source of its partition, rows equal a reference', async () => {
+  const { imps, clicks } = data(6, 12_000);
+  const plan = compileText(PIPELINE);
+  const impChunks = chunks('imps/0', imps, 500);
+  const clickChunks = chunks('clicks/0', clicks, 11);
+  // interleaved as one consumer hands over partitions of both topics, sometimes in one call
+  const script: Chunk[][] = [];
+  for (let i = 0; i < Math.max(impChunks.length, clickChunks.length); i++)
+    script.push([...(impChunks[i] ?? []), ...(clickChunks[i] ?? [])]);
+  const consumer = new ScriptedSource(script);
+  const sourceOf = (runtime: number, partition: string) => (partition.startsWith('clicks/') ? 1 : 0);
+  const { rows, deadLetters } = await runFrom(plan, new UnionSource([consumer], ['impressions', 'clicks'], sourceOf));
+  assert.deepEqual(deadLetters, []);
+  assert.deepEqual(canonical(rows), canonical(expectedRows(imps, clicks)));
+  assert.deepEqual(Object.fromEntries(consumer.committed), { 'imps/0': imps.length - 1, 'clicks/0': clicks.length - 1 });
 });
 
 test('two sources that hand over the same partition stop the run with a message naming both', async () => {
@@ -136,9 +156,14 @@ test('the compiler refuses both forms, neither, two sources of one topic or file
   assert.deepEqual(diagnostics(`name: t\nsources:\n  a: ${kafka('[x, y]', 'g1')}\n  b: ${kafka('y', 'g2')}\n${REST}`), [
     'conflict: sources `a` and `b` both use Kafka topic `y`: its records would be counted twice',
   ]);
-  assert.deepEqual(diagnostics(`name: t\nsources:\n  a: ${kafka('x', 'g')}\n  b: ${kafka('y', 'g')}\n${REST}`), [
-    "conflict: sources `a` and `b` both use consumer group `g`: Kafka would hand each source's consumer the other's topics: give each Kafka source a group of its own",
-  ]);
+  // one group: one consumer reads both, so they must agree on all but their topics
+  assert.deepEqual(diagnostics(`name: t\nsources:\n  a: ${kafka('x', 'g')}\n  b: ${kafka('y', 'g')}\n${REST}`), []);
+  assert.deepEqual(
+    diagnostics(
+      `name: t\nsources:\n  a: ${kafka('x', 'g')}\n  b: { kafka: { brokers: c:9092, topics: y, group: g, start: latest } }\n${REST}`,
+    ),
+    ['conflict: sources `a`, `b` share consumer group `g`: one consumer reads them, and their `brokers`, `start` differ'],
+  );
   assert.deepEqual(diagnostics(`name: t\nsources:\n  a: { file: { path: f.jsonl } }\n  b: { file: { path: f.jsonl } }\n${REST}`), [
     'conflict: sources `a` and `b` both use the file `f.jsonl`: its records would be counted twice',
   ]);

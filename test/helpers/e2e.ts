@@ -42,6 +42,8 @@ export class E2eRun {
 
   /** The topic of the clicks on the impressions (pipelines/ctr.yaml), when a test produces it. */
   readonly clicksTopic: string;
+  /** Where pipelines/ctr.yaml's Kafka sink sends its rows (KAFKA_CTR_TOPIC). */
+  readonly rowTopic: string;
 
   constructor(
     name: string,
@@ -50,6 +52,7 @@ export class E2eRun {
     const run = `${name}-${process.pid}-${Date.now().toString(36)}`;
     this.topic = `runnel-${run}`;
     this.clicksTopic = `${this.topic}-clicks`;
+    this.rowTopic = `${this.topic}-ctr`;
     this.database = `runnel_${run.replace(/-/g, '_')}`;
   }
 

@@ -69,7 +69,7 @@ export class RowTopicReader {
   }
 
   /** Once no message has come for `quietMs`: what was committed before the call has arrived by then. */
-  async settled(quietMs = 1500): Promise<RowMessage[]> {
+  async settled(quietMs = 800): Promise<RowMessage[]> {
     let count = -1;
     while (count !== this.messages.length) {
       count = this.messages.length;

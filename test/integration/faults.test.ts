@@ -61,6 +61,71 @@ function newRun(name: string, dataSet: DataSet): { run: E2eRun; db: Db } {
 
 const start = (run: E2eRun, group: string, extra: NodeJS.ProcessEnv = {}): Runner => run.startRunner(group, extra);
 
+/** What a fault test runs, and how its outcome is compared with the reference. */
+interface Shape {
+  /** Starts one runner of the pipeline in consumer group `group`. */
+  start(run: E2eRun, group: string, extra?: NodeJS.ProcessEnv): Runner;
+  /** The groups and the topics each must have committed to the end. */
+  consumed(run: E2eRun, group: string): [string, string][];
+  /** What is stored (and sent) against the reference, once the runners have stopped. */
+  differences(run: E2eRun, db: Db): Promise<{ differences: string[]; counted: string }>;
+}
+
+/** The canonical pipeline: one topic into MongoDB. */
+const IMPRESSIONS: Shape = {
+  start,
+  consumed: (run, group) => [[group, run.topic]],
+  differences: async (run, db) => ({ differences: await referenceDifferences(db, run.records()), counted: `${run.data.records}` }),
+};
+
+/**
+ * pipelines/ctr.yaml: impressions and their clicks (produced up front) from two topics read by one
+ * consumer group, into MongoDB and a Kafka topic; both are compared with the reference.
+ */
+const CTR: Shape = {
+  start: (run, group, extra = {}) =>
+    run.startRunner(group, { KAFKA_CLICKS_TOPIC: run.clicksTopic, KAFKA_CTR_TOPIC: run.rowTopic, ...extra }, 'pipelines/ctr.yaml'),
+  consumed: (run, group) => [
+    [group, run.topic],
+    [group, run.clicksTopic],
+  ],
+  async differences(run, db) {
+    const clicks = run.clicks();
+    const stored = await ctrDifferences(db, run.records(), clicks);
+    const { differences: sent, messages } = await rowTopicDifferences(run.rowTopic, new CtrReference(run.records(), clicks, 60_000));
+    return { differences: [...stored, ...sent], counted: `${run.data.records} + ${clicks.length} clicks; ${messages} row messages` };
+  },
+};
+
+/**
+ * The row topic as a read_committed reader sees it: the latest version of each row equals the
+ * reference, and no row ever shown counts a record twice (every version is at most the
+ * reference). A killed runner's open transaction holds such readers back until the broker aborts
+ * it (transactionTimeout), so this waits up to a minute for the rows to settle.
+ */
+async function rowTopicDifferences(topic: string, minutes: CtrReference): Promise<{ differences: string[]; messages: number }> {
+  const reader = await RowTopicReader.start(topic);
+  try {
+    const deadline = Date.now() + 60_000;
+    let differences: string[];
+    do {
+      await sleep(1000);
+      differences = ctrRowDifferences('topic', reader.latest(), minutes);
+    } while (differences.length > 0 && Date.now() < deadline);
+    for (const { row, version } of reader.messages) {
+      const id = minutes.idOf(row);
+      const [imps, clicked] = [minutes.imps.get(id)?.length ?? 0, minutes.clicks.get(id)?.length ?? 0];
+      if ((row.imps as number) > imps || (row.clicks as number) > clicked)
+        differences.push(
+          `topic ${id} version ${version}: ${String(row.imps)} imps, ${String(row.clicks)} clicks, over ${imps}, ${clicked}`,
+        );
+    }
+    return { differences, messages: reader.messages.length };
+  } finally {
+    await reader.stop();
+  }
+}
+
 /** Starts producing at `rate` records per second and waits until the topic exists. */
 async function produceAtRate(run: E2eRun, rate: number): Promise<{ done: Promise<void> }> {
   const done = run.produceAtRate(rate);
@@ -131,14 +196,17 @@ async function finish(
   active: Runner[],
   fault: string,
   injections: number,
+  shape = IMPRESSIONS,
 ): Promise<void> {
-  await waitForCaughtUp(admin!, group, run.topic, CATCH_UP_MS).catch((error: Error) => {
-    throw new Error(`${error.message} (runner logs: ${active.map((r) => r.logFile).join(', ')})`);
-  });
+  for (const [g, topic] of shape.consumed(run, group)) {
+    await waitForCaughtUp(admin!, g, topic, CATCH_UP_MS).catch((error: Error) => {
+      throw new Error(`${error.message} (runner logs: ${active.map((r) => r.logFile).join(', ')})`);
+    });
+  }
   for (const runner of active) await runner.stop();
-  const differences = await referenceDifferences(db, run.records());
-  t.diagnostic(`fault: ${fault}; injected ${injections}x; records produced ${run.data.records}; difference ${differences.length}`);
-  assert.deepEqual(differences, [], `${differences.length} documents differ from the reference`);
+  const { differences, counted } = await shape.differences(run, db);
+  t.diagnostic(`fault: ${fault}; injected ${injections}x; records produced ${counted}; difference ${differences.length}`);
+  assert.deepEqual(differences, [], `${differences.length} documents or rows differ from the reference`);
 }
 
 describe('fault injection: every document equals the reference after', available, () => {
@@ -162,7 +230,7 @@ describe('fault injection: every document equals the reference after', available
         .dropDatabase()
         .catch(() => undefined);
       // one call each: a run without clicks has no clicks topic, and one unknown topic fails the call
-      for (const topic of [run.topic, run.clicksTopic]) await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      for (const topic of [run.topic, run.clicksTopic, run.rowTopic]) await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
     }
     await admin?.disconnect();
     await mongo?.close();
@@ -187,65 +255,20 @@ describe('fault injection: every document equals the reference after', available
     const { run, db } = newRun('ctr', data(12_000, 3, 31));
     run.produceClicks();
     const group = `ctr-${run.topic}`;
-    const clicksGroup = `${group}-clicks`;
-    const rowTopic = `${run.topic}-ctr`;
     const random = seededRandom(9);
     const producing = await produceAtRate(run, 150);
-    const env = {
-      KAFKA_CLICKS_TOPIC: run.clicksTopic,
-      KAFKA_CLICKS_GROUP: clicksGroup,
-      KAFKA_CTR_TOPIC: rowTopic,
-      BATCH_MAX_RECORDS: '1000',
-    };
     const KILLS = 3;
-    const runner = await killRepeatedly(run, group, KILLS, random, () => run.startRunner(group, env, 'pipelines/ctr.yaml'));
+    const runner = await killRepeatedly(run, group, KILLS, random, () => CTR.start(run, group, { BATCH_MAX_RECORDS: '1000' }));
     await producing.done;
-    for (const [g, topic] of [
-      [group, run.topic],
-      [clicksGroup, run.clicksTopic],
-    ])
-      await waitForCaughtUp(admin!, g, topic, CATCH_UP_MS).catch((error: Error) => {
-        throw new Error(`${error.message} (runner log: ${runner.logFile})`);
-      });
-    await runner.stop();
-    const clicks = run.clicks();
-    const differences = await ctrDifferences(db, run.records(), clicks);
-    // the topic's rows: the latest version of each equals the reference; a killed runner's open
-    // transaction holds read_committed readers back until the broker aborts it (transactionTimeout)
-    const minutes = new CtrReference(run.records(), clicks, 60_000);
-    const reader = await RowTopicReader.start(rowTopic);
-    let topicDifferences: string[];
-    try {
-      const deadline = Date.now() + 60_000;
-      do {
-        await sleep(1000);
-        topicDifferences = ctrRowDifferences('topic', reader.latest(), minutes);
-      } while (topicDifferences.length > 0 && Date.now() < deadline);
-      // no row ever shown counts a record twice: every version is at most the reference
-      for (const { row, version } of reader.messages) {
-        const id = minutes.idOf(row);
-        const [imps, clicked] = [minutes.imps.get(id)?.length ?? 0, minutes.clicks.get(id)?.length ?? 0];
-        if ((row.imps as number) > imps || (row.clicks as number) > clicked)
-          topicDifferences.push(
-            `topic ${id} version ${version}: ${String(row.imps)} imps, ${String(row.clicks)} clicks, over ${imps}, ${clicked}`,
-          );
-      }
-    } finally {
-      await reader.stop();
-    }
-    t.diagnostic(
-      `fault: kill -9 and restart, two topics, two sinks; injected ${KILLS}x; records produced ${run.data.records} + ${clicks.length} clicks; ` +
-        `${reader.messages.length} row messages; difference ${differences.length} (MongoDB), ${topicDifferences.length} (topic)`,
-    );
-    assert.deepEqual(differences, [], `${differences.length} documents differ from the reference`);
-    assert.deepEqual(topicDifferences, [], `${topicDifferences.length} rows of the topic differ from the reference`);
+    await finish(t, run, db, group, [runner], 'kill -9 and restart, two topics, two sinks', KILLS, CTR);
   });
 
-  test('scale-out: three runners on six partitions, one killed, a fourth started, all mid-run', async (t) => {
+  test('scale-out, two topics into two sinks: three runners on six partitions, one killed, a fourth started, all mid-run', async (t) => {
     const { run, db } = newRun('scale', data(24_000, 6, 22));
+    run.produceClicks();
     const group = `scale-${run.topic}`;
     const producing = await produceAtRate(run, 400);
-    const active = [0, 1, 2].map(() => start(run, group));
+    const active = [0, 1, 2].map(() => CTR.start(run, group));
     await waitForMembers(group, 3);
     await waitForCommitted(group, run.topic, 4000);
     const killed = active.shift()!;
@@ -255,17 +278,18 @@ describe('fault injection: every document equals the reference after', available
     await waitForMembers(group, 2);
     const afterKill = await committed(group, run.topic);
     await waitForCommitted(group, run.topic, afterKill + 2000);
-    active.push(start(run, group));
+    active.push(CTR.start(run, group));
     await waitForMembers(group, 3);
     await producing.done;
-    await finish(t, run, db, group, active, 'scale-out (kill one of three, start a fourth)', 2);
+    await finish(t, run, db, group, active, 'scale-out, two topics, two sinks (kill one of three, start a fourth)', 2, CTR);
   });
 
-  test('a stale runner: stopped until the group moves its partitions, then continued', async (t) => {
+  test('a stale runner, two topics into two sinks: stopped until the group moves its partitions, then continued', async (t) => {
     const { run, db } = newRun('stale', data(24_000, 6, 23));
+    run.produceClicks();
     const group = `stale-${run.topic}`;
     const producing = await produceAtRate(run, 400);
-    const active = [0, 1, 2].map(() => start(run, group, { RUNNEL_LOG_LEVEL: 'info' }));
+    const active = [0, 1, 2].map(() => CTR.start(run, group, { RUNNEL_LOG_LEVEL: 'info' }));
     await waitForMembers(group, 3);
     await waitForCommitted(group, run.topic, 4000);
     const [stale] = active;
@@ -282,7 +306,7 @@ describe('fault injection: every document equals the reference after', available
     await producing.done;
     const evidence = stale.logged(/offset commit refused|another writer stored|joined the consumer group/, from).length;
     t.diagnostic(`the stale runner logged ${evidence} commit refusals, overlaps or rejoins after SIGCONT`);
-    await finish(t, run, db, group, active, 'stale runner (SIGSTOP until its partitions moved, SIGCONT)', 1);
+    await finish(t, run, db, group, active, 'stale runner, two topics, two sinks (SIGSTOP until its partitions moved, SIGCONT)', 1, CTR);
   });
 
   test('graceful stop: SIGTERM mid-batch stores and commits exactly what it read, three times', async (t) => {
@@ -314,33 +338,39 @@ describe('fault injection: every document equals the reference after', available
     await finish(t, run, db, group, [runner], 'SIGTERM mid-batch and restart', STOPS);
   });
 
-  test('a database outage of 20 s mid-run: retries, commits nothing unwritten, catches up', serverFaults, async (t) => {
-    const { run, db } = newRun('dbdown', data(16_000, 3, 25));
-    const group = `dbdown-${run.topic}`;
-    const producing = await produceAtRate(run, 400);
-    const runner = start(run, group);
-    await waitForCommitted(group, run.topic, 3000);
-    await stack('stop', 'ferretdb');
-    try {
-      await sleep(3000); // a batch written just before the stop may still commit
-      const during = await committed(group, run.topic);
-      await sleep(17_000);
-      assert.equal(await committed(group, run.topic), during, 'no offsets committed while the database is down');
-    } finally {
-      await stack('start', 'ferretdb');
-    }
-    assert.ok(runner.logged(/transient error; retrying/).length > 0, 'the runner retried');
-    await producing.done;
-    await finish(t, run, db, group, [runner], 'database stopped for 20 s', 1);
-  });
+  test(
+    'a database outage of 20 s mid-run, two topics into two sinks: retries, commits nothing unwritten, catches up',
+    serverFaults,
+    async (t) => {
+      const { run, db } = newRun('dbdown', data(16_000, 3, 25));
+      run.produceClicks();
+      const group = `dbdown-${run.topic}`;
+      const producing = await produceAtRate(run, 400);
+      const runner = CTR.start(run, group);
+      await waitForCommitted(group, run.topic, 3000);
+      await stack('stop', 'ferretdb');
+      try {
+        await sleep(3000); // a batch written just before the stop may still commit
+        const during = await committed(group, run.topic);
+        await sleep(17_000);
+        assert.equal(await committed(group, run.topic), during, 'no offsets committed while the database is down');
+      } finally {
+        await stack('start', 'ferretdb');
+      }
+      assert.ok(runner.logged(/transient error; retrying/).length > 0, 'the runner retried');
+      await producing.done;
+      await finish(t, run, db, group, [runner], 'database stopped for 20 s, two topics, two sinks', 1, CTR);
+    },
+  );
 
-  test('a broker restart mid-run: the runner reconnects and catches up', serverFaults, async (t) => {
+  test('a broker restart mid-run, two topics into two sinks: the runner reconnects and catches up', serverFaults, async (t) => {
     const { run, db } = newRun('kafkadown', data(40_000, 3, 26));
     const group = `kafkadown-${run.topic}`;
     run.produceAll();
+    run.produceClicks();
     // small batches: the run lasts long enough for the restart to land in its middle
     // info: a failure's log then shows the group joins and the consumer's restarts
-    const runner = start(run, group, { BATCH_MAX_RECORDS: '500', RUNNEL_LOG_LEVEL: 'info' });
+    const runner = CTR.start(run, group, { BATCH_MAX_RECORDS: '500', RUNNEL_LOG_LEVEL: 'info' });
     await waitForCommitted(group, run.topic, 3000);
     await stack('stop', 'kafka');
     try {
@@ -349,7 +379,7 @@ describe('fault injection: every document equals the reference after', available
       await stack('start', 'kafka');
     }
     assert.ok((await committed(group, run.topic)) < run.data.records, 'the restart came before the end');
-    await finish(t, run, db, group, [runner], 'Kafka broker restarted', 1);
+    await finish(t, run, db, group, [runner], 'Kafka broker restarted, two topics, two sinks', 1, CTR);
   });
 });
 

@@ -162,6 +162,11 @@ export class KafkaRuntime implements SourceRuntime {
     }
     if (missing.length === 0) {
       this.stalledChecks = waiting > 0 ? this.stalledChecks + 1 : 0;
+      // what a run that waits without a word shows (a broker restart kafkajs did not recover from)
+      this.logger.info(
+        { idleMs: Date.now() - this.lastFetch, waiting, queued: this.queued, owned: this.owned?.size ?? 0, check: this.stalledChecks },
+        'Kafka consumer idle: checked its partitions for records it has not fetched',
+      );
       if (this.stalledChecks >= STALLED_CHECKS) await this.restartStalled(waiting);
       return;
     }

@@ -39,14 +39,27 @@ export const kafkaSource: SourceSpec<typeof config> = {
   ],
   lint: lintKafkaConnection,
   replays: true,
-  holds: (config) => [
-    ...([] as string[]).concat(config.topics).map((topic) => ({ what: `Kafka topic \`${topic}\``, why: COUNTED_TWICE })),
-    {
-      what: `consumer group \`${config.group}\``,
-      // kafkajs's assignors give every member of a group any of its topics, subscribed or not
-      why: "Kafka would hand each source's consumer the other's topics: give each Kafka source a group of its own",
+  holds: (config) => topicList(config.topics).map((topic) => ({ what: `Kafka topic \`${topic}\``, why: COUNTED_TWICE })),
+  // kafkajs's assignors give every member of a group any of the group's topics, subscribed or not:
+  // the sources of one group are read by one consumer subscribed to all their topics
+  shared: {
+    key: (config) => `consumer group \`${config.group}\``,
+    combine(configs) {
+      const [first, ...others] = configs as (KafkaSourceConfig & Record<string, unknown>)[];
+      for (const other of others) {
+        const keys = new Set([...Object.keys(first), ...Object.keys(other)]);
+        const differ = [...keys].filter((key) => key !== 'topics' && JSON.stringify(first[key]) !== JSON.stringify(other[key]));
+        if (differ.length > 0) {
+          return {
+            problem: `one consumer reads them, and their ${differ.map((k) => `\`${k}\``).join(', ')} differ`,
+            hint: 'give them the same settings but `topics`, or each a group of its own',
+          };
+        }
+      }
+      return { config: { ...first, topics: configs.flatMap((c) => topicList(c.topics)) } };
     },
-  ],
+    owns: (config, partition) => topicList(config.topics).includes(partition.slice(0, partition.lastIndexOf('/'))),
+  },
   async create(config, { plan, logger, signal }) {
     // loaded on use, so validating a pipeline does not load the Kafka client
     const { KafkaThread } = await import('./thread.js');
@@ -54,3 +67,7 @@ export const kafkaSource: SourceSpec<typeof config> = {
     return KafkaThread.start(config, Math.min(2 * plan.batch.maxRecords, MAX_QUEUED), log, signal);
   },
 };
+
+function topicList(topics: string | string[]): string[] {
+  return ([] as string[]).concat(topics);
+}
