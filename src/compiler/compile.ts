@@ -459,7 +459,8 @@ class PlanBuilder {
     } catch (err) {
       if (!(err instanceof ExpressionSyntaxError)) throw err;
       const node = locatePath(this.doc, path).value;
-      const at = offsetInScalar(node, this.loaded.source.text, err.position);
+      // an error at the end of an expression that ends the file points at its last character
+      const at = Math.min(offsetInScalar(node, this.loaded.source.text, err.position), this.loaded.source.text.length - 1);
       this.diagnostics.push(diagnostic('expression-syntax', `invalid expression in \`${path.join('.')}\`: ${err.message}`, [at, at + 1]));
       return compileExpression('null');
     }

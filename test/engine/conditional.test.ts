@@ -121,4 +121,10 @@ test('a derived output names outputs declared before it, in the translated subse
   assert.deepEqual(diagnosticsOf('  imps: { count: true, where: kind = }'), [
     ['expression-syntax: invalid expression in `aggregate.imps.where`: Unexpected end of expression', ' }\nsink: { co'],
   ]);
+  // an expression cut off at the end of the file: the error points into the text, at its last character
+  const cut =
+    'name: t\nsource: { stdin: {} }\nwindow: { tumbling: 1m }\nsink: { console: {} }\naggregate:\n  imps:\n    count: true\n    where: $source =';
+  const [cutOff] = compileLoaded(parsePipelineText('t.yaml', cut, {})).diagnostics;
+  assert.equal(cutOff.message, 'invalid expression in `aggregate.imps.where`: Unexpected end of expression');
+  assert.deepEqual(cutOff.range, [cut.length - 1, cut.length]);
 });
