@@ -18,19 +18,17 @@ async function create<Runtime>(slot: Slot, use: { name: string; config: unknown 
 /** The plan's source, or the union of its sources (`sources:`, even of one); sources that share a runtime (a Kafka group) get one. */
 async function createSources(plan: Plan, context: ComponentContext): Promise<SourceRuntime> {
   if (!plan.named.sources) return create('source', plan.sources[0], context);
-  const groups = sourceRuntimes(plan.sources);
+  const groups = sourceRuntimes(plan.sources).map((uses) => ({ uses, shared: findComponent('source', uses[0].name)?.shared }));
   const runtimes = await createAll(
-    groups.map((group) => () => {
-      const shared = findComponent('source', group[0].name)?.shared;
+    groups.map(({ uses, shared }) => () => {
       // the compiler made sure they combine (checkShared)
-      const config = group.length === 1 ? group[0].config : (shared!.combine(group.map((u) => u.config)) as { config: unknown }).config;
-      return create<SourceRuntime>('source', { name: group[0].name, config }, { ...context, sourceName: group[0].label });
+      const config = uses.length === 1 ? uses[0].config : (shared!.combine(uses.map((u) => u.config)) as { config: unknown }).config;
+      return create<SourceRuntime>('source', { name: uses[0].name, config }, { ...context, sourceName: uses[0].label });
     }),
   );
   const sourceOf = (runtime: number, partition: string) => {
-    const group = groups[runtime];
-    const shared = findComponent('source', group[0].name)?.shared;
-    const use = group.length === 1 ? group[0] : (group.find((u) => shared!.owns(u.config, partition)) ?? group[0]);
+    const { uses, shared } = groups[runtime];
+    const use = uses.length === 1 ? uses[0] : (uses.find((u) => shared!.owns(u.config, partition)) ?? uses[0]);
     return plan.sources.indexOf(use);
   };
   return new UnionSource(

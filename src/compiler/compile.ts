@@ -83,6 +83,10 @@ function isDerived(spec: string | Record<string, unknown>): spec is { expression
   return typeof spec === 'object' && typeof spec.expression === 'string';
 }
 
+function sinkSpec(name: string): SinkSpec<TSchema> | undefined {
+  return findComponent('sink', name) as SinkSpec<TSchema> | undefined;
+}
+
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');
 }
@@ -279,7 +283,6 @@ class PlanBuilder {
    * there: a window that closes while the runner is down would never be emitted as final.
    */
   private checkStatesKept(sources: SourceUse[], sinks: SinkUse[]): void {
-    const spec = (use: SinkUse) => findComponent('sink', use.name) as SinkSpec<TSchema> | undefined;
     const keepers = sinks.filter((use) => use.keeps);
     for (const extra of keepers.slice(1)) {
       this.error(
@@ -292,7 +295,7 @@ class PlanBuilder {
     }
     const replaying = sources.find((use) => findComponent('source', use.name)?.replays);
     if (!replaying) return;
-    for (const use of sinks.filter((u) => spec(u)?.durable)) {
+    for (const use of sinks.filter((u) => sinkSpec(u.name)?.durable)) {
       if (keepers.length === 0) {
         this.error(
           this.at('sink', use.label),
@@ -312,17 +315,13 @@ class PlanBuilder {
     }
   }
 
-  private keeps(use: ComponentUse): boolean {
-    return (findComponent('sink', use.name) as SinkSpec<TSchema> | undefined)?.keeps === true;
-  }
-
   private describeSource(use: SourceUse): string {
     return this.value.sources ? `source \`${use.label}\` (${use.name})` : `the ${use.name} source`;
   }
 
   private keepingSinks(): string {
     return components.sink
-      .filter((spec) => (spec as SinkSpec<TSchema>).keeps)
+      .filter((spec) => sinkSpec(spec.name)?.keeps)
       .map((spec) => spec.name)
       .join(', ');
   }
@@ -345,12 +344,13 @@ class PlanBuilder {
         const at = ['sinks', label];
         const entry = applyDefaults(entrySchema, given) as Record<string, unknown> & { document?: Record<string, string> };
         const use = this.component('sink', entry, ['document'], at);
-        return { ...use, label, document: this.document(groupBy, outputs, entry.document, at), keeps: this.keeps(use) };
+        return { ...use, label, document: this.document(groupBy, outputs, entry.document, at), keeps: sinkSpec(use.name)?.keeps === true };
       });
     }
     if (v.sink) {
       const use = this.component('sink', v.sink, ['document']);
-      return [{ ...use, label: use.name, document: this.document(groupBy, outputs, v.sink.document, ['sink']), keeps: this.keeps(use) }];
+      const document = this.document(groupBy, outputs, v.sink.document, ['sink']);
+      return [{ ...use, label: use.name, document, keeps: sinkSpec(use.name)?.keeps === true }];
     }
     this.error(
       [],

@@ -1,5 +1,6 @@
 import type { SinkRuntime, StoredBatch } from './runtime.js';
 import type { StateDoc } from './store.js';
+import { settleAll } from '../util/settle.js';
 
 /**
  * Several sinks as the one the run loop writes to (`sinks:`). The states live in one store, the
@@ -31,9 +32,4 @@ export class SinkSet implements SinkRuntime {
   async close(): Promise<void> {
     await settleAll(this.sinks.map((sink) => sink.close()));
   }
-}
-
-async function settleAll(work: Promise<void>[]): Promise<void> {
-  const failed = (await Promise.allSettled(work)).find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed) throw failed.reason;
 }

@@ -1,4 +1,5 @@
 import { RunnelError } from '../errors.js';
+import { settleAll } from '../util/settle.js';
 import type { Chunk } from './records.js';
 import type { SourceRuntime } from './runtime.js';
 
@@ -16,8 +17,8 @@ const IDLE_ROUND_MS = 20;
  * topic or file; this is the guard for what it cannot see).
  */
 export class UnionSource implements SourceRuntime {
-  /** Partition -> the runtime that hands it over. */
-  private readonly owner = new Map<string, number>();
+  /** Partition -> the runtime that hands it over, and its source (sourceOf, asked once per partition). */
+  private readonly owner = new Map<string, { runtime: number; source: number }>();
   private readonly drained: boolean[];
   private turn = 0;
   /** Only when every source can go back to its last commit. */
@@ -53,8 +54,7 @@ export class UnionSource implements SourceRuntime {
           continue;
         }
         for (const chunk of chunks) {
-          this.claim(chunk.partition, index);
-          chunk.source = this.sourceOf(index, chunk.partition);
+          chunk.source = this.claim(chunk.partition, index);
           room -= chunk.offsets.length;
           taken.push(chunk);
         }
@@ -68,19 +68,25 @@ export class UnionSource implements SourceRuntime {
     }
   }
 
-  private claim(partition: string, index: number): void {
+  /** The source of a partition that runtime `runtime` hands over; a partition two runtimes hand over stops the run. */
+  private claim(partition: string, runtime: number): number {
     const owner = this.owner.get(partition);
-    if (owner === undefined) this.owner.set(partition, index);
-    else if (owner !== index) {
+    if (owner === undefined) {
+      const source = this.sourceOf(runtime, partition);
+      this.owner.set(partition, { runtime, source });
+      return source;
+    }
+    if (owner.runtime !== runtime) {
       throw new RunnelError(
-        `sources \`${this.labels[this.sourceOf(owner, partition)]}\` and \`${this.labels[this.sourceOf(index, partition)]}\` both hand over partition ${JSON.stringify(partition)}: each source must read its own topics and files`,
+        `sources \`${this.labels[owner.source]}\` and \`${this.labels[this.sourceOf(runtime, partition)]}\` both hand over partition ${JSON.stringify(partition)}: each source must read its own topics and files`,
       );
     }
+    return owner.source;
   }
 
   async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
     const bySource = this.sources.map(() => new Map<string, number>());
-    for (const [partition, offset] of offsets) bySource[this.owner.get(partition)!].set(partition, offset);
+    for (const [partition, offset] of offsets) bySource[this.owner.get(partition)!.runtime].set(partition, offset);
     await Promise.all(this.sources.map((source, i) => (bySource[i].size > 0 ? source.commit(bySource[i]) : Promise.resolve())));
   }
 
@@ -93,8 +99,6 @@ export class UnionSource implements SourceRuntime {
   }
 
   async close(): Promise<void> {
-    const results = await Promise.allSettled(this.sources.map((s) => s.close()));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await settleAll(this.sources.map((s) => s.close()));
   }
 }

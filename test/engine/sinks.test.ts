@@ -4,10 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canonical, compileText, ScriptedSource } from '../helpers/pipeline.js';
+import { canonical, compileText, diagnosticsOf, ScriptedSource } from '../helpers/pipeline.js';
 import { groupBy, seededRandom } from '../helpers/reference.js';
-import { parsePipelineText } from '../../src/config/load.js';
-import { compileLoaded } from '../../src/compiler/compile.js';
 import { assemble, closeParts } from '../../src/cli/assemble.js';
 import { PipelineRun } from '../../src/engine/pipeline-run.js';
 import { collectDeadLetters } from '../../src/components/dead-letters/memory.js';
@@ -24,43 +22,39 @@ import type { Chunk } from '../../src/engine/records.js';
 const T0 = Date.UTC(2026, 0, 1);
 const MINUTE = 60_000;
 
-function diagnostics(yaml: string): string[] {
-  return compileLoaded(parsePipelineText('t.yaml', yaml, {})).diagnostics.map((d) => `${d.code}: ${d.message}`);
-}
-
 const HEAD = 'name: t\nwindow: { tumbling: 1m }\naggregate: { n: count }\n';
 const KAFKA_SOURCE = 'source: { kafka: { brokers: b:9092, topics: imps, group: g } }\n';
 const MONGO = '{ mongodb: { uri: "mongodb://db", database: d, collection: c } }';
 const kafkaSink = (topic: string, extra = '') => `{ kafka: { brokers: b:9092, topic: ${topic}${extra} } }`;
 
 test('the compiler refuses both forms, neither, two sinks keeping windows, a topic read and written, and a Kafka sink that could lose windows', () => {
-  assert.deepEqual(diagnostics(`${HEAD}source: { stdin: {} }\nsink: { console: {} }\nsinks: { a: { console: {} } }\n`), [
+  assert.deepEqual(diagnosticsOf(`${HEAD}source: { stdin: {} }\nsink: { console: {} }\nsinks: { a: { console: {} } }\n`), [
     'conflict: a pipeline has `sink:` or `sinks:`, not both',
   ]);
-  assert.deepEqual(diagnostics(`${HEAD}source: { stdin: {} }\n`), [
+  assert.deepEqual(diagnosticsOf(`${HEAD}source: { stdin: {} }\n`), [
     'missing-key: a pipeline needs `sink:` (one sink) or `sinks:` (several, by name)',
   ]);
-  assert.deepEqual(diagnostics(`${HEAD}source: { stdin: {} }\nsinks: { a: ${MONGO}, b: ${MONGO} }\n`), [
+  assert.deepEqual(diagnosticsOf(`${HEAD}source: { stdin: {} }\nsinks: { a: ${MONGO}, b: ${MONGO} }\n`), [
     "conflict: sinks `a` and `b` both keep the windows; one sink keeps them and the others' rows are made from its states",
   ]);
-  assert.deepEqual(diagnostics(`${HEAD}${KAFKA_SOURCE}sinks: { rows: ${kafkaSink('imps')}, store: ${MONGO} }\n`), [
+  assert.deepEqual(diagnosticsOf(`${HEAD}${KAFKA_SOURCE}sinks: { rows: ${kafkaSink('imps')}, store: ${MONGO} }\n`), [
     'conflict: source `kafka` and sink `rows` both use Kafka topic `imps`: a pipeline must not read the rows it writes, nor two sinks write one topic',
   ]);
-  assert.deepEqual(diagnostics(`${HEAD}${KAFKA_SOURCE}sinks: { rows: ${kafkaSink('out')}, shown: { console: {} } }\n`), [
+  assert.deepEqual(diagnosticsOf(`${HEAD}${KAFKA_SOURCE}sinks: { rows: ${kafkaSink('out')}, shown: { console: {} } }\n`), [
     'conflict: the kafka sink `rows` keeps no windows, and the kafka source replays after a restart: windows still open would start again from nothing',
   ]);
-  assert.deepEqual(diagnostics(`${HEAD}${KAFKA_SOURCE}sinks: { rows: ${kafkaSink('out', ', emit: final')}, store: ${MONGO} }\n`), [
+  assert.deepEqual(diagnosticsOf(`${HEAD}${KAFKA_SOURCE}sinks: { rows: ${kafkaSink('out', ', emit: final')}, store: ${MONGO} }\n`), [
     'conflict: `emit: final` would miss windows that close while the runner is down',
   ]);
-  assert.deepEqual(diagnostics(`${HEAD}source: { stdin: {} }\nsinks: { a-b: { console: {} } }\n`), [
+  assert.deepEqual(diagnosticsOf(`${HEAD}source: { stdin: {} }\nsinks: { a-b: { console: {} } }\n`), [
     'invalid-value: `a-b` is not a valid name in `sinks`',
   ]);
-  assert.deepEqual(diagnostics(`${HEAD}source: { stdin: {} }\nsinks: { a: { console: {}, document: { x: nope } } }\n`), [
+  assert.deepEqual(diagnosticsOf(`${HEAD}source: { stdin: {} }\nsinks: { a: { console: {}, document: { x: nope } } }\n`), [
     'unknown-name: `nope` is not a result name',
   ]);
   // accepted: a Kafka sink beside MongoDB; without a replaying source, a Kafka sink of its own in either mode
-  assert.deepEqual(diagnostics(`${HEAD}${KAFKA_SOURCE}sinks: { rows: ${kafkaSink('out')}, store: ${MONGO} }\n`), []);
-  assert.deepEqual(diagnostics(`${HEAD}source: { generator: {} }\nsinks: { rows: ${kafkaSink('out', ', emit: final')} }\n`), []);
+  assert.deepEqual(diagnosticsOf(`${HEAD}${KAFKA_SOURCE}sinks: { rows: ${kafkaSink('out')}, store: ${MONGO} }\n`), []);
+  assert.deepEqual(diagnosticsOf(`${HEAD}source: { generator: {} }\nsinks: { rows: ${kafkaSink('out', ', emit: final')} }\n`), []);
 });
 
 test('the plan says which sink keeps the windows, and whether sources and sinks were named', () => {

@@ -1,12 +1,10 @@
 /** `sources:`: several sources read side by side, each with its own filter, fields and event time, `$source` in expressions. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonical, compileText, runFrom, ScriptedSource } from '../helpers/pipeline.js';
+import { canonical, compileText, diagnosticsOf, runFrom, ScriptedSource } from '../helpers/pipeline.js';
 import { groupBy, seededRandom } from '../helpers/reference.js';
 import { UnionSource } from '../../src/engine/union-source.js';
 import type { Chunk } from '../../src/engine/records.js';
-import { parsePipelineText } from '../../src/config/load.js';
-import { compileLoaded } from '../../src/compiler/compile.js';
 import { RunnelError } from '../../src/errors.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -139,41 +137,39 @@ test('two sources that hand over the same partition stop the run with a message 
   );
 });
 
-function diagnostics(yaml: string): string[] {
-  return compileLoaded(parsePipelineText('t.yaml', yaml, {})).diagnostics.map((d) => `${d.code}: ${d.message}`);
-}
-
 const REST = 'window: { tumbling: 1m }\naggregate: { n: count }\nsink: { console: {} }\n';
 
 test('the compiler refuses both forms, neither, two sources of one topic or file, and a source time without the pipeline time', () => {
-  assert.deepEqual(diagnostics(`name: t\nsource: { stdin: {} }\nsources: { a: { stdin: {} } }\n${REST}`), [
+  assert.deepEqual(diagnosticsOf(`name: t\nsource: { stdin: {} }\nsources: { a: { stdin: {} } }\n${REST}`), [
     'conflict: a pipeline has `source:` or `sources:`, not both',
   ]);
-  assert.deepEqual(diagnostics(`name: t\n${REST}`), [
+  assert.deepEqual(diagnosticsOf(`name: t\n${REST}`), [
     'missing-key: a pipeline needs `source:` (one source) or `sources:` (several, by name)',
   ]);
   const kafka = (topics: string, group: string) => `{ kafka: { brokers: b:9092, topics: ${topics}, group: ${group} } }`;
-  assert.deepEqual(diagnostics(`name: t\nsources:\n  a: ${kafka('[x, y]', 'g1')}\n  b: ${kafka('y', 'g2')}\n${REST}`), [
+  assert.deepEqual(diagnosticsOf(`name: t\nsources:\n  a: ${kafka('[x, y]', 'g1')}\n  b: ${kafka('y', 'g2')}\n${REST}`), [
     'conflict: sources `a` and `b` both use Kafka topic `y`: its records would be counted twice',
   ]);
   // one group: one consumer reads both, so they must agree on all but their topics
-  assert.deepEqual(diagnostics(`name: t\nsources:\n  a: ${kafka('x', 'g')}\n  b: ${kafka('y', 'g')}\n${REST}`), []);
+  assert.deepEqual(diagnosticsOf(`name: t\nsources:\n  a: ${kafka('x', 'g')}\n  b: ${kafka('y', 'g')}\n${REST}`), []);
   assert.deepEqual(
-    diagnostics(
+    diagnosticsOf(
       `name: t\nsources:\n  a: ${kafka('x', 'g')}\n  b: { kafka: { brokers: c:9092, topics: y, group: g, start: latest } }\n${REST}`,
     ),
     ['conflict: sources `a`, `b` share consumer group `g`: one consumer reads them, and their `brokers`, `start` differ'],
   );
-  assert.deepEqual(diagnostics(`name: t\nsources:\n  a: { file: { path: f.jsonl } }\n  b: { file: { path: f.jsonl } }\n${REST}`), [
+  assert.deepEqual(diagnosticsOf(`name: t\nsources:\n  a: { file: { path: f.jsonl } }\n  b: { file: { path: f.jsonl } }\n${REST}`), [
     'conflict: sources `a` and `b` both use the file `f.jsonl`: its records would be counted twice',
   ]);
-  assert.deepEqual(diagnostics(`name: t\nsources:\n  a: { stdin: {}, time: { field: ts } }\n${REST}`), [
+  assert.deepEqual(diagnosticsOf(`name: t\nsources:\n  a: { stdin: {}, time: { field: ts } }\n${REST}`), [
     'conflict: source `a` reads its own event time, but the pipeline has no `time:`',
   ]);
-  assert.deepEqual(diagnostics(`name: t\nsources:\n  a: { stdin: {} }\n  b: { generator: {} }\n${REST}`), []);
+  assert.deepEqual(diagnosticsOf(`name: t\nsources:\n  a: { stdin: {} }\n  b: { generator: {} }\n${REST}`), []);
   // a name that is no name is checked like any other (it was let through, and the compiler crashed: the fuzz test found it)
-  assert.deepEqual(diagnostics(`name: t\nsources:\n  "": { stdin: {} }\n${REST}`), ['invalid-value: `` is not a valid name in `sources`']);
-  assert.deepEqual(diagnostics(`name: t\nsources:\n  a-b: { stdin: {} }\n${REST}`), [
+  assert.deepEqual(diagnosticsOf(`name: t\nsources:\n  "": { stdin: {} }\n${REST}`), [
+    'invalid-value: `` is not a valid name in `sources`',
+  ]);
+  assert.deepEqual(diagnosticsOf(`name: t\nsources:\n  a-b: { stdin: {} }\n${REST}`), [
     'invalid-value: `a-b` is not a valid name in `sources`',
   ]);
 });

@@ -10,6 +10,11 @@ import type { SourceRuntime } from '../../src/engine/runtime.js';
 import { silentLogger } from '../../src/log.js';
 import { collectDeadLetters } from '../../src/components/dead-letters/memory.js';
 
+/** Each diagnostic of a pipeline text as `code: message`. */
+export function diagnosticsOf(yaml: string): string[] {
+  return compileLoaded(parsePipelineText('t.yaml', yaml, {})).diagnostics.map((d) => `${d.code}: ${d.message}`);
+}
+
 export function compileText(yaml: string, env: Record<string, string> = {}): Plan {
   const compiled = compileLoaded(parsePipelineText('test.yaml', yaml, env));
   if (!compiled.plan) throw new Error(`pipeline does not compile: ${JSON.stringify(compiled.diagnostics)}`);

@@ -8,6 +8,7 @@ import type { StateDoc } from '../../engine/store.js';
 import { RunnelError } from '../../errors.js';
 import type { RowWriter } from '../sinks/row-sink.js';
 import { brokerList, kafkaClient, withTimeout, type ConnectionLog } from './client.js';
+import { committedOffsets } from './partitions.js';
 import type { KafkaSinkConfig } from './sink.js';
 
 /** Pauses between attempts of a transaction that failed (the broker away), growing to the last. */
@@ -118,19 +119,17 @@ export class KafkaRowWriter implements RowWriter {
     }
   }
 
-  /** The batch's offsets of Kafka partitions (`topic/partition`), as the next offset to read, by consumer group. */
+  /** The batch's offsets of the pipeline's Kafka topics, as Kafka commits them, by consumer group (other partitions left out). */
   private offsetsByGroup(offsets: ReadonlyMap<string, number>) {
     const byGroup = new Map<string, { topic: string; partitions: { partition: number; offset: string }[] }[]>();
-    for (const [id, offset] of offsets) {
-      const slash = id.lastIndexOf('/');
-      const topic = id.slice(0, slash);
+    for (const { topic, partition, offset } of committedOffsets(offsets)) {
       const group = this.groups.get(topic);
-      if (slash < 0 || group === undefined) continue;
+      if (group === undefined || !Number.isInteger(partition)) continue;
       const topics = byGroup.get(group) ?? [];
       byGroup.set(group, topics);
       let entry = topics.find((t) => t.topic === topic);
       if (!entry) topics.push((entry = { topic, partitions: [] }));
-      entry.partitions.push({ partition: Number(id.slice(slash + 1)), offset: String(offset + 1) });
+      entry.partitions.push({ partition, offset });
     }
     return byGroup;
   }

@@ -6,16 +6,7 @@ import { sleep } from '../../engine/pacing.js';
 import { RunnelError } from '../../errors.js';
 import type { KafkaSourceConfig } from './source.js';
 import { withTimeout, type ConnectionLog } from './client.js';
-
-/** `topic/partition`: the partition id records carry and stored documents key their offsets by. */
-export function partitionId(topic: string, partition: number): string {
-  return `${topic}/${partition}`;
-}
-
-function parsePartitionId(id: string): { topic: string; partition: number } {
-  const slash = id.lastIndexOf('/');
-  return { topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)) };
-}
+import { committedOffsets, parsePartitionId, partitionId, topicList } from './partitions.js';
 
 const BACKPRESSURE_POLL_MS = 500;
 /** Consumer restarts after final errors, 2 s more apart each time: about a minute in all. */
@@ -93,7 +84,7 @@ export class KafkaRuntime implements SourceRuntime {
     connectionLog: ConnectionLog = {},
     idleCheckMs = TOPIC_CHECK_MS,
   ): Promise<KafkaRuntime> {
-    const topics = ([] as string[]).concat(config.topics);
+    const topics = topicList(config.topics);
     const consumer = kafka.consumer({
       groupId: config.group,
       allowAutoTopicCreation: false,
@@ -320,7 +311,7 @@ export class KafkaRuntime implements SourceRuntime {
       this.commitRetry = undefined;
       const offsets = [...this.uncommitted].filter(([id]) => !this.owned || this.owned.has(id));
       if (offsets.length === 0) return;
-      const entries = offsets.map(([id, offset]) => ({ ...parsePartitionId(id), offset: String(offset + 1) }));
+      const entries = committedOffsets(offsets);
       try {
         // kafkajs can wait without end for a coordinator while the broker restarts
         await withTimeout(this.consumer.commitOffsets(entries), COMMIT_TIMEOUT_MS, 'Kafka offset commit');

@@ -4,6 +4,8 @@ import { choice, duration, integer, strictObject, text } from '../fragments.js';
 import { Type } from '@sinclair/typebox';
 import { kafkaConnectionProperties, lintKafkaConnection } from './connection.js';
 import type { Plan } from '../../engine/plan.js';
+import type { KafkaSourceConfig } from './source.js';
+import { topicList } from './partitions.js';
 
 const config = strictObject(
   'Write result rows to a Kafka topic as JSON, keyed by window and group key, in one transaction per batch with the offsets it consumed.',
@@ -72,8 +74,8 @@ function consumerGroups(plan: Plan): Map<string, string> {
   const groups = new Map<string, string>();
   for (const source of plan.sources) {
     if (source.name !== 'kafka') continue;
-    const { topics, group } = source.config as { topics: string | string[]; group: string };
-    for (const topic of ([] as string[]).concat(topics)) groups.set(topic, group);
+    const { topics, group } = source.config as KafkaSourceConfig;
+    for (const topic of topicList(topics)) groups.set(topic, group);
   }
   return groups;
 }

@@ -2,6 +2,7 @@ import type { Static } from '@sinclair/typebox';
 import { COUNTED_TWICE, type SourceSpec } from '../spec.js';
 import { duration, integer, strictObject, stringOrList, text } from '../fragments.js';
 import { kafkaConnectionProperties, lintKafkaConnection } from './connection.js';
+import { parsePartitionId, topicList } from './partitions.js';
 
 /** Records fetched ahead of the engine at most: fetching pauses beyond (about 16 MB of impressions). */
 const MAX_QUEUED = 100_000;
@@ -58,7 +59,7 @@ export const kafkaSource: SourceSpec<typeof config> = {
       }
       return { config: { ...first, topics: configs.flatMap((c) => topicList(c.topics)) } };
     },
-    owns: (config, partition) => topicList(config.topics).includes(partition.slice(0, partition.lastIndexOf('/'))),
+    owns: (config, partition) => topicList(config.topics).includes(parsePartitionId(partition).topic),
   },
   async create(config, { plan, logger, signal }) {
     // loaded on use, so validating a pipeline does not load the Kafka client
@@ -67,7 +68,3 @@ export const kafkaSource: SourceSpec<typeof config> = {
     return KafkaThread.start(config, Math.min(2 * plan.batch.maxRecords, MAX_QUEUED), log, signal);
   },
 };
-
-function topicList(topics: string | string[]): string[] {
-  return ([] as string[]).concat(topics);
-}
