@@ -185,8 +185,10 @@ export class PipelineRun {
     await this.writeDeadLetters(batch);
     const offsets = batch.maxOffsets();
     const finalUpTo = finalFlush ? Infinity : watermark - (this.plan.time?.allowedLatenessMs ?? 0);
-    await this.parts.sink.afterBatch(written, finalUpTo, { unchanged, offsets });
-    if (!batch.isEmpty) await this.parts.source.commit(offsets);
+    const committedProgress = progressAt(offsets, progress);
+    await this.parts.sink.afterBatch(written, finalUpTo, { unchanged, offsets, progress: committedProgress });
+    if (this.parts.sink.forgetsFinalWindows) this.processor.forgetWindowsEndingBy(finalUpTo);
+    if (!batch.isEmpty) await this.parts.source.commit(offsets, committedProgress);
     this.committedProgress = progress;
     const stats = this.stats;
     stats.records += batch.records;
@@ -283,6 +285,11 @@ export class PipelineRun {
       this.logger.warn({ err: (err as Error).message }, 'could not publish the run status');
     }
   }
+}
+
+/** The progress of the partitions a batch holds, as of its close: what goes with their commits. */
+function progressAt(offsets: ReadonlyMap<string, number>, progress: ReadonlyMap<string, number>): Map<string, number> {
+  return new Map([...offsets.keys()].map((partition) => [partition, progress.get(partition) ?? -Infinity]));
 }
 
 /**

@@ -123,6 +123,8 @@ export class RecordProcessor {
   private readonly rejectMissingKeys: boolean;
   /** Offsets of the records whose evaluation timed out since the last one that did not. */
   private timeoutsInARow: number[] = [];
+  /** Windows ending at or before this are gone from a store that forgets final windows (forgetWindowsEndingBy). */
+  private forgottenUpTo = -Infinity;
   private lastYield = 0;
   private readonly onReject: (deadLetter: DeadLetter) => void;
   private readonly signal?: AbortSignal;
@@ -180,13 +182,17 @@ export class RecordProcessor {
     const { partition, offsets, payloads, lines } = chunk;
     const count = offsets.length;
     this.watermarks.arrived(partition);
+    const table = batch.table(partition);
+    // Read again from a commit: verdicts resume from the progress the commit recorded, unless this
+    // batch holds records past it (the same runner had the partition: the chunk's first records are
+    // skipped below, and the progress in hand is theirs).
+    if (chunk.progress !== undefined && count > 0 && table.maxOffset < offsets[0]) this.watermarks.resume(partition, chunk.progress);
     const context: ChunkContext = {
       source: this.sourceSteps[chunk.source ?? 0],
       batch,
-      table: batch.table(partition),
+      table,
       partition,
       fence: this.fences.of(partition),
-      others: this.watermarks.lowestExcept(partition),
       highest: this.watermarks.highestOf(partition),
       arrival: 0,
       earliest: 0,
@@ -240,6 +246,15 @@ export class RecordProcessor {
       batch.records += end - first;
     }
     this.watermarks.setHighest(partition, context.highest);
+  }
+
+  /**
+   * The state store has emitted and dropped the windows ending at or before `end`: a record that
+   * would fall in one is late, whatever its partition's progress, or it would start the window
+   * again from nothing.
+   */
+  forgetWindowsEndingBy(end: number): void {
+    if (end > this.forgottenUpTo) this.forgottenUpTo = end;
   }
 
   /** Re-runs a record from a fresh decode, each time with one more expression resolved by jsonata. */
@@ -356,9 +371,22 @@ export class RecordProcessor {
       if (parsed > context.latest || parsed < context.earliest) throw this.outOfRange(parsed, context.arrival);
       eventTime = parsed;
     }
-    const watermark = Math.min(context.others, Math.max(context.highest, eventTime)) - this.watermarks.delayMs;
+    // judged by the partition's own progress only (see Watermarks)
+    const watermark = context.highest - this.watermarks.delayMs;
     if (eventTime < watermark - this.lateness) {
-      throw new Rejection('late', `event time ${iso(eventTime)} is before the watermark ${iso(watermark)} minus the allowed lateness`);
+      throw new Rejection(
+        'late',
+        `event time ${iso(eventTime)} is before its partition's watermark ${iso(watermark)} minus the allowed lateness`,
+      );
+    }
+    const { sizeMs, everyMs } = plan.window;
+    const lastStart = Math.floor(eventTime / everyMs) * everyMs;
+    // the record's oldest window ends first; the partition was idle or new while it was emitted
+    if (lastStart + everyMs <= this.forgottenUpTo) {
+      throw new Rejection(
+        'late',
+        `event time ${iso(eventTime)} falls in a window emitted as final and forgotten already (the watermark of the other partitions passed it while this one was idle or not yet read)`,
+      );
     }
     const key = this.key;
     for (let k = 0; k < key.length; k++) {
@@ -374,8 +402,6 @@ export class RecordProcessor {
 
     // From here on nothing throws: the record is counted.
     if (eventTime > context.highest) context.highest = eventTime;
-    const { sizeMs, everyMs } = plan.window;
-    const lastStart = Math.floor(eventTime / everyMs) * everyMs;
     const precise = offset <= context.fence;
     for (let start = lastStart; start > lastStart - sizeMs; start -= everyMs) {
       const partial = partialFor(
@@ -486,8 +512,6 @@ interface ChunkContext {
   partition: string;
   /** Offsets at or below the fence are merged record by record (exactly-once after a crash). */
   fence: number;
-  /** The lowest highest-event-time of the other partitions. */
-  others: number;
   /** This partition's highest event time so far. */
   highest: number;
   /** Processing time of the chunk, the event time when the plan declares none. */

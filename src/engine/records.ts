@@ -12,6 +12,12 @@ export interface Chunk {
   lines?: Lines;
   /** Index of its source in plan.sources (set by the union of several; absent: the first). */
   source?: number;
+  /**
+   * Set on the first chunk a source hands over after it started reading the partition again from
+   * a commit (a new assignment, a restart, a rewind): the partition's event-time progress recorded
+   * with that commit (SourceRuntime.commit), -Infinity when none was. Lateness verdicts resume from it.
+   */
+  progress?: number;
 }
 
 /** JSON texts in one buffer: record i is the UTF-8 text of bytes[starts[i], ends[i]). */
@@ -53,10 +59,12 @@ export function takeRecords(queue: Chunk[], max: number): Chunk[] {
 }
 
 /** The first `count` records of a chunk (in bytes of their own), and the others. */
-function splitChunk({ partition, offsets, payloads, lines }: Chunk, count: number): [Chunk, Chunk] {
+function splitChunk({ partition, offsets, payloads, lines, progress }: Chunk, count: number): [Chunk, Chunk] {
+  // the progress a chunk resumes from belongs to its first record: the head keeps it
+  const resumes = progress === undefined ? {} : { progress };
   if (!lines) {
     return [
-      { partition, offsets: offsets.slice(0, count), payloads: payloads.slice(0, count) },
+      { partition, offsets: offsets.slice(0, count), payloads: payloads.slice(0, count), ...resumes },
       { partition, offsets: offsets.slice(count), payloads: payloads.slice(count) },
     ];
   }
@@ -71,7 +79,7 @@ function splitChunk({ partition, offsets, payloads, lines }: Chunk, count: numbe
   };
   const rest: Lines = { bytes: lines.bytes, starts: lines.starts.slice(count), ends: lines.ends.slice(count) };
   return [
-    { partition, offsets: offsets.slice(0, count), payloads: [], lines: head },
+    { partition, offsets: offsets.slice(0, count), payloads: [], lines: head, ...resumes },
     { partition, offsets: offsets.slice(count), payloads: [], lines: rest },
   ];
 }

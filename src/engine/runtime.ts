@@ -11,8 +11,13 @@ export interface SourceRuntime {
    * came in time, null when a bounded source is drained.
    */
   next(maxRecords: number, waitMs: number): Promise<Chunk[] | null>;
-  /** Records up to these offsets (inclusive, per partition) are stored; called only after the sink wrote them. */
-  commit(offsets: ReadonlyMap<string, number>): Promise<void>;
+  /**
+   * Records up to these offsets (inclusive, per partition) are stored; called only after the sink
+   * wrote them. `progress` is each partition's highest event time counted up to its offset: a
+   * source that can be read again from its commits keeps it with them and hands it back on the
+   * first chunk read after one (Chunk.progress).
+   */
+  commit(offsets: ReadonlyMap<string, number>, progress: ReadonlyMap<string, number>): Promise<void>;
   /**
    * Goes back to the last committed offsets, dropping whatever was fetched since; replayable
    * sources only. The engine calls it when a batch cannot be merged exactly once as it was cut.
@@ -42,6 +47,11 @@ export interface SinkRuntime {
    */
   afterBatch(written: readonly StateDoc[], finalUpTo: number, batch?: StoredBatch): Promise<void>;
   /**
+   * True when its store drops the windows afterBatch made final (an in-process store): a record
+   * of such a window that comes later (from a partition that was idle) cannot be counted.
+   */
+  readonly forgetsFinalWindows?: boolean;
+  /**
    * Before each batch is merged: throws when what the sink stores no longer means what this
    * pipeline computes (another runner, of another version of the pipeline, recorded its own
    * meaning since), so the run stops before it writes. Sinks that keep nothing between runs omit it.
@@ -64,6 +74,8 @@ export interface StoredBatch {
   unchanged: readonly StateDoc[];
   /** The batch's highest offset per source partition: committed once afterBatch has ended. */
   offsets: ReadonlyMap<string, number>;
+  /** Each partition's event-time progress at those offsets, committed with them (SourceRuntime.commit). */
+  progress: ReadonlyMap<string, number>;
 }
 
 /** The live status of a run, as the serving layer shows it. */

@@ -12,6 +12,7 @@ export class SinkSet implements SinkRuntime {
   readonly rollups;
   readonly verify;
   readonly reportStatus;
+  readonly forgetsFinalWindows;
 
   constructor(
     private readonly sinks: readonly SinkRuntime[],
@@ -22,6 +23,7 @@ export class SinkSet implements SinkRuntime {
     this.rollups = state.rollups;
     this.verify = state.verify?.bind(state);
     this.reportStatus = state.reportStatus?.bind(state);
+    this.forgetsFinalWindows = state.forgetsFinalWindows;
   }
 
   /** Side by side; when one fails, the others have ended before the failure is thrown (the batch is then not committed). */

@@ -84,10 +84,10 @@ export class UnionSource implements SourceRuntime {
     return owner.source;
   }
 
-  async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
+  async commit(offsets: ReadonlyMap<string, number>, progress: ReadonlyMap<string, number>): Promise<void> {
     const bySource = this.sources.map(() => new Map<string, number>());
     for (const [partition, offset] of offsets) bySource[this.owner.get(partition)!.runtime].set(partition, offset);
-    await Promise.all(this.sources.map((source, i) => (bySource[i].size > 0 ? source.commit(bySource[i]) : Promise.resolve())));
+    await Promise.all(this.sources.map((source, i) => (bySource[i].size > 0 ? source.commit(bySource[i], progress) : Promise.resolve())));
   }
 
   lag(): ReadonlyMap<string, number> {

@@ -1,12 +1,17 @@
 /**
- * Event-time progress. Per partition, the highest event time seen minus the allowed
- * out-of-orderness; the pipeline's watermark is the minimum over the active partitions, those
- * that handed over records within the idle timeout (wall-clock time). A partition that goes
- * quiet (a topic nobody writes to, a source with nothing left) holds the watermark back for that
- * long and no longer; when it speaks again it counts again, and its records behind the watermark
- * by more than the allowed lateness are late. A pause of the whole input (a broker outage) makes
- * no partition idle: the timeout counts from when records came again, so the first partition
- * back does not carry the watermark past the others.
+ * Event-time progress, per partition: the highest event time counted so far. It does two jobs.
+ *
+ * Lateness: a record is late when it lies more than the out-of-orderness plus the allowed
+ * lateness behind the highest event time counted before it *in its own partition*. A verdict so
+ * depends only on the partition's own records, in their order, and on where it was resumed from
+ * (see resume): the same input gets the same verdicts whichever runner reads a partition, after
+ * any rebalance or restart, and however the partitions of one runner advance against each other.
+ *
+ * Finality: the pipeline's watermark is the minimum, over the active partitions (those that
+ * handed over records within the idle timeout, wall-clock time), of the highest event time minus
+ * the out-of-orderness; windows ending by it, less the lateness, are final. A partition that goes
+ * quiet holds the watermark back for the idle timeout and no longer. A pause of the whole input (a
+ * broker outage) makes no partition idle: the timeout counts from when records came again.
  */
 export class Watermarks {
   private readonly highest = new Map<string, number>();
@@ -39,25 +44,25 @@ export class Watermarks {
     if (eventTime > this.highestOf(partition)) this.highest.set(partition, eventTime);
   }
 
-  /** The minimum over all partitions but one, so a chunk can track its own partition in a local. */
-  lowestExcept(partition: string): number {
-    return this.lowest(partition);
+  /**
+   * The partition is read again from a commit (a new assignment, a restart, a rewind): its
+   * progress is what it was at that commit, lower than what this runner saw of it or not.
+   */
+  resume(partition: string, eventTimeHigh: number): void {
+    if (eventTimeHigh === -Infinity) this.highest.delete(partition);
+    else this.highest.set(partition, eventTimeHigh);
   }
 
   get current(): number {
     if (this.highest.size === 0) return -Infinity;
-    // with the whole input quiet, every partition still counts
-    const lowest = this.now() - this.lastAny > this.idleMs ? Math.min(...this.highest.values()) : this.lowest(undefined);
-    return lowest - this.delayMs;
-  }
-
-  private lowest(except: string | undefined): number {
     const activeSince = this.now() - this.idleMs;
+    // with the whole input quiet, every partition still counts
+    const everyone = this.now() - this.lastAny > this.idleMs;
     let lowest = Infinity;
     for (const [p, t] of this.highest) {
-      if (p !== except && t < lowest && Math.max(this.lastSeen.get(p) ?? -Infinity, this.resumedAt) >= activeSince) lowest = t;
+      if (t < lowest && (everyone || Math.max(this.lastSeen.get(p) ?? -Infinity, this.resumedAt) >= activeSince)) lowest = t;
     }
-    return lowest;
+    return lowest - this.delayMs;
   }
 
   /** The per-partition progress, to go back to when the source is rewound to this point. */

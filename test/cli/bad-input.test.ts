@@ -111,7 +111,7 @@ const LINES: Line[] = [
   good(imp(8200, 'p1', 'e\u0301', 0.5, 'c12')),
   good(imp(8300, 'p1', '\u00e9', 0.5, 'c13')),
   good(imp(70_000, 'p2', 'DE', 0.375, 'c3')),
-  bad(JSON.stringify(imp(-20 * 60_000, 'p2', 'DE', 0.5, 'c3')), 'late', /is before the watermark/),
+  bad(JSON.stringify(imp(-20 * 60_000, 'p2', 'DE', 0.5, 'c3')), 'late', /is before its partition's watermark/),
   good(imp(71_000, 'p2', 'FR', 0.5, 'c6')),
 ];
 

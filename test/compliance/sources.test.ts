@@ -58,6 +58,8 @@ interface Drained {
   ended: boolean;
   /** Records per call of next(), with the maxRecords it was given. */
   calls: { maxRecords: number; records: number }[];
+  /** Per partition, the progress its first chunk carried (Chunk.progress), when it carried one. */
+  progress: Map<string, number>;
 }
 
 /** Calls next() until it returns null, or (with a count) until that many records came. */
@@ -67,13 +69,20 @@ async function drain(
   maxRecords: (call: number) => number = () => 5000,
   timeoutMs = 30_000,
 ): Promise<Drained> {
-  const drained: Drained = { records: [], ended: false, calls: [] };
+  const drained: Drained = { records: [], ended: false, calls: [], progress: new Map() };
+  const seen = new Set<string>();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const max = maxRecords(drained.calls.length);
     const chunks = await source.next(max, 200);
     if (chunks === null) return { ...drained, ended: true };
     const records = recordsOf(chunks);
+    for (const { partition, progress, offsets } of chunks) {
+      if (offsets.length === 0) continue;
+      if (!seen.has(partition) && progress !== undefined) drained.progress.set(partition, progress);
+      else assert.equal(progress, undefined, `only a partition's first chunk after a commit carries progress (${partition})`);
+      seen.add(partition);
+    }
     drained.calls.push({ maxRecords: max, records: records.length });
     drained.records.push(...records);
     if (until !== 'end' && drained.records.length >= until) return drained;
@@ -195,7 +204,7 @@ function sourceTests(spec: SourceSpec<TSchema>, harness: SourceHarness): void {
     withFixture(spec, withRecords(2000), async ({ fixture, open }) => {
       const source = await open();
       const first = await drain(source, 1000, () => 100);
-      await source.commit(highestOffsets(first.records));
+      await source.commit(highestOffsets(first.records), new Map());
       const rest = await drain(source, harness.bounded ? 'end' : fixture.expected.length - first.records.length);
       if (!harness.bounded) assert.deepEqual(recordsOf((await source.next(1000, 500)) ?? []), [], 'records beyond the last one');
       assertSameRecords([...first.records, ...rest.records], fixture.expected);
@@ -203,29 +212,39 @@ function sourceTests(spec: SourceSpec<TSchema>, harness: SourceHarness): void {
   );
 
   if (harness.replayable) {
-    check('rewind', 'rewind() re-delivers exactly the records after the last commit, and a new runtime of its config resumes there', () =>
-      withFixture(spec, withRecords(2000), async ({ fixture, open }) => {
-        const source = await open();
-        assert.equal(typeof source.rewind, 'function', 'a replayable source offers rewind()');
-        const all = await drain(source, fixture.expected.length);
-        assertSameRecords(all.records, fixture.expected);
-        // commit 40 % of the first partition; the other partitions stay without any commit
-        const partitions = [...byPartition(fixture.expected)];
-        const [committedPartition, committedRecords] = partitions[0];
-        const committedOffset = committedRecords[Math.floor(committedRecords.length * 0.4)].offset;
-        await source.commit(new Map([[committedPartition, committedOffset]]));
-        const uncommitted = fixture.expected.filter((r) => r.partition !== committedPartition || r.offset > committedOffset);
-        assert.ok(uncommitted.length > 0 && uncommitted.length < fixture.expected.length, 'records on both sides of the commit');
+    check(
+      'rewind',
+      "rewind() re-delivers exactly the records after the last commit, and a new runtime of its config resumes there; each partition's first chunk carries the progress committed with it",
+      () =>
+        withFixture(spec, withRecords(2000), async ({ fixture, open }) => {
+          const source = await open();
+          assert.equal(typeof source.rewind, 'function', 'a replayable source offers rewind()');
+          const all = await drain(source, fixture.expected.length);
+          assertSameRecords(all.records, fixture.expected);
+          // commit 40 % of the first partition; the other partitions stay without any commit
+          const partitions = [...byPartition(fixture.expected)];
+          const [committedPartition, committedRecords] = partitions[0];
+          const committedOffset = committedRecords[Math.floor(committedRecords.length * 0.4)].offset;
+          const progress = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+          await source.commit(new Map([[committedPartition, committedOffset]]), new Map([[committedPartition, progress]]));
+          // none recorded without a commit: the partition is read from its start
+          const expectedProgress = new Map(
+            partitions.map(([partition]) => [partition, partition === committedPartition ? progress : -Infinity]),
+          );
+          const uncommitted = fixture.expected.filter((r) => r.partition !== committedPartition || r.offset > committedOffset);
+          assert.ok(uncommitted.length > 0 && uncommitted.length < fixture.expected.length, 'records on both sides of the commit');
 
-        await source.rewind!();
-        const replayed = await drain(source, uncommitted.length);
-        assert.deepEqual(recordsOf((await source.next(1000, 500)) ?? []), [], 'records beyond the last one after rewind');
-        assertSameRecords(replayed.records, uncommitted);
+          await source.rewind!();
+          const replayed = await drain(source, uncommitted.length);
+          assert.deepEqual(recordsOf((await source.next(1000, 500)) ?? []), [], 'records beyond the last one after rewind');
+          assertSameRecords(replayed.records, uncommitted);
+          assert.deepEqual(replayed.progress, expectedProgress, 'after rewind()');
 
-        await source.close();
-        const resumed = await drain(await open(), uncommitted.length);
-        assertSameRecords(resumed.records, uncommitted);
-      }),
+          await source.close();
+          const resumed = await drain(await open(), uncommitted.length);
+          assertSameRecords(resumed.records, uncommitted);
+          assert.deepEqual(resumed.progress, expectedProgress, 'in a new runtime');
+        }),
     );
   } else {
     check('rewind', 'offers no rewind(), as its harness declares it not replayable', () =>

@@ -67,6 +67,8 @@ sink: { console: {} }
 export class ScriptedSource implements SourceRuntime {
   private index = 0;
   committed = new Map<string, number>();
+  /** The progress committed with each partition's last commit. */
+  progress = new Map<string, number>();
 
   constructor(private readonly script: Chunk[][]) {}
 
@@ -75,8 +77,11 @@ export class ScriptedSource implements SourceRuntime {
     return Promise.resolve(this.script[this.index++]);
   }
 
-  commit(offsets: ReadonlyMap<string, number>): Promise<void> {
-    for (const [p, o] of offsets) this.committed.set(p, o);
+  commit(offsets: ReadonlyMap<string, number>, progress: ReadonlyMap<string, number>): Promise<void> {
+    for (const [p, o] of offsets) {
+      this.committed.set(p, o);
+      this.progress.set(p, progress.get(p)!);
+    }
     return Promise.resolve();
   }
 

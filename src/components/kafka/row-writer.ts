@@ -8,7 +8,7 @@ import type { StateDoc } from '../../engine/store.js';
 import { RunnelError } from '../../errors.js';
 import type { RowWriter } from '../sinks/row-sink.js';
 import { brokerList, kafkaClient, withTimeout, type ConnectionLog } from './client.js';
-import { committedOffsets } from './partitions.js';
+import { committedOffsets, type CommitEntry } from './partitions.js';
 import type { KafkaSinkConfig } from './sink.js';
 
 /** Pauses between attempts of a transaction that failed (the broker away), growing to the last. */
@@ -87,13 +87,18 @@ export class KafkaRowWriter implements RowWriter {
    * One transaction: the rows, then the offsets, then the commit. Tried again until it commits or
    * the run stops: rows carry whole values, so a row sent twice changes nothing.
    */
-  async write(rows: ResultRow[], docs: readonly StateDoc[], offsets: ReadonlyMap<string, number>): Promise<void> {
+  async write(
+    rows: ResultRow[],
+    docs: readonly StateDoc[],
+    offsets: ReadonlyMap<string, number>,
+    progress: ReadonlyMap<string, number>,
+  ): Promise<void> {
     const messages: Message[] = rows.map((row, i) => ({
       key: JSON.stringify([new Date(docs[i].windowStart).toISOString(), ...docs[i].key]),
       value: JSON.stringify(row),
       headers: { 'runnel-version': String(docs[i].version) },
     }));
-    const byGroup = this.offsetsByGroup(offsets);
+    const byGroup = this.offsetsByGroup(offsets, progress);
     for (let attempt = 0; ; attempt++) {
       const transaction = await this.producer.transaction();
       try {
@@ -120,16 +125,16 @@ export class KafkaRowWriter implements RowWriter {
   }
 
   /** The batch's offsets of the pipeline's Kafka topics, as Kafka commits them, by consumer group (other partitions left out). */
-  private offsetsByGroup(offsets: ReadonlyMap<string, number>) {
-    const byGroup = new Map<string, { topic: string; partitions: { partition: number; offset: string }[] }[]>();
-    for (const { topic, partition, offset } of committedOffsets(offsets)) {
+  private offsetsByGroup(offsets: ReadonlyMap<string, number>, progress: ReadonlyMap<string, number>) {
+    const byGroup = new Map<string, { topic: string; partitions: Omit<CommitEntry, 'topic'>[] }[]>();
+    for (const { topic, ...entry } of committedOffsets(offsets, progress)) {
       const group = this.groups.get(topic);
-      if (group === undefined || !Number.isInteger(partition)) continue;
+      if (group === undefined || !Number.isInteger(entry.partition)) continue;
       const topics = byGroup.get(group) ?? [];
       byGroup.set(group, topics);
-      let entry = topics.find((t) => t.topic === topic);
-      if (!entry) topics.push((entry = { topic, partitions: [] }));
-      entry.partitions.push({ partition, offset });
+      let forTopic = topics.find((t) => t.topic === topic);
+      if (!forTopic) topics.push((forTopic = { topic, partitions: [] }));
+      forTopic.partitions.push(entry);
     }
     return byGroup;
   }

@@ -6,7 +6,7 @@ import { sleep } from '../../engine/pacing.js';
 import { RunnelError } from '../../errors.js';
 import type { KafkaSourceConfig } from './source.js';
 import { withTimeout, type ConnectionLog } from './client.js';
-import { committedOffsets, parsePartitionId, partitionId, topicList } from './partitions.js';
+import { committedOffsets, parsePartitionId, partitionId, progressOf, topicList } from './partitions.js';
 
 const BACKPRESSURE_POLL_MS = 500;
 /** Consumer restarts after final errors, 2 s more apart each time: about a minute in all. */
@@ -29,6 +29,12 @@ const CLOSE_TIMEOUT_MS = 5000;
  */
 const STALLED_CHECKS = 2;
 
+/** A partition's commit: the last stored offset (inclusive) and the event-time progress up to it. */
+interface Checkpoint {
+  offset: number;
+  progress: number;
+}
+
 /**
  * Adapts kafkajs's push-based consumer to the engine's pull: eachBatch queues messages and
  * returns, unless the queue is full, in which case it waits (sending heartbeats) so fetching pauses
@@ -40,10 +46,18 @@ export class KafkaRuntime implements SourceRuntime {
   private queued = 0;
   /** Highest offset handed to the engine per partition; a refetch after a rejoin is dropped up to it. */
   private readonly delivered = new Map<string, number>();
-  /** Last offset committed per partition by this runner. */
-  private readonly committed = new Map<string, number>();
-  /** Offsets stored by the sink whose commit has not gone through yet (the broker away, a rebalance). */
-  private readonly uncommitted = new Map<string, number>();
+  /** Last commit per partition by this runner. */
+  private readonly committed = new Map<string, Checkpoint>();
+  /** What the sink stored whose commit has not gone through yet (the broker away, a rebalance). */
+  private readonly uncommitted = new Map<string, Checkpoint>();
+  /**
+   * Partitions read again from a commit (new here, or rewound) whose next chunk has not been handed
+   * over yet, with that commit's progress when it is known (a rewind), undefined when the group's
+   * commit must be read for it (a new assignment).
+   */
+  private readonly resuming = new Map<string, number | undefined>();
+  /** The group's commits as read once after the last join, for the partitions new here. */
+  private groupCommits: Promise<Map<string, Checkpoint>> | undefined;
   /** The partitions of the last group join; undefined before the first. */
   private owned: Set<string> | undefined;
   private committing: Promise<void> = Promise.resolve();
@@ -239,6 +253,12 @@ export class KafkaRuntime implements SourceRuntime {
     const seen = this.delivered.get(partition) ?? -1;
     this.highWatermarks.set(partition, Number(batch.highWatermark));
     const chunk = toChunk(partition, batch.messages, seen);
+    if (chunk.offsets.length > 0 && this.resuming.has(partition)) {
+      // a failure to read the group's commit fails the batch: kafkajs fetches it again
+      chunk.progress = await this.resumedProgress(partition, chunk.offsets[0]);
+      if (payload.isStale()) return;
+      this.resuming.delete(partition);
+    }
     if (chunk.offsets.length > 0) {
       this.delivered.set(partition, chunk.offsets[chunk.offsets.length - 1]);
       this.queue.push(chunk);
@@ -292,8 +312,37 @@ export class KafkaRuntime implements SourceRuntime {
     return chunks;
   }
 
-  async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
-    for (const [id, offset] of offsets) this.uncommitted.set(id, Math.max(this.uncommitted.get(id) ?? -1, offset));
+  /**
+   * Where the engine's verdicts on a partition read again from a commit resume: the progress that
+   * commit recorded. The first record read must be the one after it; a chunk from elsewhere (no
+   * commit: the start of the partition) resumes with no progress.
+   */
+  private async resumedProgress(partition: string, first: number): Promise<number> {
+    const known = this.resuming.get(partition);
+    if (known !== undefined) return known;
+    this.groupCommits ??= this.fetchGroupOffsets();
+    let commits: Map<string, Checkpoint>;
+    try {
+      commits = await this.groupCommits;
+    } catch (error) {
+      this.groupCommits = undefined; // read again with the batch kafkajs fetches again
+      throw error;
+    }
+    const commit = commits.get(partition);
+    if (!commit || commit.offset < 0) return -Infinity;
+    if (first <= commit.offset) {
+      this.logger.warn(
+        { partition, first, committed: commit.offset },
+        'read again from before the group commit: lateness resumes with no progress',
+      );
+      return -Infinity;
+    }
+    return commit.progress;
+  }
+
+  async commit(offsets: ReadonlyMap<string, number>, progress: ReadonlyMap<string, number>): Promise<void> {
+    for (const [id, offset] of offsets)
+      if (offset > (this.uncommitted.get(id)?.offset ?? -1)) this.uncommitted.set(id, { offset, progress: progress.get(id) ?? -Infinity });
     await this.commitStored();
   }
 
@@ -309,15 +358,16 @@ export class KafkaRuntime implements SourceRuntime {
     this.committing = this.committing.then(async () => {
       clearTimeout(this.commitRetry);
       this.commitRetry = undefined;
-      const offsets = [...this.uncommitted].filter(([id]) => !this.owned || this.owned.has(id));
-      if (offsets.length === 0) return;
-      const entries = committedOffsets(offsets);
+      const checkpoints = [...this.uncommitted].filter(([id]) => !this.owned || this.owned.has(id));
+      if (checkpoints.length === 0) return;
+      const offsets = checkpoints.map(([id, { offset }]) => [id, offset] as const);
+      const entries = committedOffsets(offsets, new Map(checkpoints.map(([id, { progress }]) => [id, progress])));
       try {
         // kafkajs can wait without end for a coordinator while the broker restarts
         await withTimeout(this.consumer.commitOffsets(entries), COMMIT_TIMEOUT_MS, 'Kafka offset commit');
-        for (const [id, offset] of offsets) {
-          this.committed.set(id, offset);
-          if (this.uncommitted.get(id) === offset) this.uncommitted.delete(id);
+        for (const [id, checkpoint] of checkpoints) {
+          this.committed.set(id, checkpoint);
+          if (this.uncommitted.get(id) === checkpoint) this.uncommitted.delete(id);
         }
       } catch (err) {
         this.logger.warn(
@@ -333,13 +383,20 @@ export class KafkaRuntime implements SourceRuntime {
   /**
    * A (re)join: offsets stored for partitions that moved away are dropped; a partition that is
    * new here is read from the group's commit again, even records this runner had before (they
-   * may be stored with nothing committed for them), and the engine skips those it holds.
+   * may be stored with nothing committed for them), and the engine skips those it holds; its
+   * first chunk carries the progress of the group's commit (resumedProgress).
    */
   private joined(assignment: Record<string, number[]>): void {
     const owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionId(topic, p))));
     for (const id of [...this.uncommitted.keys()]) if (!owned.has(id)) this.uncommitted.delete(id);
     for (const id of [...this.highWatermarks.keys()]) if (!owned.has(id)) this.highWatermarks.delete(id); // its lag is its owner's
-    if (this.owned) for (const id of owned) if (!this.owned.has(id)) this.delivered.delete(id);
+    for (const id of [...this.resuming.keys()]) if (!owned.has(id)) this.resuming.delete(id);
+    for (const id of owned) {
+      if (this.owned?.has(id)) continue;
+      this.delivered.delete(id);
+      this.resuming.set(id, undefined);
+    }
+    this.groupCommits = undefined;
     this.owned = owned;
     if (this.uncommitted.size > 0) void this.commitStored();
   }
@@ -354,7 +411,7 @@ export class KafkaRuntime implements SourceRuntime {
   lag(): Map<string, number> {
     const lag = new Map<string, number>();
     for (const [partition, high] of this.highWatermarks)
-      lag.set(partition, Math.max(0, high - ((this.committed.get(partition) ?? this.delivered.get(partition) ?? -1) + 1)));
+      lag.set(partition, Math.max(0, high - ((this.committed.get(partition)?.offset ?? this.delivered.get(partition) ?? -1) + 1)));
     return lag;
   }
 
@@ -365,8 +422,9 @@ export class KafkaRuntime implements SourceRuntime {
     this.queue.length = 0;
     this.queued = 0;
     for (const id of this.delivered.keys()) {
-      const offset = this.committed.get(id) ?? groupCommitted.get(id) ?? -1;
+      const { offset, progress } = this.committed.get(id) ?? groupCommitted.get(id) ?? { offset: -1, progress: -Infinity };
       this.delivered.set(id, offset);
+      this.resuming.set(id, progress);
       const { topic, partition } = parsePartitionId(id);
       try {
         this.consumer.seek({ topic, partition, offset: String(offset + 1) });
@@ -376,16 +434,18 @@ export class KafkaRuntime implements SourceRuntime {
     }
   }
 
-  private async fetchGroupOffsets(): Promise<Map<string, number>> {
+  /** The group's commits: per partition the last stored offset (-1: none) and the progress recorded with it. */
+  private async fetchGroupOffsets(): Promise<Map<string, Checkpoint>> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const offsets = new Map<string, number>();
+      const commits = new Map<string, Checkpoint>();
       for (const { topic, partitions } of await admin.fetchOffsets({ groupId: this.group, topics: this.topics })) {
         // the group stores the next offset to read, -1 when it has none
-        for (const p of partitions) offsets.set(partitionId(topic, p.partition), Math.max(-1, Number(p.offset) - 1));
+        for (const p of partitions)
+          commits.set(partitionId(topic, p.partition), { offset: Math.max(-1, Number(p.offset) - 1), progress: progressOf(p.metadata) });
       }
-      return offsets;
+      return commits;
     } finally {
       await admin.disconnect();
     }

@@ -9,7 +9,7 @@ import type { KafkaSourceConfig } from './source.js';
 export type KafkaCall =
   | { method: 'start' }
   | { method: 'next'; maxRecords: number; waitMs: number }
-  | { method: 'commit'; offsets: [string, number][] }
+  | { method: 'commit'; offsets: [string, number][]; progress: [string, number][] }
   | { method: 'rewind' }
   | { method: 'abort' }
   | { method: 'close' };
@@ -107,8 +107,8 @@ export class KafkaThread implements SourceRuntime {
     return this.lastRemaining;
   }
 
-  async commit(offsets: ReadonlyMap<string, number>): Promise<void> {
-    await this.call({ method: 'commit', offsets: [...offsets] });
+  async commit(offsets: ReadonlyMap<string, number>, progress: ReadonlyMap<string, number>): Promise<void> {
+    await this.call({ method: 'commit', offsets: [...offsets], progress: [...progress] });
   }
 
   async rewind(): Promise<void> {

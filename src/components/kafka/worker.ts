@@ -42,7 +42,7 @@ async function answer(
       return { result, lag: [...runtime.lag()], remaining: runtime.remaining(), transfer };
     }
     case 'commit':
-      await runtime.commit(new Map(call.offsets));
+      await runtime.commit(new Map(call.offsets), new Map(call.progress));
       return { transfer: [] };
     case 'rewind':
       await runtime.rewind();

@@ -12,9 +12,15 @@ export interface RowWriter {
   begin?(): void;
   /**
    * The rows emitted after one batch, each made from the document at the same index; `offsets`
-   * are the batch's, committed once this has ended (empty for rows emitted at the end of a run).
+   * are the batch's, committed once this has ended (empty for rows emitted at the end of a run),
+   * and `progress` the partitions' event-time progress at them (committed with them).
    */
-  write(rows: ResultRow[], docs: readonly StateDoc[], offsets: ReadonlyMap<string, number>): Promise<void>;
+  write(
+    rows: ResultRow[],
+    docs: readonly StateDoc[],
+    offsets: ReadonlyMap<string, number>,
+    progress: ReadonlyMap<string, number>,
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,6 +43,8 @@ export interface RowSinkOptions {
  */
 export class RowSink implements SinkRuntime {
   readonly store = new MemoryStore();
+  /** Its store holds the states when no sink keeps the windows, and drops them once final. */
+  readonly forgetsFinalWindows = true;
   /** For `final`: the latest version of each document of a window not yet emitted. */
   private readonly open = new Map<string, StateDoc>();
   private begun = false;
@@ -69,7 +77,7 @@ export class RowSink implements SinkRuntime {
     emitted.sort((a, b) => a.windowStart - b.windowStart || (a.id < b.id ? -1 : 1));
     if (emitted.length === 0) return;
     const rows = emitted.map((doc) => toRow(doc, this.plan, this.options.document));
-    await this.writer.write(rows, emitted, batch?.offsets ?? new Map());
+    await this.writer.write(rows, emitted, batch?.offsets ?? new Map(), batch?.progress ?? new Map());
   }
 
   async close(): Promise<void> {

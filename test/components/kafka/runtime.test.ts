@@ -66,7 +66,7 @@ describe('KafkaRuntime against a real broker', stack, () => {
         await take(runtime, 50, 20_000),
         Array.from({ length: 50 }, (_, i) => i),
       );
-      await runtime.commit(new Map([[`${topic}/0`, 29]])); // the engine holds 30..49, uncommitted
+      await runtime.commit(new Map([[`${topic}/0`, 29]]), new Map()); // the engine holds 30..49, uncommitted
       // kafkajs quiet but joined: the partition paused behind the runtime's back
       (runtime as unknown as { consumer: Consumer }).consumer.pause([{ topic }]);
       await produce(50, 25);
