@@ -56,6 +56,19 @@ export class E2eRun {
     this.database = `runnel_${run.replace(/-/g, '_')}`;
   }
 
+  /** Where the runners of consumer group `group` write their dead letters. */
+  deadLetterFile(group: string): string {
+    return join(this.workDir, `${group}.dead.jsonl`);
+  }
+
+  /** Produces a JSONL file's lines, as `runner produce --file` spreads them over the topic's partitions. */
+  produceFile(path: string): void {
+    const args = [cli, 'produce', '--topic', this.topic, '--file', path, '--partitions', String(this.data.partitions)];
+    const produced = spawnSync(process.execPath, args, { cwd: root, env: this.env('producer'), encoding: 'utf8' });
+    assert.equal(produced.status, 0, produced.stderr);
+    assert.match(produced.stdout, new RegExp(`produced ${this.data.records} records to ${this.topic}`));
+  }
+
   env(group: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     return {
       ...process.env,
@@ -64,7 +77,7 @@ export class E2eRun {
       KAFKA_GROUP: group,
       MONGODB_URI: mongoUri(),
       MONGODB_DATABASE: this.database,
-      DEAD_LETTER_FILE: join(this.workDir, `${group}.dead.jsonl`),
+      DEAD_LETTER_FILE: this.deadLetterFile(group),
       RUNNEL_LOG_LEVEL: 'warn',
       // small batches, so that a fault lands in the middle of the run
       BATCH_MAX_RECORDS: '2000',

@@ -13,7 +13,11 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient, type Db, type Document } from 'mongodb';
 import type { Admin } from 'kafkajs';
-import type { Impression } from '../../src/components/sources/impressions.js';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImpressionGenerator, type Impression } from '../../src/components/sources/impressions.js';
+import { impressionDefaults } from '../../src/components/sources/generator.js';
 import { mongoUri, requireStack, START_HINT } from '../helpers/stack.js';
 import { RowTopicReader, testKafka, waitForCaughtUp, waitForMember } from '../helpers/kafka.js';
 import { seededRandom } from '../helpers/reference.js';
@@ -24,6 +28,7 @@ import {
   differencesOf,
   E2eRun,
   referenceDifferences,
+  root,
   stack,
   stackManaged,
   storedDocuments,
@@ -381,7 +386,179 @@ describe('fault injection: every document equals the reference after', available
     assert.ok((await committed(group, run.topic)) < run.data.records, 'the restart came before the end');
     await finish(t, run, db, group, [runner], 'Kafka broker restarted, two topics, two sinks', 1, CTR);
   });
+
+  // Determinism: a replay shaped as `runner produce --file` fills a topic (every partition spans
+  // the whole event time) gives the rows and the dead letters a per-partition reference gives,
+  // whether one runner reads it or several with kill -9, scale-out or a stale runner.
+
+  test('determinism, one runner: a replay whose partitions each span 100 minutes gives the reference rows and dead letters', async (t) => {
+    await replay(t, 'det-one', 41, 'one runner', async (begin) => [begin()]);
+  });
+
+  test('determinism, kill -9: two runners, one killed four times at random moments (the first half a second after it joined)', async (t) => {
+    const random = seededRandom(42);
+    await replay(t, 'det-kill', 42, 'two runners, one killed with kill -9 four times', async (begin, run, group) => {
+      const stays = begin();
+      let killed = begin();
+      await waitForMembers(group, 2);
+      await sleep(500);
+      for (let kill = 1; kill <= 4 && (await committed(group, run.topic)) < run.data.records; kill++) {
+        killed.signal('SIGKILL');
+        await killed.exited();
+        killed = begin();
+        await sleep(1000 + random() * 4000);
+      }
+      return [stays, killed];
+    });
+  });
+
+  test('determinism, scale-out: three runners, one killed, a fourth started, all mid-run', async (t) => {
+    await replay(t, 'det-scale', 43, 'three runners, one killed, a fourth started', async (begin, run, group) => {
+      const active = [begin(), begin(), begin()];
+      await waitForMembers(group, 3);
+      await waitForCommitted(group, run.topic, 3000);
+      const killed = active.shift()!;
+      killed.signal('SIGKILL');
+      await killed.exited();
+      active.push(begin());
+      return active;
+    });
+  });
+
+  test('determinism, a stale runner: stopped until the group moves its partitions, then continued', async (t) => {
+    await replay(
+      t,
+      'det-stale',
+      44,
+      'three runners, one stopped (SIGSTOP) until its partitions moved, then continued',
+      async (begin, run, group) => {
+        const active = [begin(), begin(), begin()];
+        await waitForMembers(group, 3);
+        await waitForCommitted(group, run.topic, 3000);
+        active[0].signal('SIGSTOP');
+        await waitForMembers(group, 2);
+        await sleep(2000);
+        active[0].signal('SIGCONT');
+        return active;
+      },
+    );
+  });
 });
+
+/** The replay of the determinism tests: 30,000 impressions over 100 minutes, a few of them minutes late. */
+const REPLAY_RECORDS = 30_000;
+const REPLAY_SPAN_MS = 100 * 60_000;
+/** maxOutOfOrder plus allowedLateness of the replay's pipeline. */
+const REPLAY_BOUND_MS = 2 * 60_000;
+
+let replayData: { path: string; pipeline: string; records: Impression[] } | undefined;
+
+/**
+ * The replay's JSONL file and pipeline (pipelines/impressions.yaml with `maxOutOfOrder: 1m`): event
+ * times up to 40 s out of order, and about one record in a hundred 3 to 10 minutes behind its
+ * neighbours, late for any reader.
+ */
+function replayInput(): { path: string; pipeline: string; records: Impression[] } {
+  if (replayData) return replayData;
+  const dir = mkdtempSync(join(tmpdir(), 'runnel-replay-'));
+  const random = seededRandom(40);
+  const generator = new ImpressionGenerator({
+    ...impressionDefaults,
+    seed: 40,
+    startTime: Date.parse(START),
+    eventsPerSecond: REPLAY_RECORDS / (REPLAY_SPAN_MS / 1000),
+    publishers: 8,
+    geos: 5,
+    jitterMs: 40_000,
+  });
+  const records = Array.from({ length: REPLAY_RECORDS }, () => {
+    const record = generator.next();
+    return random() < 0.01 ? { ...record, timestamp: record.timestamp - Math.floor(3 * 60_000 + random() * 7 * 60_000) } : record;
+  });
+  const path = join(dir, 'replay.jsonl');
+  writeFileSync(path, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const pipeline = join(dir, 'replay.yaml');
+  const canonical = readFileSync(join(root, 'pipelines/impressions.yaml'), 'utf8');
+  assert.match(canonical, /maxOutOfOrder: 5s\n  allowedLateness: 1m\n/);
+  writeFileSync(pipeline, canonical.replace('maxOutOfOrder: 5s', 'maxOutOfOrder: 1m'));
+  return (replayData = { path, pipeline, records });
+}
+
+/**
+ * Produces the replay into a topic of six partitions as `runner produce --file` does, runs the
+ * runners `fault` starts (and returns, those still running) to the end, and compares the stored
+ * documents of every level and the dead letters with the per-partition reference: each partition
+ * read in offset order, a record late when it lies more than maxOutOfOrder + allowedLateness behind
+ * the highest time counted before it in its partition.
+ */
+async function replay(
+  t: TestContext,
+  name: string,
+  seed: number,
+  fault: string,
+  startRunners: (begin: () => Runner, run: E2eRun, group: string) => Promise<Runner[]>,
+): Promise<void> {
+  const input = replayInput();
+  const { run, db } = newRun(name, { records: REPLAY_RECORDS, seed, start: START, eventsPerSecond: 0, partitions: 6 });
+  run.produceFile(input.path);
+  const group = `${name}-${run.topic}`;
+  // info: a failure's log shows the joins and what each runner was handed
+  const begin = () => run.startRunner(group, { BATCH_MAX_RECORDS: '1000', RUNNEL_LOG_LEVEL: 'info' }, input.pipeline);
+  const active = await startRunners(begin, run, group);
+  await waitForCaughtUp(admin!, group, run.topic, CATCH_UP_MS).catch((error: Error) => {
+    throw new Error(`${error.message} (runner logs: ${active.map((r) => r.logFile).join(', ')})`);
+  });
+  for (const runner of active) await runner.stop();
+
+  const byPosition = await positions(run.topic, input.records);
+  const byPartition = new Map<number, { record: Impression; offset: number }[]>();
+  for (const [record, { partition, offset }] of byPosition) {
+    const list = byPartition.get(partition) ?? [];
+    byPartition.set(partition, list);
+    list.push({ record, offset });
+  }
+  const late = new Set<string>();
+  const counted: Impression[] = [];
+  for (const [partition, list] of byPartition) {
+    assert.ok(list.length > 1000, 'every partition holds records');
+    let highest = -Infinity;
+    for (const { record, offset } of list.sort((a, b) => a.offset - b.offset)) {
+      if (record.geo === 'unknown') continue; // the pipeline's filter comes first
+      if (record.timestamp < highest - REPLAY_BOUND_MS) late.add(`${run.topic}/${partition}@${offset}`);
+      else {
+        highest = Math.max(highest, record.timestamp);
+        counted.push(record);
+      }
+    }
+  }
+  const spans = [...byPartition.values()].map(
+    (list) => Math.max(...list.map((r) => r.record.timestamp)) - Math.min(...list.map((r) => r.record.timestamp)),
+  );
+  assert.ok(Math.min(...spans) > 0.95 * REPLAY_SPAN_MS, 'every partition spans the whole event time');
+  assert.ok(late.size > 100, `the replay holds records late for any reader (${late.size})`);
+
+  const written = existsSync(run.deadLetterFile(group)) ? readFileSync(run.deadLetterFile(group), 'utf8').split('\n').filter(Boolean) : [];
+  const deadLetters = written.map((line) => JSON.parse(line) as { reason: string; partition: string; offset: number });
+  assert.deepEqual(
+    [...new Set(deadLetters.map((d) => d.reason))].filter((r) => r !== 'late'),
+    [],
+    'dead letters of other reasons',
+  );
+  const dead = [...new Set(deadLetters.map((d) => `${d.partition}@${d.offset}`))].sort();
+  const differences = await referenceDifferences(db, counted);
+  t.diagnostic(
+    `fault: ${fault}; ${REPLAY_RECORDS} records over 100 minutes in 6 partitions; late by the reference ${late.size}; ` +
+      `dead letters ${deadLetters.length} (${dead.length} records); documents differing ${differences.length}`,
+  );
+  assert.deepEqual(differences, [], `${differences.length} documents differ from the reference`);
+  const missing = [...late].filter((id) => !dead.includes(id));
+  const extra = dead.filter((id) => !late.has(id));
+  assert.deepEqual(
+    { missing: missing.slice(0, 10), extra: extra.slice(0, 10) },
+    { missing: [], extra: [] },
+    `${missing.length} late records not dead-lettered, ${extra.length} dead letters of records the reference counts`,
+  );
+}
 
 /** Where each record landed in the topic, read back with a consumer of its own. */
 async function positions(topic: string, records: readonly Impression[]): Promise<Map<Impression, { partition: number; offset: number }>> {
