@@ -479,7 +479,7 @@ function replayInput(): { path: string; pipeline: string; records: Impression[] 
   writeFileSync(path, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const pipeline = join(dir, 'replay.yaml');
   const canonical = readFileSync(join(root, 'pipelines/impressions.yaml'), 'utf8');
-  assert.match(canonical, /maxOutOfOrder: 5s\n  allowedLateness: 1m\n/);
+  assert.match(canonical, /maxOutOfOrder: 5s\n {2}allowedLateness: 1m\n/);
   writeFileSync(pipeline, canonical.replace('maxOutOfOrder: 5s', 'maxOutOfOrder: 1m'));
   return (replayData = { path, pipeline, records });
 }
