@@ -439,6 +439,8 @@ describe('fault injection: every document equals the reference after', available
         await waitForMembers(group, 2);
         await sleep(2000);
         active[0].signal('SIGCONT');
+        // back in the group, it has dropped what it fetched for the partitions it lost
+        await waitForMembers(group, 3);
         return active;
       },
     );

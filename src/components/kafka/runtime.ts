@@ -398,7 +398,23 @@ export class KafkaRuntime implements SourceRuntime {
     }
     this.groupCommits = undefined;
     this.owned = owned;
+    this.dropQueuedOf(owned);
     if (this.uncommitted.size > 0) void this.commitStored();
+  }
+
+  /**
+   * Chunks fetched for partitions that moved away are their new owner's to read: a runner that
+   * was stopped (a stale one) would otherwise merge thousands of records another runner has
+   * stored since, and commit none of them.
+   */
+  private dropQueuedOf(owned: ReadonlySet<string>): void {
+    const kept = this.queue.filter((chunk) => owned.has(chunk.partition));
+    if (kept.length === this.queue.length) return;
+    const dropped = this.queued - kept.reduce((sum, chunk) => sum + chunk.offsets.length, 0);
+    this.logger.info({ records: dropped }, 'dropped the records fetched for partitions that moved to another runner');
+    this.queue.splice(0, this.queue.length, ...kept);
+    this.queued -= dropped;
+    this.room?.();
   }
 
   remaining(): number {

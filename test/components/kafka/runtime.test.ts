@@ -84,4 +84,79 @@ describe('KafkaRuntime against a real broker', stack, () => {
       await runtime.close();
     }
   });
+
+  it('drops the records it fetched for partitions that moved to another runner, and hands the new owner the progress committed with them', async () => {
+    const moving = `${topic}-moving`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: moving, numPartitions: 2 }], waitForLeaders: true });
+    const producer = kafka.producer();
+    await producer.connect();
+    for (const partition of [0, 1])
+      await producer.send({
+        topic: moving,
+        messages: Array.from({ length: 100 }, (_, n) => ({ partition, value: JSON.stringify({ n }) })),
+      });
+    await producer.disconnect();
+    const logger = pino({ level: 'silent' });
+    const config: KafkaSourceConfig = {
+      brokers: kafkaBrokers(),
+      topics: moving,
+      group: `runtime-${moving}`,
+      start: 'earliest',
+      maxBytesPerPartition: 1_048_576,
+      connectTimeout: '20s',
+      clientId: 'runnel-tests',
+    };
+    const first = await KafkaRuntime.start(testKafka(), config, 10_000, logger, stop.signal, 20_000);
+    let second: KafkaRuntime | undefined;
+    try {
+      // the first runner takes ten records of each partition and commits them; the rest waits in its queue
+      const taken = new Map<string, number[]>();
+      while ((taken.get(`${moving}/0`)?.length ?? 0) < 100 || (taken.get(`${moving}/1`)?.length ?? 0) < 100) {
+        const chunks = await first.next(10, 500);
+        for (const chunk of chunks ?? []) taken.set(chunk.partition, [...(taken.get(chunk.partition) ?? []), ...chunk.offsets]);
+        if ([...taken.values()].flat().length >= 20) break;
+      }
+      const held = [...taken].map(([partition, offsets]) => [partition, Math.max(...offsets)] as const);
+      assert.ok(held.length > 0, 'records came');
+      const progress = new Map(held.map(([partition], i) => [partition, Date.UTC(2026, 5, 1) + i * 60_000]));
+      await first.commit(new Map(held), progress);
+      assert.ok(first.remaining() > 0, 'records wait in the queue');
+
+      second = await KafkaRuntime.start(testKafka(), config, 10_000, logger, stop.signal, 20_000);
+      // the group now splits the two partitions: each runner reads one
+      const seen = new Map<KafkaRuntime, Map<string, { offsets: number[]; progress?: number }>>();
+      const deadline = Date.now() + 30_000;
+      const total = () => [...seen.values()].flatMap((m) => [...m.values()]).reduce((sum, p) => sum + p.offsets.length, 0);
+      const committedCount = held.reduce((sum, [, offset]) => sum + offset + 1, 0);
+      while (Date.now() < deadline && total() < 200 - committedCount) {
+        for (const runtime of [first, second]) {
+          for (const chunk of (await runtime.next(1000, 100)) ?? []) {
+            const byPartition = seen.get(runtime) ?? new Map<string, { offsets: number[]; progress?: number }>();
+            seen.set(runtime, byPartition);
+            const entry = byPartition.get(chunk.partition) ?? {
+              offsets: [],
+              ...(chunk.progress === undefined ? {} : { progress: chunk.progress }),
+            };
+            byPartition.set(chunk.partition, entry);
+            entry.offsets.push(...chunk.offsets);
+          }
+        }
+      }
+      const fromSecond = seen.get(second);
+      assert.ok(fromSecond && fromSecond.size === 1, 'the second runner was handed one partition');
+      const [[partition, got]] = [...fromSecond];
+      const committedAt = held.find(([p]) => p === partition)?.[1] ?? -1;
+      assert.equal(got.offsets[0], committedAt + 1, 'it reads from the commit');
+      assert.equal(got.progress, progress.get(partition) ?? -Infinity, 'with the progress committed there');
+      const fromFirst = seen.get(first)?.get(partition)?.offsets ?? [];
+      assert.deepEqual(fromFirst, [], `the first runner handed over none of ${partition} after it moved`);
+    } finally {
+      await second?.close();
+      await first.close();
+      await admin.deleteTopics({ topics: [moving] }).catch(() => undefined);
+      await admin.disconnect();
+    }
+  });
 });
