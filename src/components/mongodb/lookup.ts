@@ -38,10 +38,11 @@ export async function detectLookupMode(explain: Explain, fields: readonly { coll
 
 /**
  * The documents whose `field` is one of `values`, in either mode; `attempt` wraps each query
- * (the caller's retrying of transient errors).
+ * (the caller's retrying of transient errors). The collection is asked for at each query: a
+ * retry after the connection replaced its client must not go to the closed one.
  */
 export async function findWhereIn<T extends Document>(
-  collection: Collection<T>,
+  collection: () => Collection<T>,
   field: string,
   values: readonly unknown[],
   projection: Document | undefined,
@@ -51,14 +52,24 @@ export async function findWhereIn<T extends Document>(
   const options = { projection, promoteBuffers: true };
   if (mode === 'each') {
     const found = await mapLimited(values, LOOKUPS_IN_FLIGHT, (value) =>
-      attempt(() => collection.find({ [field]: value } as Filter<T>, options).toArray()),
+      attempt(() =>
+        collection()
+          .find({ [field]: value } as Filter<T>, options)
+          .toArray(),
+      ),
     );
     return found.flat() as T[];
   }
   const found: T[] = [];
   for (const chunk of slices(values, IN_CHUNK)) {
     const filter = { [field]: { $in: chunk } } as Filter<T>;
-    found.push(...((await attempt(() => collection.find(filter, { ...options, batchSize: 10_000 }).toArray())) as T[]));
+    found.push(
+      ...((await attempt(() =>
+        collection()
+          .find(filter, { ...options, batchSize: 10_000 })
+          .toArray(),
+      )) as T[]),
+    );
   }
   return found;
 }

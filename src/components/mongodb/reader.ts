@@ -122,7 +122,14 @@ export class MongoReader implements StoredReader {
     const mode = await this.lookupMode();
     // each id's query runs as it is: a failure fails the request, as a range read's does
     const docs = await this.query((db) =>
-      findWhereIn(this.collection(db, level), '_id', ids, statesProjection(names), mode, (query) => query()),
+      findWhereIn(
+        () => this.collection(db, level),
+        '_id',
+        ids,
+        statesProjection(names),
+        mode,
+        (query) => query(),
+      ),
     );
     return docs.map(storedLevelDoc);
   }

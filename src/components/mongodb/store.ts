@@ -448,7 +448,7 @@ export class MongoStateStore implements StateStore {
     const conflicts = new Set<string>();
     const tokenPrefix = randomBytes(12).toString('base64url');
     const docs: StoredDoc[] = writes.map(({ doc }, i) => ({ _id: doc.id, ...this.toStoredFields(doc, `${tokenPrefix}:${i}`) }));
-    const taken = await this.insertOwn(this.collection, docs, {
+    const taken = await this.insertOwn(() => this.collection, docs, {
       what: 'write (new documents)',
       idOf: (doc) => doc._id,
       tokenField: '_runnel.w',
@@ -464,17 +464,18 @@ export class MongoStateStore implements StateStore {
   /**
    * Inserts the documents, a few commands at once, and returns the indexes of those another writer
    * had inserted first. A retry after a transient error meets the documents its first attempt
-   * made: their write token (at `tokenField`) tells them apart.
+   * made: their write token (at `tokenField`) tells them apart. `collection` is read at each
+   * attempt: a retry after the connection replaced its client goes to the new one.
    */
   private async insertOwn<T extends Document & { _id: string }>(
-    collection: Collection<T>,
+    collection: () => Collection<T>,
     documents: readonly T[],
     how: { what: string; idOf: (document: T) => string; tokenField: string; tokenOf: (document: T) => string | undefined },
   ): Promise<number[]> {
     const duplicates: number[] = [];
     await mapLimited(slices(documents, this.insertBatchSize), this.commandsInFlight, async (slice, n) => {
       const ops = slice.map((document) => ({ insertOne: { document } }) as AnyBulkWriteOperation<T>);
-      const found = await this.retrying(how.what, () => this.bulkWrite(collection, ops, (j) => how.idOf(slice[j])));
+      const found = await this.retrying(how.what, () => this.bulkWrite(collection(), ops, (j) => how.idOf(slice[j])));
       for (const j of found) duplicates.push(n * this.insertBatchSize + j);
     });
     if (duplicates.length === 0) return [];
@@ -503,7 +504,7 @@ export class MongoStateStore implements StateStore {
       doc: this.toStoredFields(doc, `${tokenPrefix}:${i}`),
     }));
     const claims = contents.map((c) => packClaim(c.d, c.v, c.doc));
-    const taken = await this.insertOwn(this.claims, claims, {
+    const taken = await this.insertOwn(() => this.claims, claims, {
       what: 'write (claims)',
       idOf: (claim) => claim.d,
       tokenField: 'w',
@@ -547,7 +548,7 @@ export class MongoStateStore implements StateStore {
         );
       }
       const wanted = behind.map((id) => claimId(id, topClaim(seen.get(id)!)));
-      const claims = await this.findWhereIn(this.claims, '_id', wanted, undefined, 'settle (reading claims)');
+      const claims = await this.findWhereIn(() => this.claims, '_id', wanted, undefined, 'settle (reading claims)');
       await this.replaceWithClaims(claims.map(unpackClaim));
     }
   }
@@ -589,7 +590,10 @@ export class MongoStateStore implements StateStore {
 
   /** The documents (projected) and the versions of their claims. */
   private async observe(ids: readonly string[], projection: Document): Promise<Map<string, Observed>> {
-    const [seen, docs] = await Promise.all([this.observeClaims(ids), this.findWhereIn(this.collection, '_id', ids, projection, 'read')]);
+    const [seen, docs] = await Promise.all([
+      this.observeClaims(ids),
+      this.findWhereIn(() => this.collection, '_id', ids, projection, 'read'),
+    ]);
     for (const stored of docs) seen.get(stored._id)!.stored = stored;
     return seen;
   }
@@ -597,15 +601,15 @@ export class MongoStateStore implements StateStore {
   /** The versions of the documents' claims, without the documents. */
   private async observeClaims(ids: readonly string[]): Promise<Map<string, Observed>> {
     const seen = new Map<string, Observed>(ids.map((id) => [id, { claims: [] }]));
-    for (const claim of await this.findWhereIn(this.claims, 'd', ids, { d: 1, v: 1 }, 'read (claims)'))
+    for (const claim of await this.findWhereIn(() => this.claims, 'd', ids, { d: 1, v: 1 }, 'read (claims)'))
       seen.get(claim.d)?.claims.push(claim.v);
     for (const observed of seen.values()) if (observed.claims.length > 1) observed.claims.sort((a, b) => a - b);
     return seen;
   }
 
-  /** The documents whose `field` is one of `values` (see lookup.ts). */
+  /** The documents whose `field` is one of `values` (see lookup.ts); `collection` is read at each attempt. */
   private findWhereIn<T extends Document>(
-    collection: Collection<T>,
+    collection: () => Collection<T>,
     field: string,
     values: readonly string[],
     projection: Document | undefined,

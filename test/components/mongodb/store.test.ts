@@ -246,6 +246,28 @@ describe('MongoStateStore against a real server', stack, () => {
     assert.equal(calls, 0, 'a closed connection runs nothing');
   });
 
+  it('a read whose client the connection replaces and closes as it starts goes to the new client', { timeout: 30_000 }, async () => {
+    const store = await open();
+    const doc = oddDoc('1767268800000|["renewed","US"]', 1);
+    assert.deepEqual(await store.write([{ doc, expectedVersion: null }]), []);
+    const { connection } = store;
+    const run = connection.run.bind(connection);
+    let replaced = 0;
+    // as a database outage does: the monitor went silent, the next operation renews the client and the old one is closed
+    connection.run = async <T>(op: () => Promise<T>): Promise<T> => {
+      if (replaced++ === 0) {
+        const old = connection.client;
+        (connection as unknown as { lastHeartbeat: number }).lastHeartbeat = 0;
+        connection.noServer();
+        await old.close();
+      }
+      return run(op);
+    };
+    // the queries of one read must ask for the client when they run, not hold the one they started with
+    assert.equal((await store.read([doc.id])).get(doc.id)?.version, 1);
+    assert.equal(connection.renewals, 1);
+  });
+
   it('reads no documents for missing ids', async () => {
     const store = await open();
     assert.equal((await store.read(['x', 'y', 'z'])).size, 0);
