@@ -450,8 +450,8 @@ describe('fault injection: every document equals the reference after', available
   });
 });
 
-/** The replay of the determinism tests: 20,000 impressions over 100 minutes, a few of them minutes late. */
-const REPLAY_RECORDS = 20_000;
+/** The replay of the determinism tests: 12,000 impressions over 100 minutes, a few of them minutes late. */
+const REPLAY_RECORDS = 12_000;
 const REPLAY_SPAN_MS = 100 * 60_000;
 /** maxOutOfOrder plus allowedLateness of the replay's pipeline. */
 const REPLAY_BOUND_MS = 2 * 60_000;
@@ -540,7 +540,7 @@ async function replay(
     (list) => Math.max(...list.map((r) => r.record.timestamp)) - Math.min(...list.map((r) => r.record.timestamp)),
   );
   assert.ok(Math.min(...spans) > 0.95 * REPLAY_SPAN_MS, 'every partition spans the whole event time');
-  assert.ok(late.size > 100, `the replay holds records late for any reader (${late.size})`);
+  assert.ok(late.size > 50, `the replay holds records late for any reader (${late.size})`);
 
   const written = existsSync(run.deadLetterFile(group)) ? readFileSync(run.deadLetterFile(group), 'utf8').split('\n').filter(Boolean) : [];
   const deadLetters = written.map((line) => JSON.parse(line) as { reason: string; partition: string; offset: number });
