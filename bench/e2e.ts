@@ -7,6 +7,8 @@
  *   backfill  N impressions over 24 h of event time, 72 keys (~104,000 minute documents)
  *   keys      N impressions, event time at 400,000/s, 10,000 keys per minute
  *   grown     steady, into collections already holding 1,000,000 documents of earlier days
+ *   replay    N impressions (default 2,000,000) over 24 h, 40 keys, every partition spanning the day,
+ *             read by bench/pipelines/replay.yaml (batches of 20,000, exact distinct, hourly rollup)
  *   raw       backfill's documents, written by a plain bulkWrite of replaceOne upserts
  *
  * BENCH_RUNS runs (default 3), each with a fresh consumer group and database; a run still catching
@@ -14,6 +16,10 @@
  * `timeout:` line says so. The last line is the median of the runs:
  *
  *   shape=<name> records_per_s=<n> docs_per_s=<n> db_cpu_s=<n> runner_cpu_s=<n> bytes_per_doc=<n> peak_rss_mb=<n>
+ *     writes_per_doc=<n> flush_ms_first=<n> flush_ms_last=<n>
+ *
+ * writes_per_doc is document writes (every level) over documents; flush_ms_first and _last the
+ * median store time of the first and the last fifth of the batches.
  *
  * BENCH_PROFILE=1 also writes a CPU profile of each runner to /tmp/runnel-e2e-prof; BENCH_PIPELINE
  * runs another pipeline file on the same topic (to compare settings).
@@ -37,10 +43,10 @@ await admin.connect();
 const producer = kafka.producer();
 await producer.connect();
 const bench: Bench = {
-  count: Number(process.env.BENCH_RECORDS ?? 5_000_000),
+  count: Number(process.env.BENCH_RECORDS ?? shape.records ?? 5_000_000),
   brokers,
   mongoUri: process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017',
-  pipeline: process.env.BENCH_PIPELINE ?? 'pipelines/impressions.yaml',
+  pipeline: process.env.BENCH_PIPELINE ?? shape.pipeline ?? 'pipelines/impressions.yaml',
   timeoutMs: Number(process.env.BENCH_TIMEOUT_S ?? 1800) * 1000,
   admin,
   producer,
@@ -78,9 +84,11 @@ await bench.mongo.close();
 
 for (const [i, r] of results.entries()) {
   const latency = r.latencyMs === undefined ? '' : `, last record to MongoDB ${r.latencyMs} ms`;
+  const batches = r.flushMs ? `, ${r.flushMs.length} batches` : '';
+  const writes = r.writesPerDoc === undefined ? '' : `, ${r.writesPerDoc.toFixed(2)} writes/document`;
   process.stdout.write(
     `run ${i + 1}: ${r.records ?? '-'} records, ${r.docs} documents in ${r.seconds.toFixed(1)} s, db CPU ${r.dbCpuS.toFixed(1)} s, ` +
-      `runner CPU ${r.runnerCpuS.toFixed(1)} s${r.size ? `, ${r.size.bytesPerDoc} bytes/document (${r.size.claimBytesPerDoc} of them claims)` : ''}${latency}\n`,
+      `runner CPU ${r.runnerCpuS.toFixed(1)} s${batches}${writes}${r.size ? `, ${r.size.bytesPerDoc} bytes/document (${r.size.claimBytesPerDoc} of them claims)` : ''}${latency}\n`,
   );
 }
 const timedOut = results.filter((r) => r.timedOut);
@@ -95,8 +103,18 @@ const rate = (n: number, r: RunResult) => Math.round(n / r.seconds);
 const records = results.every((r) => r.records !== undefined) ? median(results.map((r) => rate(r.records!, r))) : '-';
 const rss = results.every((r) => r.peakRssMB !== undefined) ? median(results.map((r) => r.peakRssMB!)) : '-';
 const oneDecimal = (values: number[]) => median(values).toFixed(1);
+const writesPerDoc = results.every((r) => r.writesPerDoc !== undefined) ? median(results.map((r) => r.writesPerDoc!)).toFixed(2) : '-';
+const flushes = results.every((r) => (r.flushMs?.length ?? 0) > 0) ? results.map((r) => fifths(r.flushMs!)) : undefined;
 process.stdout.write(
   `shape=${shape.name} records_per_s=${records} docs_per_s=${median(results.map((r) => rate(r.docs, r)))} ` +
     `db_cpu_s=${oneDecimal(results.map((r) => r.dbCpuS))} runner_cpu_s=${oneDecimal(results.map((r) => r.runnerCpuS))} ` +
-    `bytes_per_doc=${results.every((r) => r.size) ? median(results.map((r) => r.size!.bytesPerDoc)) : '-'} peak_rss_mb=${rss}\n`,
+    `bytes_per_doc=${results.every((r) => r.size) ? median(results.map((r) => r.size!.bytesPerDoc)) : '-'} peak_rss_mb=${rss} ` +
+    `writes_per_doc=${writesPerDoc} flush_ms_first=${flushes ? median(flushes.map((f) => f.first)) : '-'} ` +
+    `flush_ms_last=${flushes ? median(flushes.map((f) => f.last)) : '-'}\n`,
 );
+
+/** The median store time of the first and of the last fifth of a run's batches (at least one each). */
+function fifths(flushMs: number[]): { first: number; last: number } {
+  const fifth = Math.max(1, Math.floor(flushMs.length / 5));
+  return { first: median(flushMs.slice(0, fifth)), last: median(flushMs.slice(-fifth)) };
+}

@@ -2,7 +2,8 @@
  * One run of bench:e2e's pipeline: a runner consumes a topic with a fresh consumer group into a
  * database until it has committed every record (or the time limit passes), measured as it goes.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Admin, Producer } from 'kafkajs';
@@ -41,6 +42,10 @@ export interface RunResult {
   size?: DocSize;
   peakRssMB?: number;
   latencyMs?: number;
+  /** Document writes over documents, every level (each write raises a document's version by one); absent for preloaded collections. */
+  writesPerDoc?: number;
+  /** The store time of each batch, in order (the runner's `batch stored` lines). */
+  flushMs?: number[];
   /** Set when the time limit stopped the run: what it says of the run. */
   timedOut?: string;
 }
@@ -87,6 +92,31 @@ export async function countDocs(db: Db): Promise<number> {
   return total;
 }
 
+/** Document writes in a database's data collections: a document's version counts its writes. */
+async function countWrites(db: Db): Promise<number> {
+  let writes = 0;
+  for (const name of await dataCollections(db)) {
+    const versions = db.collection<{ _runnel?: { v?: number } }>(name).find({}, { projection: { '_runnel.v': 1 } });
+    for await (const doc of versions) writes += doc._runnel?.v ?? 0;
+  }
+  return writes;
+}
+
+/**
+ * The runner's log lines go on to stderr, but for its `batch stored` lines (debug), whose store
+ * times are collected into `flushMs`.
+ */
+function collectFlushTimes(runner: ChildProcess, flushMs: number[]): void {
+  createInterface({ input: runner.stderr! }).on('line', (line) => {
+    if (line.includes('"batch stored"')) {
+      const entry = JSON.parse(line) as { flushMs?: number };
+      if (typeof entry.flushMs === 'number') flushMs.push(entry.flushMs);
+      return;
+    }
+    process.stderr.write(`${line}\n`);
+  });
+}
+
 /** Waits (up to 5 minutes) until the database servers use under 5% of a core for two seconds in a row. */
 async function databaseIdle(pids: readonly number[]): Promise<void> {
   for (let quiet = 0, waited = 0, last = treeCpuSeconds(pids); quiet < 2 && waited < 300; waited++) {
@@ -123,7 +153,9 @@ export async function runPipeline(
     MONGODB_URI: bench.mongoUri,
     MONGODB_DATABASE: run.database,
     DEAD_LETTER_FILE: `/tmp/runnel-bench-dead-${run.id}.jsonl`,
-    RUNNEL_LOG_LEVEL: 'warn',
+    // debug for the `batch stored` lines (see collectFlushTimes); the runner logs little else at debug
+    RUNNEL_LOG_LEVEL: 'debug',
+    RUNNEL_LOG_FORMAT: 'json',
   };
   // --cpu-prof is refused in NODE_OPTIONS: it goes on the command line
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/runnel-e2e-prof'] : [];
@@ -133,8 +165,10 @@ export async function runPipeline(
   const runner = spawn(process.execPath, [...profile, cli, 'run', bench.pipeline], {
     cwd: root,
     env,
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  const flushMs: number[] = [];
+  collectFlushTimes(runner, flushMs);
   let peak = 0;
   let committed: number;
   let timedOut: string | undefined;
@@ -166,11 +200,16 @@ export async function runPipeline(
   const db = bench.mongo.db(run.database);
   const base = (await dataCollections(db)).at(0);
   const docs = run.preloaded ? 0 : await countDocs(db);
+  const writesPerDoc = run.preloaded || docs === 0 ? undefined : (await countWrites(db)) / docs;
   const size = run.preloaded ? undefined : base === undefined ? { bytesPerDoc: 0, claimBytesPerDoc: 0 } : await bytesPerDoc(db, base);
   process.stdout.write(
     `  ${timedOut ?? `caught up with ${run.loaded} records`} in ${seconds.toFixed(1)} s${run.preloaded ? '' : `, ${docs} documents written`}\n`,
   );
 
+  // the store times of the run, not of the latency marker's batch after it (the line of the last
+  // batch may follow its commit by a moment)
+  await sleep(500);
+  const storeTimes = flushMs.slice();
   let latencyMs: number | undefined;
   if (!timedOut) {
     const marker = `bench-marker-${run.id}`;
@@ -184,5 +223,6 @@ export async function runPipeline(
     peak = Math.max(peak, peakRssMB(runner.pid!));
     await stop();
   }
-  return { records: committed, seconds, docs, dbCpuS, runnerCpuS, size, peakRssMB: peak, latencyMs, timedOut };
+  const measured = { docs, dbCpuS, runnerCpuS, size, peakRssMB: peak, latencyMs, writesPerDoc, flushMs: storeTimes };
+  return { records: committed, seconds, ...measured, timedOut };
 }

@@ -17,9 +17,13 @@ export interface Shape {
   topic?: TopicShape;
   /** Runs into collections that already hold this many documents of earlier days (`grown`). */
   preloadDocs?: number;
+  /** The pipeline file, when not BENCH_PIPELINE's default (pipelines/impressions.yaml). */
+  pipeline?: string;
+  /** Records when BENCH_RECORDS is not set, when not 5,000,000. */
+  records?: number;
 }
 
-export type ShapeName = 'steady' | 'backfill' | 'keys' | 'grown' | 'raw';
+export type ShapeName = 'steady' | 'backfill' | 'keys' | 'grown' | 'replay' | 'raw';
 
 /** Event time as fast as a busy ad network's: each batch touches one or two minutes of 72 keys (6 publishers x 12 geos). */
 const STEADY: TopicShape = { tag: '', produce: ['--events-per-second', '400000'] };
@@ -41,6 +45,15 @@ export const shapes: Record<ShapeName, Shape> = {
     about: 'steady, into collections that already hold 1,000,000 documents of earlier days',
     topic: STEADY,
     preloadDocs: 1_000_000,
+  },
+  replay: {
+    name: 'replay',
+    about:
+      'a day of 40 keys (8 publishers x 5 geos) replayed from a topic whose every partition spans the whole day, as `runner produce` ' +
+      'fills it; bench/pipelines/replay.yaml: batches of at most 20,000, count, sum, avg, exact and approximate distinct, an hourly rollup',
+    topic: { tag: 'replay-', produce: ['--span', '24h', '--publishers', '8', '--geos', '5'] },
+    pipeline: 'bench/pipelines/replay.yaml',
+    records: 2_000_000,
   },
   raw: {
     name: 'raw',

@@ -141,6 +141,7 @@ class PlanBuilder {
       batch: {
         intervalMs: this.positiveDuration(['batch', 'interval'], v.batch.interval),
         maxRecords: v.batch.maxRecords,
+        maxHeldRecords: Math.max(v.batch.maxRecords, v.batch.maxHeldRecords),
         maxGroups: v.batch.maxGroups,
       },
       limits: this.limits,

@@ -69,8 +69,10 @@ export function describePlan(plan: Plan): Stage[] {
     sourceStage(plan.sources, plan.named.sources),
     {
       stage: 'batch',
-      summary: `micro-batches of at most ${formatDuration(plan.batch.intervalMs)}, ${plan.batch.maxRecords} records or ${plan.batch.maxGroups} partial aggregates`,
-      details: { intervalMs: plan.batch.intervalMs, maxRecords: plan.batch.maxRecords, maxGroups: plan.batch.maxGroups },
+      summary:
+        `micro-batches of ${formatDuration(plan.batch.intervalMs)} or ${plan.batch.maxRecords} records, ` +
+        `up to ${plan.batch.maxHeldRecords} records or ${plan.batch.maxGroups} partial aggregates while the batch before is stored`,
+      details: { ...plan.batch },
     },
     {
       stage: 'decode',

@@ -129,24 +129,34 @@ export class PipelineRun {
   }
 
   /**
-   * Takes records into the batch until its interval, maxRecords or maxGroups is reached (past the
-   * interval, not before the store before it has ended), or the run is stopped. True when the source
-   * is drained. maxGroups is checked between reads: a read adds at most what the source holds.
+   * Takes records into the batch until, with the store before it ended, its interval or maxRecords
+   * is reached; while that store runs, until maxHeldRecords or maxGroups (the batch then waits for
+   * the store); or until the run is stopped. True when the source is drained. The limits are
+   * checked between reads: a read adds at most what the source holds (maxRecords at most).
+   *
+   * Going on past maxRecords while a store runs is what keeps a replay's documents written about
+   * once per store: a store's cost is per document, and a batch of records that spread over many
+   * windows (a day read back from Kafka) pays for each of their documents, whatever its size.
    */
   private async fill(batch: BatchState): Promise<boolean> {
     const { batch: limits } = this.plan;
     const started = Date.now();
     const deadline = started + limits.intervalMs;
     let tailEnd: number | undefined;
-    while (batch.records < limits.maxRecords && batch.partials.length < limits.maxGroups && !this.signal.aborted) {
+    while (batch.records < limits.maxHeldRecords && batch.partials.length < limits.maxGroups && !this.signal.aborted) {
       const now = Date.now();
       const wait = deadline - now;
+      if (this.storingDone && batch.records >= limits.maxRecords) return false;
       if (wait <= 0 && this.storingDone) {
         const remaining = this.parts.source.remaining?.() ?? 0;
         tailEnd ??= batchTailMs(batch.records, remaining, now - started, this.stats.lastFlushMs) + now;
         if (now >= tailEnd || remaining === 0) return false;
       }
-      const chunks = await this.parts.source.next(limits.maxRecords - batch.records, wait > 0 ? wait : STORING_POLL_MS);
+      // while the store runs, a read at a time of up to maxRecords, so its end is seen soon
+      const room = this.storingDone
+        ? limits.maxRecords - batch.records
+        : Math.min(limits.maxRecords, limits.maxHeldRecords - batch.records);
+      const chunks = await this.parts.source.next(room, wait > 0 ? wait : STORING_POLL_MS, this.watermarks.highestTimes);
       if (chunks === null) return true;
       for (const chunk of chunks) {
         // a stop cuts the batch where it is: what was fetched beyond is read again next run

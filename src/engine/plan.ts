@@ -10,7 +10,8 @@ export interface Plan {
   sources: SourceUse[];
   /** Whether the file named its sources (`sources:`) and its sinks (`sinks:`), or gave one of each unnamed. */
   named: { sources: boolean; sinks: boolean };
-  batch: { intervalMs: number; maxRecords: number; maxGroups: number };
+  /** maxHeldRecords is at least maxRecords. */
+  batch: { intervalMs: number; maxRecords: number; maxHeldRecords: number; maxGroups: number };
   /** Bounds on each record and on expression evaluation; what exceeds them is dead-lettered. */
   limits: Limits;
   /** Absent: processing time (the time a record is read) stands in for event time. */

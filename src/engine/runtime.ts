@@ -8,9 +8,11 @@ import type { RollupLevel } from './rollups.js';
 export interface SourceRuntime {
   /**
    * Up to `maxRecords` records, waiting at most `waitMs` for the first; an empty list when none
-   * came in time, null when a bounded source is drained.
+   * came in time, null when a bounded source is drained. `eventTimes` is how far the engine has
+   * read each partition (its highest event time there): a source that holds records of several
+   * partitions hands out those furthest behind first (see PartitionQueues).
    */
-  next(maxRecords: number, waitMs: number): Promise<Chunk[] | null>;
+  next(maxRecords: number, waitMs: number, eventTimes?: ReadonlyMap<string, number>): Promise<Chunk[] | null>;
   /**
    * Records up to these offsets (inclusive, per partition) are stored; called only after the sink
    * wrote them. `progress` is each partition's highest event time counted up to its offset: a

@@ -39,7 +39,7 @@ export class UnionSource implements SourceRuntime {
     }
   }
 
-  async next(maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
+  async next(maxRecords: number, waitMs: number, eventTimes?: ReadonlyMap<string, number>): Promise<Chunk[] | null> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       let room = maxRecords;
@@ -48,7 +48,7 @@ export class UnionSource implements SourceRuntime {
       for (let k = 0; k < this.sources.length && room > 0; k++) {
         const index = (this.turn + k) % this.sources.length;
         if (this.drained[index]) continue;
-        const chunks = await this.sources[index].next(room, 0);
+        const chunks = await this.sources[index].next(room, 0, eventTimes);
         if (chunks === null) {
           this.drained[index] = true;
           continue;

@@ -66,6 +66,11 @@ export class Watermarks {
   }
 
   /** The per-partition progress, to go back to when the source is rewound to this point. */
+  /** Each partition's highest event time, as it is now (a live view, not a copy). */
+  get highestTimes(): ReadonlyMap<string, number> {
+    return this.highest;
+  }
+
   snapshot(): ReadonlyMap<string, number> {
     return new Map(this.highest);
   }

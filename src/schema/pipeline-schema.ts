@@ -158,14 +158,26 @@ function pipelineSchema() {
           ],
         }),
       ),
-      batch: defaultedObject('How the stream is cut into micro-batches: whichever limit is reached first ends a batch.', {
-        interval: duration('Longest time a batch collects records.', { default: '1s' }),
-        maxRecords: integer('Most records in one batch.', { minimum: 1, default: 100000 }),
-        maxGroups: integer(
-          "Most partial aggregates in one batch: one per window and group key that the batch's records fall in, per source partition. A replay spread over hours of event time touches a window per minute and key, and a batch's memory grows with them, not with its records: this bounds it.",
-          { minimum: 1, default: 200000 },
-        ),
-      }),
+      batch: defaultedObject(
+        'How the stream is cut into micro-batches, each stored (and its offsets committed) as a whole. A batch fills while the one before it is stored, and is stored once that store has ended and it has reached `interval` or `maxRecords`; while a store runs, the next batch goes on past both, up to `maxHeldRecords` and `maxGroups`, so a slow store is paid once for all those records and each document is written about once per store.',
+        {
+          interval: duration('How long a batch collects records before it is stored (once the store before it has ended).', {
+            default: '1s',
+          }),
+          maxRecords: integer('A batch is stored at this many records, once the store before it has ended.', {
+            minimum: 1,
+            default: 100000,
+          }),
+          maxHeldRecords: integer(
+            'Most records in one batch (at least `maxRecords`): how far a batch goes on collecting while the store before it runs. Bounds the memory that distinct values take while a store is slow (a replay, a database outage).',
+            { minimum: 1, default: 500000 },
+          ),
+          maxGroups: integer(
+            "Most partial aggregates in one batch: one per window and group key that the batch's records fall in, per source partition. A replay spread over hours of event time touches a window per minute and key, and a batch's memory grows with them, not with its records: this bounds it.",
+            { minimum: 1, default: 200000 },
+          ),
+        },
+      ),
       limits: defaultedObject(
         'Bounds on each record and on expression evaluation. A record beyond them is a dead letter with the reason named below; the run goes on.',
         {

@@ -83,6 +83,7 @@ test("the pipeline's own defaults reach the plan", () => {
   assert.deepEqual(plan.batch, {
     intervalMs: parseDuration(field('batch', 'interval') as string),
     maxRecords: field('batch', 'maxRecords'),
+    maxHeldRecords: field('batch', 'maxHeldRecords'),
     maxGroups: field('batch', 'maxGroups'),
   });
   assert.deepEqual(plan.limits, {

@@ -70,7 +70,10 @@ test('sliding windows count each record in size/every windows', async () => {
 test('windows become final, and are emitted, once the watermark passes their end plus the lateness', async () => {
   // one record per batch; final rows are emitted at the end of the batch that makes them final
   const plan = compileText(
-    pipeline('{ tumbling: 1m }', 'maxOutOfOrder: 5s, allowedLateness: 10s').replace('source:', 'batch: { maxRecords: 1 }\nsource:'),
+    pipeline('{ tumbling: 1m }', 'maxOutOfOrder: 5s, allowedLateness: 10s').replace(
+      'source:',
+      'batch: { maxRecords: 1, maxHeldRecords: 1 }\nsource:',
+    ),
   );
   const steps = [10, 70, 74, 76, 140].map((s, i) => chunk([{ ts: T0 + s * SECOND }], i));
   const { emissions, stats } = await runScripted(plan, steps);

@@ -105,6 +105,15 @@ class SlowStore extends MemoryStore {
   }
 }
 
+/** A SlowStore that notes the documents of each write: one per record where every record is a window of its own. */
+class CountingStore extends SlowStore {
+  readonly sizes: number[] = [];
+  override async write(writes: readonly ConditionalWrite[]): Promise<string[]> {
+    this.sizes.push(writes.length);
+    return super.write(writes);
+  }
+}
+
 async function run(source: ReplayableSource, store: MemoryStore, signal = new AbortController().signal, runPlan = plan) {
   const sink: SinkRuntime = { store, afterBatch: async () => {}, close: async () => {} };
   const deadLetters = collectDeadLetters();
@@ -128,14 +137,6 @@ test('batches grow while the previous one is stored, and every record is counted
 });
 
 test('a batch closes at maxGroups partial aggregates while the store before it is slow, and counts every record once', async () => {
-  /** Documents per write: one per partial here (one partition, every record a window of its own). */
-  class CountingStore extends SlowStore {
-    readonly sizes: number[] = [];
-    override async write(writes: readonly ConditionalWrite[]): Promise<string[]> {
-      this.sizes.push(writes.length);
-      return super.write(writes);
-    }
-  }
   const replay = () => new ReplayableSource(3000, 20, 60_000);
   const capped = new CountingStore(30);
   const stats = await run(
@@ -155,6 +156,32 @@ test('a batch closes at maxGroups partial aggregates while the store before it i
   const uncapped = new CountingStore(30);
   await run(replay(), uncapped);
   assert.ok(Math.max(...uncapped.sizes) > 300, `batches of ${uncapped.sizes.join(', ')} documents`);
+});
+
+test('past maxRecords while the store before it runs, a batch goes on up to maxHeldRecords; with the store done it stops at maxRecords', async () => {
+  const limits = (text: string) => compileText(PLAN_TEXT.replace('maxRecords: 1000000', text));
+  const slow = new CountingStore(40);
+  const stats = await run(new ReplayableSource(3000, 20, 60_000), slow, undefined, limits('maxRecords: 50, maxHeldRecords: 400'));
+  assert.equal(stats.records, 3000);
+  const docs = slow.takeWindowsEndingBy(Infinity);
+  assert.equal(docs.length, 3000);
+  assert.ok(
+    docs.every((d) => d.live![0].result() === 1),
+    'every record once',
+  );
+  // a read of up to 20 records may end past a limit, never further
+  assert.ok(Math.max(...slow.sizes) <= 400 + 19, `batches of ${slow.sizes.join(', ')}`);
+  assert.ok(
+    slow.sizes.filter((n) => n > 50 + 19).length >= slow.sizes.length / 2,
+    `most batches go past maxRecords while the store runs: ${slow.sizes.join(', ')}`,
+  );
+  // a store that takes no time ends before the batch after it fills: batches of maxRecords
+  const quick = new CountingStore(0);
+  await run(new ReplayableSource(1000, 20, 60_000), quick, undefined, limits('maxRecords: 50, maxHeldRecords: 400'));
+  assert.ok(
+    quick.sizes.every((n) => n <= 50),
+    `batches of ${quick.sizes.join(', ')}`,
+  );
 });
 
 test('a rewind while the next batch fills drops that batch unstored; the replay counts nothing twice', async () => {

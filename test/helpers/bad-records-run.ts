@@ -17,7 +17,7 @@ const T0 = Date.UTC(2026, 0, 1);
 export const BAD_RECORDS_PLAN = `
 name: bad-records
 source: { stdin: {} }
-batch: { interval: 1ms, maxRecords: 100 }
+batch: { interval: 1ms, maxRecords: 100, maxHeldRecords: 100 }
 time: { field: ts, maxOutOfOrder: 1h }
 window: { tumbling: 1m }
 groupBy: [k]

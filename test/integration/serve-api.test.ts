@@ -154,7 +154,7 @@ describe('serving API against FerretDB', stack, () => {
     });
     try {
       await new PipelineRun(
-        { ...plan, batch: { ...plan.batch, intervalMs: 10, maxRecords: half } },
+        { ...plan, batch: { ...plan.batch, intervalMs: 10, maxRecords: half, maxHeldRecords: half } },
         parts,
         silentLogger,
         new AbortController().signal,

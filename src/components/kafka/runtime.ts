@@ -1,6 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import { takeRecords, type Chunk } from '../../engine/records.js';
+import type { Chunk } from '../../engine/records.js';
+import { PartitionQueues } from '../../engine/partition-queues.js';
 import type { SourceRuntime } from '../../engine/runtime.js';
 import { sleep } from '../../engine/pacing.js';
 import { RunnelError } from '../../errors.js';
@@ -8,7 +9,14 @@ import type { KafkaSourceConfig } from './source.js';
 import { withTimeout, type ConnectionLog } from './client.js';
 import { committedOffsets, parsePartitionId, partitionId, progressOf, topicList } from './partitions.js';
 
-const BACKPRESSURE_POLL_MS = 500;
+/**
+ * How long kafkajs waits before it fetches again when every partition is paused (see take), and
+ * how long the broker holds a fetch open for records to arrive: kafkajs's 5 s would leave the
+ * engine without records for seconds after a partition is resumed.
+ */
+const MAX_FETCH_WAIT_MS = 100;
+/** Longest a take waits for a partition further behind in event time than all those queued (see awaited). */
+const HOLD_BACK_MS = 200;
 /** Consumer restarts after final errors, 2 s more apart each time: about a minute in all. */
 const MAX_RESTARTS = 7;
 const RESTART_PAUSE_MS = 2000;
@@ -36,14 +44,20 @@ interface Checkpoint {
 }
 
 /**
- * Adapts kafkajs's push-based consumer to the engine's pull: eachBatch queues messages and
- * returns, unless the queue is full, in which case it waits (sending heartbeats) so fetching pauses
- * instead of buffering without bound. Offsets are committed only when the engine says the batch
- * is stored; kafkajs never auto-commits.
+ * Adapts kafkajs's push-based consumer to the engine's pull: eachBatch queues messages, one queue
+ * per partition, and the engine takes from all partitions evenly (PartitionQueues). A partition
+ * that holds its share of maxQueued is paused, so kafkajs fetches the others (a fetch fills its
+ * partitions in a fixed order, up to 10 MiB: unpaused, the first partitions would be read to their
+ * end before the last were read at all), and is resumed once the engine has taken it below its
+ * share. So at most maxQueued records plus one fetch per partition wait for the engine. Offsets
+ * are committed only when the engine says the batch is stored; kafkajs never auto-commits.
  */
 export class KafkaRuntime implements SourceRuntime {
-  private readonly queue: Chunk[] = [];
-  private queued = 0;
+  private readonly queue = new PartitionQueues();
+  /** Partitions paused because they hold their share of the queue. */
+  private readonly paused = new Set<string>();
+  /** Partitions whose awaited records did not come (see awaited). */
+  private readonly notAwaited = new Set<string>();
   /** Highest offset handed to the engine per partition; a refetch after a rejoin is dropped up to it. */
   private readonly delivered = new Map<string, number>();
   /** Last commit per partition by this runner. */
@@ -65,8 +79,6 @@ export class KafkaRuntime implements SourceRuntime {
   /** The partition's high watermark (offset of the next record) as of its last fetch: for lag. */
   private readonly highWatermarks = new Map<string, number>();
   private wake: (() => void) | undefined;
-  /** Resumes a fetch waiting for the engine to take records. */
-  private room: (() => void) | undefined;
   private failure: Error | undefined;
   /** Restarts of the consumer since it last joined the group. */
   private restarts = 0;
@@ -106,6 +118,7 @@ export class KafkaRuntime implements SourceRuntime {
       // a runner that dies hands its partitions on after 10 s (the broker's minimum is 6 s)
       sessionTimeout: 10_000,
       heartbeatInterval: 1000,
+      maxWaitTimeInMs: MAX_FETCH_WAIT_MS,
       retry: { retries: 8 },
     });
     const runtime = new KafkaRuntime(kafka, config.group, consumer, topics, maxQueued, logger, signal, idleCheckMs);
@@ -169,7 +182,7 @@ export class KafkaRuntime implements SourceRuntime {
       this.stalledChecks = waiting > 0 ? this.stalledChecks + 1 : 0;
       // what a run that waits without a word shows (a broker restart kafkajs did not recover from)
       this.logger.info(
-        { idleMs: Date.now() - this.lastFetch, waiting, queued: this.queued, owned: this.owned?.size ?? 0, check: this.stalledChecks },
+        { idleMs: Date.now() - this.lastFetch, waiting, queued: this.queue.size, owned: this.owned?.size ?? 0, check: this.stalledChecks },
         'Kafka consumer idle: checked its partitions for records it has not fetched',
       );
       if (this.stalledChecks >= STALLED_CHECKS) await this.restartStalled(waiting);
@@ -188,7 +201,7 @@ export class KafkaRuntime implements SourceRuntime {
    * the engine: a consumer that fetches them would have handed them over by now.
    */
   private async waitingUnfetched(admin: Admin): Promise<number> {
-    if (!this.owned || this.owned.size === 0 || this.queued > 0) return 0;
+    if (!this.owned || this.owned.size === 0 || this.queue.size > 0) return 0;
     const group = new Map<string, number>();
     for (const { topic, partitions } of await admin.fetchOffsets({ groupId: this.group, topics: this.topics }))
       for (const p of partitions) group.set(partitionId(topic, p.partition), Number(p.offset) - 1);
@@ -262,28 +275,33 @@ export class KafkaRuntime implements SourceRuntime {
     if (chunk.offsets.length > 0) {
       this.delivered.set(partition, chunk.offsets[chunk.offsets.length - 1]);
       this.queue.push(chunk);
-      this.queued += chunk.offsets.length;
+      this.notAwaited.delete(partition);
       this.wake?.();
     }
     // Marks the batch fetched (kafkajs fetches from resolved offsets); committing is separate.
     if (batch.messages.length > 0) payload.resolveOffset(batch.lastOffset());
-    while (this.queued >= this.maxQueued && payload.isRunning() && !payload.isStale() && !this.signal.aborted) {
-      await payload.heartbeat();
-      await this.roomOrTimeout(BACKPRESSURE_POLL_MS);
+    // paused before kafkajs builds its next fetch: that fetch goes to the other partitions
+    if (this.queue.sizeOf(partition) >= this.share() && !this.paused.has(partition)) {
+      this.paused.add(partition);
+      this.consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
     }
     this.lastFetch = Date.now(); // kafkajs fetches again from here: idle time starts now
   }
 
-  /** Until the engine takes records, or at most ms (then the caller heartbeats and checks again). */
-  private async roomOrTimeout(ms: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.room = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.room = undefined;
+  /** A partition's share of the queue: it is paused once it holds that many records. */
+  private share(): number {
+    return Math.ceil(this.maxQueued / Math.max(1, this.owned?.size ?? 1));
+  }
+
+  /** Resumes the paused partitions the engine has taken below their share, and those that moved away. */
+  private resumeBelowShare(): void {
+    const share = this.share();
+    for (const id of [...this.paused]) {
+      if (this.owned?.has(id) && this.queue.sizeOf(id) >= share) continue;
+      this.paused.delete(id);
+      const { topic, partition } = parsePartitionId(id);
+      this.consumer.resume([{ topic, partitions: [partition] }]);
+    }
   }
 
   private fail(error: Error): void {
@@ -291,25 +309,60 @@ export class KafkaRuntime implements SourceRuntime {
     this.wake?.();
   }
 
-  async next(maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
-    if (this.queue.length === 0 && !this.failure && !this.signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          this.signal.removeEventListener('abort', done);
-          resolve();
-        };
-        const timer = setTimeout(done, waitMs);
-        this.wake = done;
-        this.signal.addEventListener('abort', done, { once: true });
-      });
-      this.wake = undefined;
+  async next(maxRecords: number, waitMs: number, eventTimes?: ReadonlyMap<string, number>): Promise<Chunk[] | null> {
+    if (this.queue.size === 0) await this.arrival(waitMs);
+    this.throwFailure();
+    let chunks = this.queue.take(maxRecords, eventTimes, this.awaited());
+    if (chunks.length === 0 && this.queue.size > 0) {
+      // every partition queued is ahead of one further behind whose records are on their way
+      await this.arrival(Math.min(waitMs, HOLD_BACK_MS));
+      this.throwFailure();
+      chunks = this.queue.take(maxRecords, eventTimes, this.awaited());
+      if (chunks.length === 0) {
+        // they did not come (a transaction's markers can end a partition past its last record)
+        for (const id of this.awaited()) this.notAwaited.add(id);
+        chunks = this.queue.take(maxRecords, eventTimes);
+      }
     }
-    if (this.failure) throw this.failure;
-    const chunks = takeRecords(this.queue, maxRecords);
-    for (const chunk of chunks) this.queued -= chunk.offsets.length;
-    this.room?.();
+    this.resumeBelowShare();
     return chunks;
+  }
+
+  /** What failed the consumer, thrown to the engine. */
+  private throwFailure(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Until records are queued, the run stops, or ms have passed. */
+  private async arrival(ms: number): Promise<void> {
+    if (this.failure || this.signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      this.signal.addEventListener('abort', done, { once: true });
+    });
+    this.wake = undefined;
+  }
+
+  /**
+   * Owned partitions with nothing queued that have not been fetched yet, or whose last fetch saw
+   * records beyond what it handed over: more may be on their way, so the partitions ahead of them
+   * wait (PartitionQueues.take), for at most HOLD_BACK_MS; one whose records did not come is not
+   * waited for again until it hands some over.
+   */
+  private awaited(): string[] {
+    const awaited: string[] = [];
+    for (const id of this.owned ?? []) {
+      if (this.queue.sizeOf(id) > 0 || this.notAwaited.has(id)) continue;
+      const high = this.highWatermarks.get(id);
+      if (high === undefined || high - 1 > (this.delivered.get(id) ?? -1)) awaited.push(id);
+    }
+    return awaited;
   }
 
   /**
@@ -408,17 +461,13 @@ export class KafkaRuntime implements SourceRuntime {
    * stored since, and commit none of them.
    */
   private dropQueuedOf(owned: ReadonlySet<string>): void {
-    const kept = this.queue.filter((chunk) => owned.has(chunk.partition));
-    if (kept.length === this.queue.length) return;
-    const dropped = this.queued - kept.reduce((sum, chunk) => sum + chunk.offsets.length, 0);
-    this.logger.info({ records: dropped }, 'dropped the records fetched for partitions that moved to another runner');
-    this.queue.splice(0, this.queue.length, ...kept);
-    this.queued -= dropped;
-    this.room?.();
+    const dropped = this.queue.dropUnless((partition) => owned.has(partition));
+    this.resumeBelowShare();
+    if (dropped > 0) this.logger.info({ records: dropped }, 'dropped the records fetched for partitions that moved to another runner');
   }
 
   remaining(): number {
-    let waiting = this.queued;
+    let waiting = this.queue.size;
     for (const [partition, high] of this.highWatermarks) waiting += Math.max(0, high - 1 - (this.delivered.get(partition) ?? -1));
     return waiting;
   }
@@ -435,8 +484,8 @@ export class KafkaRuntime implements SourceRuntime {
     const groupCommitted = await this.fetchGroupOffsets();
     // only now: chunks queued while the offsets were fetched must go too, or they would come
     // before the re-read records, out of offset order
-    this.queue.length = 0;
-    this.queued = 0;
+    this.queue.clear();
+    this.resumeBelowShare();
     for (const id of this.delivered.keys()) {
       const { offset, progress } = this.committed.get(id) ?? groupCommitted.get(id) ?? { offset: -1, progress: -Infinity };
       this.delivered.set(id, offset);

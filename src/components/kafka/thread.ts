@@ -8,7 +8,7 @@ import type { KafkaSourceConfig } from './source.js';
 /** What the main thread asks the worker (src/components/kafka/worker.ts). */
 export type KafkaCall =
   | { method: 'start' }
-  | { method: 'next'; maxRecords: number; waitMs: number }
+  | { method: 'next'; maxRecords: number; waitMs: number; eventTimes: [string, number][] }
   | { method: 'commit'; offsets: [string, number][]; progress: [string, number][] }
   | { method: 'rewind' }
   | { method: 'abort' }
@@ -89,8 +89,8 @@ export class KafkaThread implements SourceRuntime {
     return thread;
   }
 
-  async next(maxRecords: number, waitMs: number): Promise<Chunk[] | null> {
-    const chunks = (await this.call({ method: 'next', maxRecords, waitMs })) as Chunk[] | null;
+  async next(maxRecords: number, waitMs: number, eventTimes?: ReadonlyMap<string, number>): Promise<Chunk[] | null> {
+    const chunks = (await this.call({ method: 'next', maxRecords, waitMs, eventTimes: [...(eventTimes ?? [])] })) as Chunk[] | null;
     // a Buffer arrives as a plain Uint8Array over the moved memory: the engine wants Buffer's decoders
     for (const chunk of chunks ?? []) {
       if (chunk.lines)

@@ -36,7 +36,7 @@ async function answer(
   if (!runtime) throw new Error(`Kafka source thread: ${call.method} before start`);
   switch (call.method) {
     case 'next': {
-      const result = await runtime.next(call.maxRecords, call.waitMs);
+      const result = await runtime.next(call.maxRecords, call.waitMs, new Map(call.eventTimes));
       // each chunk's bytes own their memory (see toChunk), so they can be moved
       const transfer = (result ?? []).flatMap((chunk) => (chunk.lines ? [chunk.lines.bytes.buffer as ArrayBuffer] : []));
       return { result, lag: [...runtime.lag()], remaining: runtime.remaining(), transfer };

@@ -1,7 +1,8 @@
 /**
  * The Kafka runtime against the real broker: a consumer that stays in its group but stops
  * fetching (as kafkajs can after a broker restart) is noticed and started again, and the records
- * it had not fetched arrive, each once and in order.
+ * it had not fetched arrive, each once and in order; partitions that moved away are dropped; a
+ * replay of partitions that each span the whole event time is handed out level in event time.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import type { Consumer } from 'kafkajs';
 import { KafkaRuntime } from '../../../src/components/kafka/runtime.js';
+import { ALIGNMENT_MS } from '../../../src/engine/partition-queues.js';
 import type { KafkaSourceConfig } from '../../../src/components/kafka/source.js';
 import { kafkaBrokers, requireStack } from '../../helpers/stack.js';
 import { testKafka } from '../../helpers/kafka.js';
@@ -32,6 +34,19 @@ describe('KafkaRuntime against a real broker', stack, () => {
     await producer.connect();
     await producer.send({ topic, messages: Array.from({ length: count }, (_, i) => ({ value: JSON.stringify({ n: from + i }) })) });
     await producer.disconnect();
+  }
+
+  /** A source on `name`, in a group of its own. */
+  function configFor(name: string): KafkaSourceConfig {
+    return {
+      brokers: kafkaBrokers(),
+      topics: name,
+      group: `runtime-${name}`,
+      start: 'earliest',
+      maxBytesPerPartition: 1 << 20,
+      connectTimeout: '20s',
+      clientId: 'runnel-tests',
+    };
   }
 
   /** Until the group is stable with `members` members. */
@@ -66,15 +81,7 @@ describe('KafkaRuntime against a real broker', stack, () => {
     await produce(0, 50);
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
-    const config: KafkaSourceConfig = {
-      brokers: kafkaBrokers(),
-      topics: topic,
-      group: `runtime-${topic}`,
-      start: 'earliest',
-      maxBytesPerPartition: 1 << 20,
-      connectTimeout: '20s',
-      clientId: 'runnel-tests',
-    };
+    const config = configFor(topic);
     const runtime = await KafkaRuntime.start(testKafka(), config, 10_000, logger, stop.signal, 20_000, {}, 300);
     try {
       assert.deepEqual(
@@ -100,6 +107,56 @@ describe('KafkaRuntime against a real broker', stack, () => {
     }
   });
 
+  it('hands out partitions that each span the whole event time level in event time, not one partition after another', async () => {
+    const replay = `${topic}-replay`;
+    const partitions = 6;
+    const perPartition = 3000;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: replay, numPartitions: partitions }], waitForLeaders: true });
+    // record i of a partition is at i seconds; each partition written whole before the next, and
+    // large enough that a fetch (1 MiB a partition, 10 MiB in all) holds only some partitions
+    const padding = 'x'.repeat(1500);
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let partition = 0; partition < partitions; partition++)
+      for (let from = 0; from < perPartition; from += 500)
+        // requests under the broker's 1 MB
+        await producer.send({
+          topic: replay,
+          messages: Array.from({ length: 500 }, (_, i) => ({ partition, value: JSON.stringify({ t: (from + i) * 1000, padding }) })),
+        });
+    await producer.disconnect();
+    const config = configFor(replay);
+    const runtime = await KafkaRuntime.start(testKafka(), config, 1200, pino({ level: 'silent' }), stop.signal, 20_000);
+    try {
+      // as the engine does: each take says how far each partition has been read
+      const highest = new Map<string, number>();
+      const read = new Map<string, number>();
+      let widest = 0;
+      for (const deadline = Date.now() + 60_000; [...read.values()].reduce((a, b) => a + b, 0) < partitions * perPartition;) {
+        assert.ok(Date.now() < deadline, `read ${JSON.stringify(Object.fromEntries(read))} in a minute`);
+        for (const chunk of (await runtime.next(100, 200, highest)) ?? []) {
+          assert.equal(chunk.offsets[0], read.get(chunk.partition) ?? 0, `${chunk.partition} in order, none twice`);
+          read.set(chunk.partition, (read.get(chunk.partition) ?? 0) + chunk.offsets.length);
+          highest.set(chunk.partition, chunk.offsets.at(-1)! * 1000);
+        }
+        // the spread of the partitions still being read
+        const open = [...highest].filter(([p]) => (read.get(p) ?? 0) < perPartition).map(([, t]) => t);
+        if (open.length === partitions) widest = Math.max(widest, Math.max(...open) - Math.min(...open));
+      }
+      // a take of 100 adds at most 100 s to one partition past the alignment
+      assert.ok(
+        widest <= ALIGNMENT_MS + 100_000,
+        `partitions ${widest / 1000} s apart at most (read one after another: ${perPartition} s)`,
+      );
+    } finally {
+      await runtime.close();
+      await admin.deleteTopics({ topics: [replay] }).catch(() => undefined);
+      await admin.disconnect();
+    }
+  });
+
   it('drops the records it fetched for partitions that moved to another runner, and hands the new owner the progress committed with them', async () => {
     const moving = `${topic}-moving`;
     const admin = kafka.admin();
@@ -114,15 +171,7 @@ describe('KafkaRuntime against a real broker', stack, () => {
       });
     await producer.disconnect();
     const logger = pino({ level: 'silent' });
-    const config: KafkaSourceConfig = {
-      brokers: kafkaBrokers(),
-      topics: moving,
-      group: `runtime-${moving}`,
-      start: 'earliest',
-      maxBytesPerPartition: 1_048_576,
-      connectTimeout: '20s',
-      clientId: 'runnel-tests',
-    };
+    const config = configFor(moving);
     const first = await KafkaRuntime.start(testKafka(), config, 10_000, logger, stop.signal, 20_000);
     let second: KafkaRuntime | undefined;
     try {
