@@ -53,9 +53,11 @@ type Stored = 'stored' | 'rewind';
  * the source offsets, in that order, so nothing is committed before it is stored.
  *
  * Storing overlaps the next batch: while batch N is written, batch N+1 fills, and it closes only
- * once N is stored (or at maxRecords), so under load batches grow to cover the store's latency
- * instead of the store's latency capping throughput. Batches are stored and committed strictly in
- * order. When storing N must rewind the source (another writer holds some of its offsets), batch
+ * once N is stored (or at maxHeldRecords or maxGroups), so under load batches grow to cover the
+ * store's latency instead of the store's latency capping throughput, and a document that many
+ * records touch is written once per store. Batches are stored and committed strictly in order:
+ * however large a batch grows, its offsets are committed only after all of it is stored, and a
+ * crash replays it whole from the commit before. When storing N must rewind the source (another writer holds some of its offsets), batch
  * N+1 is dropped unstored: its records come again from the last commit.
  */
 export class PipelineRun {

@@ -70,7 +70,7 @@ export class E2eRun {
   }
 
   env(group: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-    return {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       KAFKA_BROKERS: kafkaBrokers().join(','),
       KAFKA_TOPIC: this.topic,
@@ -83,6 +83,9 @@ export class E2eRun {
       BATCH_MAX_RECORDS: '2000',
       ...extra,
     };
+    // and small while a store runs too, unless a test says otherwise
+    env.BATCH_MAX_HELD_RECORDS ??= env.BATCH_MAX_RECORDS;
+    return env;
   }
 
   private produceArgs(rate?: number): string[] {

@@ -508,7 +508,9 @@ async function replay(
   run.produceFile(input.path);
   const group = `${name}-${run.topic}`;
   // info: a failure's log shows the joins and what each runner was handed
-  const begin = () => run.startRunner(group, { BATCH_MAX_RECORDS: '1000', RUNNEL_LOG_LEVEL: 'info' }, input.pipeline);
+  // batches past maxRecords while a store runs, up to the pipeline's default: a replay's own shape
+  const begin = () =>
+    run.startRunner(group, { BATCH_MAX_RECORDS: '1000', BATCH_MAX_HELD_RECORDS: '10000000', RUNNEL_LOG_LEVEL: 'info' }, input.pipeline);
   const active = await startRunners(begin, run, group);
   await waitForCaughtUp(admin!, group, run.topic, CATCH_UP_MS).catch((error: Error) => {
     throw new Error(`${error.message} (runner logs: ${active.map((r) => r.logFile).join(', ')})`);
