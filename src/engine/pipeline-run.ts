@@ -57,8 +57,9 @@ type Stored = 'stored' | 'rewind';
  * store's latency instead of the store's latency capping throughput, and a document that many
  * records touch is written once per store. Batches are stored and committed strictly in order:
  * however large a batch grows, its offsets are committed only after all of it is stored, and a
- * crash replays it whole from the commit before. When storing N must rewind the source (another writer holds some of its offsets), batch
- * N+1 is dropped unstored: its records come again from the last commit.
+ * crash replays it whole from the commit before. When storing N must rewind the source (another
+ * writer holds some of its offsets), batch N+1 is dropped unstored: its records come again from
+ * the last commit.
  */
 export class PipelineRun {
   readonly stats: RunStats;

@@ -65,12 +65,12 @@ export class Watermarks {
     return lowest - this.delayMs;
   }
 
-  /** The per-partition progress, to go back to when the source is rewound to this point. */
   /** Each partition's highest event time, as it is now (a live view, not a copy). */
   get highestTimes(): ReadonlyMap<string, number> {
     return this.highest;
   }
 
+  /** The per-partition progress, to go back to when the source is rewound to this point. */
   snapshot(): ReadonlyMap<string, number> {
     return new Map(this.highest);
   }

@@ -359,8 +359,7 @@ export class KafkaRuntime implements SourceRuntime {
     const awaited: string[] = [];
     for (const id of this.owned ?? []) {
       if (this.queue.sizeOf(id) > 0 || this.notAwaited.has(id)) continue;
-      const high = this.highWatermarks.get(id);
-      if (high === undefined || high - 1 > (this.delivered.get(id) ?? -1)) awaited.push(id);
+      if (!this.highWatermarks.has(id) || this.unfetched(id) > 0) awaited.push(id);
     }
     return awaited;
   }
@@ -468,8 +467,14 @@ export class KafkaRuntime implements SourceRuntime {
 
   remaining(): number {
     let waiting = this.queue.size;
-    for (const [partition, high] of this.highWatermarks) waiting += Math.max(0, high - 1 - (this.delivered.get(partition) ?? -1));
+    for (const partition of this.highWatermarks.keys()) waiting += this.unfetched(partition);
     return waiting;
+  }
+
+  /** Records of a partition beyond what was handed over, as its last fetch saw them (0 before one). */
+  private unfetched(partition: string): number {
+    const high = this.highWatermarks.get(partition);
+    return high === undefined ? 0 : Math.max(0, high - 1 - (this.delivered.get(partition) ?? -1));
   }
 
   /** Records per partition not yet committed: high watermark minus the next offset to commit. */
