@@ -51,7 +51,8 @@ const days = Number(process.env.BENCH_DAYS ?? 30);
 const seconds = Number(process.env.BENCH_SECONDS ?? 30);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 4);
 const pages = Number(process.env.BENCH_PAGES ?? 5);
-const database = `runnel_bench_serve_${days}d`;
+/** Named for the data set's shape: a database of an older shape (without exact uniques) is not reused. */
+const database = `runnel_bench_serve_exact_${days}d`;
 const collection = 'impsPerPubGeo';
 const PUBLISHERS = Array.from({ length: 6 }, (_, i) => `publisher_${i + 1}`);
 const GEOS = ['US', 'CA', 'GB', 'DE', 'FR', 'IN'];
@@ -71,10 +72,11 @@ groupBy: [publisher, geo]
 aggregate:
   imps: count
   uniques: { approxDistinct: cookie }
+  exactUniques: { distinct: cookie }
   avgBid: { avg: bid }
 sink:
   mongodb: { uri: "${mongoUri}", database: ${database}, collection: ${collection} }
-  document: { date: window.start, publisher: publisher, geo: geo, imps: imps, uniques: uniques, avgBid: avgBid }
+  document: { date: window.start, publisher: publisher, geo: geo, imps: imps, uniques: uniques, exactUniques: exactUniques, avgBid: avgBid }
 `;
 
 const compiled = compileLoaded(parsePipelineText('bench.yaml', pipelineYaml, process.env));
@@ -131,9 +133,11 @@ async function load(mongo: MongoClient): Promise<void> {
               const n = 1 + Math.floor(random() * PER_MINUTE * 2);
               for (let i = 0; i < n; i++) {
                 const t = windowStart + Math.floor(random() * MINUTE);
+                const cookie = `cookie_${Math.floor(random() * 50_000)}`;
                 states[0].add(undefined, t);
-                states[1].add(`cookie_${Math.floor(random() * 50_000)}`, t);
-                states[2].add(Math.floor(random() * 1e6) / 1e6, t);
+                states[1].add(cookie, t);
+                states[2].add(cookie, t);
+                states[3].add(Math.floor(random() * 1e6) / 1e6, t);
               }
               partials.push({
                 partition: 'bench',
@@ -247,14 +251,14 @@ async function baseHeld(base: string, from: number): Promise<number> {
 }
 
 /** (e): milliseconds from opening the dashboard to its first drawn chart, once per page. */
-async function dashboardFirstChart(url: string): Promise<number[]> {
+async function dashboardFirstChart(url: string, loads: number): Promise<number[]> {
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update'],
   });
   try {
     const times: number[] = [];
-    for (let i = 0; i < pages; i++) {
+    for (let i = 0; i < loads; i++) {
       const context = await browser.newContext();
       const page = await context.newPage();
       const started = Date.now();
@@ -310,10 +314,73 @@ try {
 
 const dir = mkdtempSync(join(tmpdir(), 'runnel-bench-serve-'));
 writeFileSync(join(dir, 'bench.yaml'), pipelineYaml);
-const server = spawn(process.execPath, [cli, 'serve', dir, '--port', '0'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+const iso = (t: number) => new Date(t).toISOString();
+
+/** A `runner serve` process over the bench pipeline, and when it was spawned. */
+interface Server {
+  child: ChildProcess;
+  spawnedAt: number;
+  url: Promise<string>;
+}
+
+function startServer(): Server {
+  const spawnedAt = Date.now();
+  const child = spawn(process.execPath, [cli, 'serve', dir, '--port', '0'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  return { child, spawnedAt, url: listeningUrl(child) };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const { child } = server;
+  child.kill('SIGTERM');
+  const exited = await Promise.race([
+    new Promise<boolean>((resolve) => (child.exitCode !== null ? resolve(true) : child.once('exit', () => resolve(true)))),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000).unref()),
+  ]);
+  if (!exited) child.kill('SIGKILL');
+}
+
+/**
+ * (f) from a cold server: the dashboard's default series (the 24 hours before the data's end, as
+ * its rangeEnd picks it, auto granularity, all keys), asked the moment the server listens, and in
+ * a second cold server the dashboard's first drawn chart, opened the moment it listens. Times are
+ * from the spawn of `runner serve` (Node's start and the imports included).
+ */
+async function coldStart(): Promise<{ listenMs: number; seriesMs: number; chartListenMs: number; chartMs: number }> {
+  const to = watermark + MINUTE;
+  const first = startServer();
+  let listenMs: number;
+  let seriesMs: number;
+  try {
+    const url = await first.url;
+    listenMs = Date.now() - first.spawnedAt;
+    const response = await fetch(`${url}/api/pipelines/bench/series?fields=imps&from=${to - DAY}&to=${to}`);
+    if (!response.ok) throw new Error(`cold series: ${response.status} ${await response.text()}`);
+    await response.json();
+    seriesMs = Date.now() - first.spawnedAt;
+  } finally {
+    await stopServer(first);
+  }
+  const second = startServer();
+  try {
+    const url = await second.url;
+    const chartListenMs = Date.now() - second.spawnedAt;
+    const [chart] = await dashboardFirstChart(`${url}/`, 1);
+    return { listenMs, seriesMs, chartListenMs, chartMs: chartListenMs + chart };
+  } finally {
+    await stopServer(second);
+  }
+}
+
+log("\n(f) cold starts: the first answered series request, then (another cold server) the dashboard's first chart");
+const cold = await coldStart();
+log(
+  `  listening after ${cold.listenMs} ms, first series answered ${cold.seriesMs} ms after the spawn; ` +
+    `dashboard: listening after ${cold.chartListenMs} ms, first chart ${cold.chartMs} ms after the spawn`,
+);
+
+const server = startServer();
 try {
-  const base = await listeningUrl(server);
-  const iso = (t: number) => new Date(t).toISOString();
+  const base = await server.url;
   // the last 24 hours before the watermark, and the hour before them: what (c), (d) and the dashboard read
   const heldAfterMs = await baseHeld(base, watermark - DAY - HOUR);
   const measured: [string, Figures][] = [];
@@ -346,22 +413,38 @@ try {
     '24-hour top-5 publishers before the watermark (edges not on hours)',
     `top?field=imps&by=publisher&from=${iso(watermark - DAY)}&to=${iso(watermark)}&limit=5`,
   );
+  await query(
+    '(g1)',
+    '24-hour hourly series over all keys, every field (exact and approximate uniques merged over 36 keys per hour)',
+    `series?from=${iso(lastDay)}&to=${iso(lastDay + DAY)}&granularity=1h`,
+  );
+  await query(
+    '(g2)',
+    'top-5 publishers by exact uniques over a day',
+    `top?field=exactUniques&by=publisher&from=${iso(lastDay)}&to=${iso(lastDay + DAY)}&limit=5`,
+  );
+  await query(
+    '(g3)',
+    `${days}-day daily series of exact uniques over all keys`,
+    `series?fields=exactUniques&from=${iso(T0)}&to=${iso(dataEnd)}&granularity=1d`,
+  );
   log(`\n(e) the dashboard's first drawn chart in headless Chromium, ${pages} page loads`);
-  const firstCharts = await dashboardFirstChart(`${base}/`);
+  const firstCharts = await dashboardFirstChart(`${base}/`, pages);
   log(`  ${firstCharts.map((t) => `${t} ms`).join(', ')}`);
-  const ok = (f: Figures) => (f.p99 < 50 && f.errors === 0 ? 'met' : 'MISSED');
-  log(`\nsummary (target p99 < 50 ms, ${connections} connections, ${seconds} s each, Node ${process.version}):`);
-  for (const [label, f] of measured) log(`  ${label} p50 ${f.p50} ms, p99 ${f.p99} ms, ${f.rps} req/s: ${ok(f)}`);
+  const ok = (label: string, f: Figures) => (f.p99 < (label.startsWith('(g') ? 100 : 50) && f.errors === 0 ? 'met' : 'MISSED');
+  log(
+    `\nsummary (target p99 < 50 ms for (a) to (d), < 100 ms for (g), ${connections} connections, ${seconds} s each, Node ${process.version}):`,
+  );
+  for (const [label, f] of measured) log(`  ${label} p50 ${f.p50} ms, p99 ${f.p99} ms, ${f.rps} req/s: ${ok(label, f)}`);
   const slowest = Math.max(...firstCharts);
   log(`  (e) first chart: median ${median(firstCharts)} ms, max ${slowest} ms: ${slowest < 1000 ? 'met' : 'MISSED'} (target < 1 s)`);
+  const coldOk = (ms: number) => (ms < 1000 ? 'met' : 'MISSED');
+  log(
+    `  (f) cold: first series ${cold.seriesMs} ms after the spawn: ${coldOk(cold.seriesMs)}; dashboard's first chart ${cold.chartMs} ms: ${coldOk(cold.chartMs)} (target < 1 s)`,
+  );
   log(`  base windows in memory read in ${heldAfterMs} ms after the server listened`);
-  const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'));
+  const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'));
   log(`  runner serve peak RSS ${peak ? Math.round(Number(peak[1]) / 1024) : '?'} MB`);
 } finally {
-  server.kill('SIGTERM');
-  const exited = await Promise.race([
-    new Promise<boolean>((resolve) => (server.exitCode !== null ? resolve(true) : server.once('exit', () => resolve(true)))),
-    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000).unref()),
-  ]);
-  if (!exited) server.kill('SIGKILL');
+  await stopServer(server);
 }

@@ -27,6 +27,8 @@ export interface RunStats {
   lag: Record<string, number>;
   /** How the run ended, once it has. */
   ended?: 'drained' | 'stopped';
+  /** The first window start and the last window end stored so far (base windows). */
+  windows?: { first: number; last: number };
 }
 
 export interface RunParts {
@@ -214,6 +216,11 @@ export class PipelineRun {
       stats.lag[partition] = lag;
       metrics.consumerLag.set({ pipeline, partition }, lag);
     }
+    for (const doc of written) {
+      stats.windows ??= { first: doc.windowStart, last: doc.windowEnd };
+      if (doc.windowStart < stats.windows.first) stats.windows.first = doc.windowStart;
+      if (doc.windowEnd > stats.windows.last) stats.windows.last = doc.windowEnd;
+    }
     if (!batch.isEmpty) {
       stats.lastBatchAt = Date.now();
       metrics.recordsIn.inc({ pipeline }, batch.records);
@@ -287,6 +294,7 @@ export class PipelineRun {
       lag: { ...s.lag },
       startedAt: s.startedAt,
       updatedAt: Date.now(),
+      windows: s.windows ? { ...s.windows } : null,
     };
   }
 

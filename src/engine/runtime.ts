@@ -94,6 +94,13 @@ export interface RunStatus {
   lag: Record<string, number>;
   startedAt: number;
   updatedAt: number;
+  /** The first window start and the last window end this run stored; null before its first store. */
+  windows: { first: number; last: number } | null;
+  /**
+   * As published to a store and read back: the first window start and last window end of every
+   * run so far (each run's windows are folded in), so a server knows what is stored without reading it.
+   */
+  extent?: { first: number; last: number };
 }
 
 /** A dead letter as written: stamped with the time its batch was stored. */

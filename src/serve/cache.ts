@@ -1,119 +1,193 @@
 import type { AggregateUse, Plan } from '../engine/plan.js';
+import type { AggregationState } from '../engine/aggregation.js';
 import type { RunStatus } from '../engine/runtime.js';
 import { restoreState } from '../engine/store.js';
-import type { KeyFilters, Level, LevelDoc, PipelineReader, StoredLevelDoc, StoredReader, WindowKey } from '../engine/reader.js';
+import {
+  groupDocs,
+  groupId,
+  windowStarts,
+  type KeyFilters,
+  type Level,
+  type LevelDoc,
+  type PipelineReader,
+  type StoredLevelDoc,
+  type StoredReader,
+  type WindowGroups,
+  type WindowQuery,
+} from '../engine/reader.js';
 
 export interface CacheOptions {
   /** Least time between two refreshes (default 2000 ms); a refresh never starts before the previous one ended. */
   refreshMs?: number;
-  /** Without a published run status, a whole rollup level is read again this often (default 60 s). */
+  /** Without a published watermark, every held window is read again this often (default 60 s). */
   fullReloadMs?: number;
-  /** How far back from the newest stored window the base level is held in memory (default 48 h); see CachedReader. */
+  /** How far back from the newest stored window the base level is read after a start (default 48 h). */
   baseSpanMs?: number;
-  /** At most this many base documents held (default 200,000): the span held shrinks to fit. */
-  baseDocuments?: number;
+  /** The same for each rollup level (default 7 days). */
+  rollupSpanMs?: number;
+  /** At most this many documents held per level (default 200,000): the least recently asked-for windows go first. */
+  maxDocuments?: number;
   onError?: (error: Error) => void;
 }
 
 /** What a level holds in memory (see CachedReader.held). */
 export interface HeldLevel {
   documents: number;
-  from?: number | null;
-  loading?: boolean;
+  windows: number;
+  /** The oldest window held; null when none is. */
+  from: number | null;
+  /** Whether the newest span of the level is still being read after a start. */
+  loading: boolean;
 }
 
-/** Base windows read by address per query at most; a request for more reads the range instead. */
-const MAX_ADDRESS_READS = 20_000;
-/** The lowest window start (any date the server can hold is above it). */
-const EARLIEST = -8.64e15;
+/** Windows of one request held at most; a request for more reads the range instead, and holds none of it. */
+const MAX_HELD_READ = 2_000;
+/** Windows read at once while warming. */
+const WARM_CHUNK = 64;
+/** Query signatures whose merged states a window keeps (filters and grouping); more start it over. */
+const MAX_SIGNATURES = 16;
 
-/** One level held in memory: documents by window start, then by key. */
-class LevelCache {
-  readonly windows = new Map<number, Map<string, StoredLevelDoc>>();
-  loaded = false;
-  lastFullLoad = 0;
-  documents = 0;
-  /** Windows from here on may have changed since the last read (from the status seen then); undefined: unknown. */
-  changingFrom: number | undefined;
+interface MergedGroup {
+  value: unknown;
+  members: StoredLevelDoc[];
+  /** Merged states by aggregate name, each merged once, when first asked for. */
+  states: Map<string, AggregationState>;
+}
 
-  put(doc: StoredLevelDoc): void {
-    let byKey = this.windows.get(doc.windowStart);
-    if (!byKey) this.windows.set(doc.windowStart, (byKey = new Map<string, StoredLevelDoc>()));
-    const id = JSON.stringify(doc.key);
-    if (!byKey.has(id)) this.documents++;
-    byKey.set(id, doc);
+/** One window of a level as stored, complete: every document it holds (none for an empty window). */
+class HeldWindow {
+  /** Per query signature: the documents matching its filters grouped by its key. */
+  private readonly merged = new Map<string, { documents: number; groups: Map<string, MergedGroup> }>();
+
+  constructor(
+    readonly start: number,
+    readonly docs: readonly StoredLevelDoc[],
+    /** The request tick that last asked for it; 0 for a window only warmed. */
+    public used: number,
+    /**
+     * Read when its window was final (ended before the watermark less the allowed lateness): never
+     * read again; false: read again at each refresh; undefined: read without a watermark.
+     */
+    readonly settled: boolean | undefined,
+  ) {}
+
+  /** Its documents matching the filters, restored. */
+  restored(filters: KeyFilters, aggregates: readonly AggregateUse[]): LevelDoc[] {
+    return this.docs.filter((doc) => matches(doc.key, filters)).map((doc) => restored(doc, aggregates));
   }
 
-  drop(windowStart: number): void {
-    this.documents -= this.windows.get(windowStart)?.size ?? 0;
-    this.windows.delete(windowStart);
+  /** Its documents matching the filters merged per value of key `by`: each aggregate's states merged once, then reused. */
+  groups(filters: KeyFilters, aggregates: readonly AggregateUse[], by: number | undefined): WindowGroups {
+    const signature = `${JSON.stringify([...filters])}|${by ?? ''}`;
+    let entry = this.merged.get(signature);
+    if (!entry) {
+      if (this.merged.size >= MAX_SIGNATURES) this.merged.clear();
+      entry = { documents: 0, groups: new Map() };
+      for (const doc of this.docs) {
+        if (!matches(doc.key, filters)) continue;
+        entry.documents++;
+        const value = by === undefined ? undefined : doc.key[by];
+        const id = groupId(value);
+        let group = entry.groups.get(id);
+        if (!group) entry.groups.set(id, (group = { value, members: [], states: new Map() }));
+        group.members.push(doc);
+      }
+      this.merged.set(signature, entry);
+    }
+    const groups = [...entry.groups.values()].map((group) => ({
+      value: group.value,
+      states: aggregates.map((aggregate) => {
+        let state = group.states.get(aggregate.name);
+        if (!state) {
+          for (const doc of group.members) {
+            const one = restoreState(aggregate, doc.states);
+            if (state) state.merge(one);
+            else state = one;
+          }
+          group.states.set(aggregate.name, state!);
+        }
+        return state!;
+      }),
+    }));
+    return { windowStart: this.start, documents: entry.documents, groups };
+  }
+}
+
+/** The windows of one level held in memory, and those being read. */
+class LevelCache {
+  readonly held = new Map<number, HeldWindow>();
+  readonly reading = new Map<number, Promise<HeldWindow>>();
+  documents = 0;
+  /** Whether the newest span has been read since the last start or forget. */
+  warm = false;
+
+  constructor(
+    readonly level: Level,
+    readonly spanMs: number,
+  ) {}
+
+  put(window: HeldWindow): void {
+    this.documents += window.docs.length - (this.held.get(window.start)?.docs.length ?? 0);
+    this.held.set(window.start, window);
+  }
+
+  drop(start: number): void {
+    this.documents -= this.held.get(start)?.docs.length ?? 0;
+    this.held.delete(start);
   }
 
   clear(): void {
-    this.windows.clear();
+    this.held.clear();
     this.documents = 0;
+    this.warm = false;
   }
-
-  /**
-   * Where a refresh re-reads from: the bound seen at the last refresh, or this refresh's when lower
-   * (a run that started again after a drained one changes windows from its own bound on);
-   * `withoutStatus` when no watermark was seen.
-   */
-  rereadFrom(changing: number | undefined, withoutStatus: () => number): number {
-    return this.changingFrom === undefined ? withoutStatus() : Math.min(this.changingFrom, changing ?? Infinity);
-  }
-
-  newestStart(): number | undefined {
-    let newest: number | undefined;
-    for (const start of this.windows.keys()) if (newest === undefined || start > newest) newest = start;
-    return newest;
-  }
-}
-
-/** The base level's recent windows: every document of a window starting at or after `heldFrom`. */
-class BaseCache extends LevelCache {
-  /** Nothing is held below it; +Infinity until the first windows are read. */
-  heldFrom = Infinity;
-  /** No older windows are to be read (the span or the budget is full, or the data begin here). */
-  complete = false;
 }
 
 /**
- * The fast path of the serving layer: stored windows held in memory as stored states and kept
- * fresh by a background refresh, so series and top-N queries never wait for the database.
+ * The fast path of the serving layer: stored windows held in memory, read when a request first
+ * needs them, kept fresh by a background refresh, so a server answers at once after it starts
+ * and repeated requests never wait for the database.
  *
- * - The rollup levels (hours, days: few documents) are held whole.
- * - The base level (minutes: the bulk) is held for the newest `baseSpanMs` of data, within
- *   `baseDocuments`, when the sink's reader finds documents by address more cheaply than by range
- *   (FerretDB 1.x, which reads a whole collection for a range of dates but indexes an `_id`). A
- *   base document's address is its window and key; the keys of a base window are those of the
- *   first rollup window containing it, held in memory. The held span is read newest first, a
- *   rollup window of it per refresh round (for at most refreshMs), so the newest minutes are
- *   served first. Older base windows are read per query by address (by range when that would be
- *   more than MAX_ADDRESS_READS lookups); on a server that indexes ranges (MongoDB) the base
- *   level is read per query through the sink's index.
+ * - Nothing waits for a full read. A request reads the windows it needs that are not held yet
+ *   (the sink's reader: one indexed equality per window on FerretDB 1.x, one range on MongoDB)
+ *   and keeps them; a request for more than MAX_HELD_READ windows reads its range as it is.
+ * - What is stored is known from the extent runners publish with their status (one document),
+ *   so a cold server reads no level to find where the data end; without one (runners before it
+ *   published the extent) the coarsest level is read for it.
+ * - After a start, the newest span of each level is read in the background, coarsest first and
+ *   newest first, yielding to requests; `warming()` says whether it has finished.
+ * - Each level holds at most maxDocuments: windows only warmed go first (oldest first), then the
+ *   least recently asked for.
+ * - A window keeps the merges of its documents per query signature (filters and grouping), so a
+ *   series over all keys or a top-N merges a window's exact distinct sets once, not per request.
  *
- * A refresh re-reads only windows that may have changed since the last one: those ending after
- * the published watermark minus the allowed lateness, as it was at the last refresh (older windows
- * are final: later records for them are dead letters). Without a published status the newest
- * window onwards is re-read, and the whole of a rollup level every fullReloadMs.
+ * A refresh reads again only the held windows that may have changed since they were read: those
+ * not ending before the published watermark less the allowed lateness at their read (later
+ * records for the others are dead letters), until a read finds them final. Of windows read
+ * without a published watermark only the newest of each level is read again, and every
+ * fullReloadMs they are dropped, to be read again when asked for.
  *
- * States are merged per query from the stored form with the aggregation kinds' own deserialize
- * and merge, exactly as when reading the database.
+ * States are restored and merged with the aggregation kinds' own deserialize and merge, exactly
+ * as when reading the database.
  */
 export class CachedReader implements PipelineReader {
   readonly levels: readonly Level[];
-  private readonly caches = new Map<number, LevelCache>();
-  private readonly base = new BaseCache();
-  /** Whether base windows are held and read by address; known after the first refresh asked the reader. */
-  private byAddress: boolean | undefined;
+  private readonly caches: LevelCache[];
+  private tick = 0;
+  /** Reads for requests in flight: warming waits while there are any. */
+  private requests = 0;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private closed = false;
+  private lastForget = Date.now();
+  /** The published status whose windows the held ones are as new as: what requests see, once a refresh has ended. */
+  private served: RunStatus | null | undefined;
+  /** Before the first refresh has ended: the published status, read at most once per refreshMs. */
+  private published: { at: number; status: Promise<RunStatus | null> } | undefined;
+  private scanned: { at: number; extent: Promise<{ first: number; last: number } | null> } | undefined;
   private readonly refreshMs: number;
   private readonly fullReloadMs: number;
-  private readonly baseSpanMs: number;
-  private readonly baseDocuments: number;
+  private readonly maxDocuments: number;
 
   constructor(
     private readonly inner: StoredReader,
@@ -123,16 +197,17 @@ export class CachedReader implements PipelineReader {
     private readonly liveStatus?: () => RunStatus,
   ) {
     this.levels = inner.levels;
-    for (const level of this.levels.slice(1)) this.caches.set(level.sizeMs, new LevelCache());
     this.refreshMs = options.refreshMs ?? 2000;
     this.fullReloadMs = options.fullReloadMs ?? 60_000;
-    this.baseSpanMs = options.baseSpanMs ?? 48 * 3_600_000;
-    this.baseDocuments = options.baseDocuments ?? 200_000;
+    this.maxDocuments = options.maxDocuments ?? 200_000;
+    const baseSpan = options.baseSpanMs ?? 48 * 3_600_000;
+    const rollupSpan = options.rollupSpanMs ?? 7 * 86_400_000;
+    this.caches = this.levels.map((level, i) => new LevelCache(level, i === 0 ? baseSpan : rollupSpan));
   }
 
-  /** Starts loading the cached levels and refreshing them in the background. */
+  /** Starts refreshing and warming in the background. */
   start(): void {
-    if (this.timer || this.caches.size === 0) return;
+    if (this.timer) return;
     const loop = async () => {
       const started = Date.now();
       await this.refresh().catch((error: Error) => this.options.onError?.(error));
@@ -145,175 +220,225 @@ export class CachedReader implements PipelineReader {
     this.timer.unref();
   }
 
-  /** One refresh of every cached level (concurrent callers share it). */
+  /** One refresh of the held windows, then warming for up to refreshMs (concurrent callers share it). */
   refresh(): Promise<void> {
     this.refreshing ??= this.refreshOnce().finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
 
   private async refreshOnce(): Promise<void> {
-    const status = this.liveStatus?.() ?? (await this.inner.publishedStatus().catch(() => null));
-    for (const level of this.levels.slice(1)) {
-      const cache = this.caches.get(level.sizeMs)!;
-      const now = Date.now();
-      const changing = this.changingFrom(level, status);
-      const from = cache.loaded
-        ? cache.rereadFrom(changing, () => (now - cache.lastFullLoad < this.fullReloadMs ? (cache.newestStart() ?? EARLIEST) : EARLIEST))
-        : EARLIEST;
-      if (from === Infinity) {
-        cache.changingFrom = changing;
-        continue;
+    const published = await this.inner.publishedStatus().catch(() => null);
+    const status = this.liveStatus?.() ?? published;
+    const forget = Date.now() - this.lastForget >= this.fullReloadMs;
+    if (forget) this.lastForget = Date.now();
+    for (const cache of this.caches) {
+      // windows read without a watermark: dropped every fullReloadMs, to be read again when asked for
+      if (forget) for (const window of [...cache.held.values()]) if (window.settled === undefined) cache.drop(window.start);
+      const stale: number[] = [];
+      let newestUnbounded = -Infinity;
+      for (const window of cache.held.values()) {
+        if (window.settled === false) stale.push(window.start);
+        else if (window.settled === undefined && window.start > newestUnbounded) newestUnbounded = window.start;
       }
-      const docs = await this.inner.findStored(level, from, 8.64e15, new Map());
-      if (from === EARLIEST) {
-        cache.clear();
-        cache.lastFullLoad = now;
-      }
-      for (const doc of docs) cache.put(doc);
-      cache.loaded = true;
-      cache.changingFrom = changing;
+      // of those, the newest alone may still change
+      if (Number.isFinite(newestUnbounded)) stale.push(newestUnbounded);
+      if (stale.length === 0) continue;
+      stale.sort((a, b) => a - b);
+      const docs = await this.inner.findStoredWindows(cache.level, stale);
+      const changing = this.changingFrom(cache.level, status);
+      for (const window of windowsOf(stale, docs, (start) => cache.held.get(start)?.used ?? 0, changing)) cache.put(window);
     }
-    this.byAddress ??= this.levels.length > 1 && (await this.inner.addressesCheaper());
-    if (this.byAddress) await this.refreshBase(status);
+    // requests see this status, and the extent in it, from now on: the held windows are as new
+    this.served = published;
+    await this.warm();
+  }
+
+  /** Reads, newest first, the windows of each level's newest span not held yet, for up to refreshMs. */
+  private async warm(): Promise<void> {
+    const extent = await this.storedExtent();
+    if (!extent) return;
+    const until = Date.now() + this.refreshMs;
+    let chunks = 0;
+    for (let i = this.caches.length - 1; i >= 0; i--) {
+      const cache = this.caches[i];
+      const { first, last } = onLevel(extent, cache.level.sizeMs);
+      const starts = windowStarts(cache.level, Math.max(first, last - cache.spanMs), last).reverse();
+      const missing = starts.filter((start) => !cache.held.has(start));
+      cache.warm = missing.length === 0;
+      for (let at = 0; at < missing.length; at += WARM_CHUNK) {
+        // a level full of documents stops: the span held is what fits
+        if (cache.documents >= this.maxDocuments || this.closed) break;
+        // at least one chunk per refresh
+        if (chunks++ > 0 && Date.now() >= until) return;
+        while (this.requests > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        await this.hold(i, missing.slice(at, at + WARM_CHUNK), 0);
+      }
+      cache.warm = true;
+    }
+  }
+
+  /** Whether windows of a newest span are still being read after a start. */
+  warming(): boolean {
+    return this.caches.some((cache) => !cache.warm);
+  }
+
+  /** The live status, else the published one requests see. */
+  private async status(): Promise<RunStatus | null> {
+    const published = await this.publishedStatus();
+    return this.liveStatus?.() ?? published;
   }
 
   /**
-   * The first window of a level that may still change after this read: windows ending at or
-   * before watermark - lateness are final, and a drained run changes nothing more (Infinity).
-   * Undefined without a watermark.
+   * The published status as of the last refresh (the held windows are at least as new); before
+   * the first refresh has ended, as read from the store (again after refreshMs).
+   */
+  publishedStatus(): Promise<RunStatus | null> {
+    if (this.served !== undefined) return Promise.resolve(this.served);
+    const now = Date.now();
+    if (!this.published || now - this.published.at >= this.refreshMs) {
+      this.published = { at: now, status: this.inner.publishedStatus().catch(() => null) };
+    }
+    return this.published.status;
+  }
+
+  /**
+   * The first window start of a level that may still change after a read now: windows ending at
+   * or before watermark - lateness are final (a window back, for safety), and a drained run
+   * changes nothing more (Infinity). Undefined without a watermark.
    */
   private changingFrom(level: Level, status: RunStatus | null): number | undefined {
-    if (status?.watermark === null || status?.watermark === undefined) return undefined;
+    if (!status) return undefined;
     if (status.state !== 'running' && Date.now() - status.updatedAt >= this.fullReloadMs) return Infinity;
+    if (status.watermark === null) return undefined;
     const lateness = this.plan.time?.allowedLatenessMs ?? 0;
     return Math.floor((status.watermark - lateness) / level.sizeMs) * level.sizeMs - level.sizeMs;
   }
 
-  /** Re-reads the held base windows that may have changed, then reads older ones for up to refreshMs. */
-  private async refreshBase(status: RunStatus | null): Promise<void> {
-    const newestRollup = this.caches.get(this.levels[1].sizeMs)!.newestStart();
-    if (newestRollup === undefined) return;
-    const newestEnd = newestRollup + this.levels[1].sizeMs;
-    const changing = this.changingFrom(this.levels[0], status);
-    if (this.base.loaded) {
-      // windows that may have changed since the last read; without a status, the newest held
-      const since = this.base.rereadFrom(changing, () => this.base.newestStart() ?? this.base.heldFrom);
-      const from = Math.max(this.base.heldFrom, since);
-      if (from < newestEnd) for (const doc of await this.readByAddress(from, newestEnd, new Map())) this.base.put(doc);
-    }
-    this.base.changingFrom = changing;
-    this.base.loaded = true;
-    // at least one rollup window's worth per refresh, more while within refreshMs
-    const started = Date.now();
-    do {
-      if (this.base.complete || this.closed) break;
-      await this.readOlderBase(newestEnd);
-    } while (Date.now() - started < this.refreshMs);
-    this.evictBase(newestEnd);
-  }
-
-  /** Reads the rollup window of base windows just below those held, or marks the base complete. */
-  private async readOlderBase(newestEnd: number): Promise<void> {
-    const rollupSize = this.levels[1].sizeMs;
-    const rollup = this.caches.get(rollupSize)!;
-    const below = Math.min(this.base.heldFrom, newestEnd);
-    let next: number | undefined;
-    for (const start of rollup.windows.keys()) if (start < below && (next === undefined || start > next)) next = start;
-    if (next === undefined || next < newestEnd - this.baseSpanMs) {
-      this.base.complete = true;
-      return;
-    }
-    for (const doc of await this.readByAddress(next, next + rollupSize, new Map())) this.base.put(doc);
-    this.base.heldFrom = next;
-    if (this.base.documents >= this.baseDocuments) this.base.complete = true;
-  }
-
-  /** Drops the oldest base windows while the span or the budget is exceeded. */
-  private evictBase(newestEnd: number): void {
-    const size = this.levels[0].sizeMs;
-    if (this.base.heldFrom < newestEnd - this.baseSpanMs) this.base.heldFrom = newestEnd - this.baseSpanMs;
-    const starts = [...this.base.windows.keys()].sort((a, b) => a - b);
+  /** The level's windows at `starts`, from memory or read (once, however many ask at the same time). */
+  private async hold(index: number, starts: readonly number[], used: number): Promise<Map<number, HeldWindow>> {
+    const cache = this.caches[index];
+    const out = new Map<number, HeldWindow>();
+    const pending: [number, Promise<HeldWindow>][] = [];
+    const toRead: number[] = [];
     for (const start of starts) {
-      if (start >= this.base.heldFrom && this.base.documents <= this.baseDocuments) break;
-      this.base.drop(start);
-      this.base.heldFrom = Math.max(this.base.heldFrom, start + size);
+      const window = cache.held.get(start);
+      if (window) {
+        if (used > window.used) window.used = used;
+        out.set(start, window);
+        continue;
+      }
+      const reading = cache.reading.get(start);
+      if (reading) pending.push([start, reading]);
+      else toRead.push(start);
     }
-  }
-
-  /** Base documents of [from, to) matching the filters, by address: each window's keys come from its rollup window. */
-  private readByAddress(from: number, to: number, filters: KeyFilters): Promise<StoredLevelDoc[]> {
-    return this.inner.findStoredAt(this.levels[0], this.addresses(from, to, filters));
-  }
-
-  private addresses(from: number, to: number, filters: KeyFilters): WindowKey[] {
-    const size = this.levels[0].sizeMs;
-    const rollupSize = this.levels[1].sizeMs;
-    const rollup = this.caches.get(rollupSize)!;
-    const at: WindowKey[] = [];
-    for (let start = Math.ceil(from / size) * size; start < to; start += size) {
-      const docs = rollup.windows.get(Math.floor(start / rollupSize) * rollupSize);
-      if (docs) for (const doc of docs.values()) if (matches(doc.key, filters)) at.push({ windowStart: start, key: doc.key });
+    if (toRead.length > 0) {
+      // whether a window is final is judged by the status before its read
+      const changing = this.changingFrom(cache.level, await this.status());
+      const read = this.inner.findStoredWindows(cache.level, toRead).then((docs) => {
+        const windows = new Map<number, HeldWindow>();
+        for (const window of windowsOf(toRead, docs, () => used, changing)) {
+          windows.set(window.start, window);
+          if (!this.closed) cache.put(window);
+        }
+        this.evict(cache);
+        return windows;
+      });
+      for (const start of toRead)
+        cache.reading.set(
+          start,
+          read.then((windows) => windows.get(start)!),
+        );
+      try {
+        for (const [start, window] of await read) out.set(start, window);
+      } finally {
+        for (const start of toRead) cache.reading.delete(start);
+      }
     }
-    return at;
-  }
-
-  async find(level: Level, from: number, to: number, filters: KeyFilters, aggregates: readonly AggregateUse[]): Promise<LevelDoc[]> {
-    const cache = this.caches.get(level.sizeMs);
-    if (cache) {
-      if (!cache.loaded) await this.refresh();
-      return heldDocs(cache, level, from, to, filters, aggregates);
-    }
-    if (this.byAddress === undefined && this.levels.length > 1) await this.refresh();
-    if (!this.byAddress) return this.inner.find(level, from, to, filters, aggregates);
-    // the held windows from memory, older ones by address (or by range when there are many)
-    const found = to > this.base.heldFrom ? heldDocs(this.base, level, Math.max(from, this.base.heldFrom), to, filters, aggregates) : [];
-    const olderTo = Math.min(to, this.base.heldFrom);
-    if (from < olderTo) {
-      const addresses = this.addresses(from, olderTo, filters);
-      const names = aggregates.map((a) => a.name);
-      const docs =
-        addresses.length > MAX_ADDRESS_READS
-          ? await this.inner.findStored(level, from, olderTo, filters, names)
-          : await this.inner.findStoredAt(level, addresses, names);
-      for (const doc of docs) found.push(restored(doc, aggregates));
-    }
-    return found;
-  }
-
-  async extent(): Promise<{ first: number; last: number } | null> {
-    const coarsest = this.levels[this.levels.length - 1];
-    const cache = this.caches.get(coarsest.sizeMs);
-    if (!cache) return this.inner.extent();
-    if (!cache.loaded) await this.refresh();
-    if (cache.windows.size === 0) return null;
-    let first = Infinity;
-    let last = -Infinity;
-    for (const start of cache.windows.keys()) {
-      if (start < first) first = start;
-      if (start > last) last = start;
-    }
-    return { first, last: last + coarsest.sizeMs };
-  }
-
-  /**
-   * What each level holds in memory: its documents, and for the base level where the held windows
-   * begin (null: none yet) and whether older ones are still being read.
-   */
-  held(): Record<string, HeldLevel> {
-    const out: Record<string, HeldLevel> = {};
-    if (this.byAddress) {
-      out[this.levels[0].label] = {
-        documents: this.base.documents,
-        from: Number.isFinite(this.base.heldFrom) ? this.base.heldFrom : null,
-        loading: !this.base.complete,
-      };
-    }
-    for (const level of this.levels.slice(1)) out[level.label] = { documents: this.caches.get(level.sizeMs)!.documents };
+    for (const [start, reading] of pending) out.set(start, await reading);
     return out;
   }
 
-  publishedStatus(): Promise<RunStatus | null> {
-    return this.inner.publishedStatus();
+  /**
+   * Drops windows while the level holds more than maxDocuments: only warmed ones first (oldest
+   * first), then the least recently asked for.
+   */
+  private evict(cache: LevelCache): void {
+    if (cache.documents <= this.maxDocuments) return;
+    const order = [...cache.held.values()].sort((a, b) => a.used - b.used || a.start - b.start);
+    for (const window of order) {
+      if (cache.documents <= this.maxDocuments) break;
+      cache.drop(window.start);
+    }
+  }
+
+  /** The held windows of a level starting in [from, to) within the extent, read when missing; undefined when too many to hold. */
+  private async windowsFor(level: Level, from: number, to: number): Promise<HeldWindow[] | undefined> {
+    const index = this.levels.findIndex((l) => l.sizeMs === level.sizeMs);
+    if (index < 0) throw new Error(`no level ${level.label}`);
+    const extent = await this.storedExtent();
+    if (!extent) return [];
+    const { first, last } = onLevel(extent, level.sizeMs);
+    const starts = windowStarts(level, Math.max(from, first), Math.min(to, last));
+    if (starts.length > MAX_HELD_READ) return undefined;
+    this.requests++;
+    try {
+      const windows = await this.hold(index, starts, ++this.tick);
+      return starts.map((start) => windows.get(start)!);
+    } finally {
+      this.requests--;
+    }
+  }
+
+  async find(level: Level, from: number, to: number, filters: KeyFilters, aggregates: readonly AggregateUse[]): Promise<LevelDoc[]> {
+    const windows = await this.windowsFor(level, from, to);
+    if (windows) return windows.flatMap((window) => window.restored(filters, aggregates));
+    return this.inner.find(level, from, to, filters, aggregates);
+  }
+
+  async windowGroups(query: WindowQuery): Promise<WindowGroups[]> {
+    const { level, from, to, filters, aggregates, by } = query;
+    const windows = await this.windowsFor(level, from, to);
+    if (windows) return windows.map((window) => window.groups(filters, aggregates, by)).filter((w) => w.documents > 0);
+    return groupDocs(await this.inner.find(level, from, to, filters, aggregates), by);
+  }
+
+  /** The first window start and last window end stored, on the coarsest level's windows. */
+  async extent(): Promise<{ first: number; last: number } | null> {
+    const extent = await this.storedExtent();
+    return extent && onLevel(extent, this.levels[this.levels.length - 1].sizeMs);
+  }
+
+  /**
+   * The extent runners published with their status, on base windows; without one, read from the
+   * coarsest level (again after fullReloadMs).
+   */
+  private storedExtent(): Promise<{ first: number; last: number } | null> {
+    return this.publishedStatus().then((status) => {
+      if (status?.extent) return status.extent;
+      const now = Date.now();
+      if (!this.scanned || now - this.scanned.at >= this.fullReloadMs) {
+        const extent = this.inner.extent();
+        this.scanned = { at: now, extent };
+        extent.catch(() => (this.scanned = undefined));
+      }
+      return this.scanned.extent;
+    });
+  }
+
+  /** What each level holds in memory: documents, windows, the oldest window held, and whether its newest span is still being read. */
+  held(): Record<string, HeldLevel> {
+    const out: Record<string, HeldLevel> = {};
+    for (const cache of this.caches) {
+      let from = Infinity;
+      for (const start of cache.held.keys()) if (start < from) from = start;
+      out[cache.level.label] = {
+        documents: cache.documents,
+        windows: cache.held.size,
+        from: Number.isFinite(from) ? from : null,
+        loading: !cache.warm,
+      };
+    }
+    return out;
   }
 
   ping(): Promise<void> {
@@ -328,37 +453,27 @@ export class CachedReader implements PipelineReader {
   }
 }
 
-/** The held documents of [from, to) matching the filters, deserialized. */
-function heldDocs(
-  cache: LevelCache,
-  level: Level,
-  from: number,
-  to: number,
-  filters: KeyFilters,
-  aggregates: readonly AggregateUse[],
-): LevelDoc[] {
-  const found: LevelDoc[] = [];
-  const first = Math.ceil(from / level.sizeMs) * level.sizeMs;
-  // few windows asked for: look each up; else walk the windows held
-  const lookups = (to - first) / level.sizeMs;
-  const starts =
-    lookups <= cache.windows.size ? range(first, to, level.sizeMs) : [...cache.windows.keys()].filter((s) => s >= from && s < to);
-  for (const start of starts) {
-    const byKey = cache.windows.get(start);
-    if (!byKey) continue;
-    for (const doc of byKey.values()) if (matches(doc.key, filters)) found.push(restored(doc, aggregates));
-  }
-  return found;
+/** The windows at `starts` from the documents read for them (a window without documents is held empty). */
+function windowsOf(
+  starts: readonly number[],
+  docs: readonly StoredLevelDoc[],
+  used: (start: number) => number,
+  changingFrom: number | undefined,
+): HeldWindow[] {
+  const byStart = new Map<number, StoredLevelDoc[]>(starts.map((start) => [start, []]));
+  for (const doc of docs) byStart.get(doc.windowStart)?.push(doc);
+  return [...byStart].map(
+    ([start, windowDocs]) => new HeldWindow(start, windowDocs, used(start), changingFrom === undefined ? undefined : start < changingFrom),
+  );
+}
+
+/** An extent widened to whole windows of `sizeMs`. */
+function onLevel(extent: { first: number; last: number }, sizeMs: number): { first: number; last: number } {
+  return { first: Math.floor(extent.first / sizeMs) * sizeMs, last: Math.ceil(extent.last / sizeMs) * sizeMs };
 }
 
 function restored(doc: StoredLevelDoc, aggregates: readonly AggregateUse[]): LevelDoc {
   return { windowStart: doc.windowStart, key: doc.key, states: aggregates.map((a) => restoreState(a, doc.states)) };
-}
-
-function range(from: number, to: number, step: number): number[] {
-  const out: number[] = [];
-  for (let t = from; t < to; t += step) out.push(t);
-  return out;
 }
 
 /** The same equality the database query applies: the string, or the number it spells. */

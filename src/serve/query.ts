@@ -1,6 +1,6 @@
 import type { AggregateUse, Plan } from '../engine/plan.js';
 import type { AggregationState } from '../engine/aggregation.js';
-import type { KeyFilters, Level, PipelineReader } from '../engine/reader.js';
+import { groupId, type KeyFilters, type Level, type PipelineReader } from '../engine/reader.js';
 
 /** A request the caller got wrong: answered 400 with a message naming the parameter. */
 export class BadRequest extends Error {
@@ -61,21 +61,17 @@ export async function querySeries(reader: PipelineReader, query: SeriesQuery): P
       `${count} points of ${level.label} between from and to; at most ${MAX_POINTS}: choose a coarser granularity or a shorter range`,
     );
   }
-  const docs = await reader.find(level, from, to, query.filters, query.aggregates);
-  const buckets = new Array<AggregationState[] | undefined>(count);
-  for (const doc of docs) {
-    const i = Math.floor((doc.windowStart - from) / size);
+  const windows = await reader.windowGroups({ level, from, to, filters: query.filters, aggregates: query.aggregates });
+  const buckets = Array.from({ length: count }, (): AggregationState[][] => []);
+  let documents = 0;
+  for (const window of windows) {
+    const i = Math.floor((window.windowStart - from) / size);
     if (i < 0 || i >= count) continue;
-    const bucket = buckets[i];
-    if (!bucket) buckets[i] = doc.states;
-    else for (let j = 0; j < bucket.length; j++) bucket[j].merge(doc.states[j]);
+    documents += window.documents;
+    for (const group of window.groups) buckets[i].push(group.states);
   }
-  const empty = query.aggregates.map((a) => a.kind.create(a.options).result());
-  const points = Array.from({ length: count }, (_, i) => ({
-    time: from + i * size,
-    values: buckets[i]?.map((s) => s.result()) ?? empty,
-  }));
-  return { level, from, to, points, documents: docs.length };
+  const points = buckets.map((states, i) => ({ time: from + i * size, values: mergedResults(query.aggregates, states) }));
+  return { level, from, to, points, documents };
 }
 
 /**
@@ -134,30 +130,43 @@ export async function queryTop(reader: PipelineReader, query: TopQuery): Promise
   const from = Math.floor(query.from / base) * base;
   const to = Math.ceil(query.to / base) * base;
   const parts = coverRange(reader.levels, from, to);
-  const merged = new Map<string, { value: unknown; states: AggregationState[] }>();
+  const merged = new Map<string, { value: unknown; states: AggregationState[][] }>();
   let documents = 0;
-  const docLists = await Promise.all(parts.map((p) => reader.find(p.level, p.from, p.to, query.filters, query.aggregates)));
-  for (const docs of docLists) {
-    documents += docs.length;
-    for (const doc of docs) {
-      const value = doc.key[query.by];
-      const id = typeof value === 'string' ? value : JSON.stringify(value);
-      const entry = merged.get(id);
-      if (entry) entry.states.forEach((state, i) => state.merge(doc.states[i]));
-      else merged.set(id, { value, states: doc.states });
+  const windowLists = await Promise.all(
+    parts.map((p) => reader.windowGroups({ ...p, filters: query.filters, aggregates: query.aggregates, by: query.by })),
+  );
+  for (const windows of windowLists) {
+    for (const window of windows) {
+      documents += window.documents;
+      for (const group of window.groups) {
+        const id = groupId(group.value);
+        const entry = merged.get(id);
+        if (entry) entry.states.push(group.states);
+        else merged.set(id, { value: group.value, states: [group.states] });
+      }
     }
   }
   const rows = [...merged.values()].map((e) => ({
     value: e.value,
-    result: query.rankedBy(
-      e.states.map((s) => s.result()),
-      e.value,
-    ),
+    result: query.rankedBy(mergedResults(query.aggregates, e.states), e.value),
   }));
   rows.sort(
     (a, b) => compareResults(b.result, a.result) || (String(a.value) < String(b.value) ? -1 : String(a.value) > String(b.value) ? 1 : 0),
   );
   return { from, to, levels: parts, rows: rows.slice(0, query.limit), documents };
+}
+
+/**
+ * The results of the aggregates over every list of states given (read-only states, as readers
+ * keep them): merged into new states when there are several, an empty state's result when none.
+ */
+function mergedResults(aggregates: readonly AggregateUse[], lists: readonly AggregationState[][]): unknown[] {
+  if (lists.length === 1) return lists[0].map((state) => state.result());
+  return aggregates.map((a, i) => {
+    const state = a.kind.create(a.options);
+    for (const states of lists) state.merge(states[i]);
+    return state.result();
+  });
 }
 
 /** Orders results: numbers numerically (null and non-numbers last), anything else by its JSON text. */

@@ -298,6 +298,7 @@ function sinkTests(spec: SinkSpec<TSchema>, harness: SinkHarness, { delivery, fi
           lag: { 'compliance/0': 3 },
           startedAt: now,
           updatedAt: now,
+          windows: null,
         });
       }),
   );

@@ -400,7 +400,22 @@ describe('serving API against FerretDB', stack, () => {
       'bigShare',
     ]);
 
-    assert.deepEqual((await json<{ pipelines: Record<string, string> }>('/healthz')).pipelines, { imps: 'ok', local: 'not stored' });
+    // 200 while the newest windows are read after the start ("warming"), then "ok"
+    const healthz = () => json<{ status: string; pipelines: Record<string, string> }>('/healthz');
+    const started = Date.now();
+    let health = await healthz();
+    while (health.pipelines.imps === 'warming' && Date.now() - started < 60_000) {
+      assert.equal(health.status, 'warming');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      health = await healthz();
+    }
+    assert.deepEqual(health, { status: 'ok', pipelines: { imps: 'ok', local: 'not stored' } });
+    const described = await json<{ serving: string; granularities: { inMemory: { loading: boolean } }[] }>('/api/pipelines/imps');
+    assert.equal(described.serving, 'ready');
+    assert.deepEqual(
+      described.granularities.map((g) => g.inMemory.loading),
+      [false, false, false],
+    );
     const metrics = await get('/metrics');
     assert.match(metrics.headers['content-type'] as string, /^text\/plain/);
     for (const name of [
@@ -418,32 +433,16 @@ describe('serving API against FerretDB', stack, () => {
     assert.match(metrics.body, /# TYPE runnel_consumer_lag_records gauge/);
   });
 
-  test('base windows held in memory and read by address equal what a range read finds', async () => {
+  test('windows read one by one into memory, cold and warmed, equal what a range read finds', async () => {
     const inner = MongoReader.create(plan, plan.sinks[0].document, plan.sinks[0].config as MongoSinkConfig);
-    // by address whatever the backend (on SQLite the server would choose ranges)
-    inner.addressesCheaper = () => Promise.resolve(true);
     const cache = new CachedReader(inner, plan, { refreshMs: 0, baseSpanMs: 6 * HOUR });
     try {
-      let before = '';
-      for (let i = 0; i < 20 && JSON.stringify(cache.held()) !== before; i++) {
-        before = JSON.stringify(cache.held());
-        await cache.refresh();
-      }
-      const held = cache.held()['1m'];
-      const heldFrom = held.from!;
-      assert.ok(heldFrom > T0 && heldFrom < T0 + 52 * HOUR, `held from ${new Date(heldFrom).toISOString()}`);
-      const stored = await mongo!
-        .db(database)
-        .collection('imps')
-        .countDocuments({ '_runnel.start': { $gte: new Date(heldFrom) } });
-      assert.ok(stored > 0);
-      assert.equal(held.documents, stored);
       const base = cache.levels[0];
       const aggregates = plan.aggregates;
       const text = (docs: LevelDoc[]) => docs.map((d) => JSON.stringify([d.windowStart, d.key, d.states.map((s) => s.result())])).sort();
-      for (const [from, to, filters] of [
+      const ranges = [
         [T0, T0 + 3 * DAY, new Map<number, string>()],
-        [heldFrom - 5 * HOUR - 13 * MINUTE, heldFrom + 2 * HOUR, new Map([[0, 'publisher_2']])],
+        [T0 + 45 * HOUR - 13 * MINUTE, T0 + 52 * HOUR, new Map([[0, 'publisher_2']])],
         [
           T0 + 7 * MINUTE,
           T0 + 30 * HOUR,
@@ -452,11 +451,40 @@ describe('serving API against FerretDB', stack, () => {
             [1, 'CA'],
           ]),
         ],
-      ] as const) {
+      ] as const;
+      // cold: each request reads the windows it needs
+      for (const [from, to, filters] of ranges) {
         const expected = await inner.find(base, from, to, filters, aggregates);
         assert.ok(expected.length > 0);
         assert.deepEqual(text(await cache.find(base, from, to, filters, aggregates)), text(expected));
       }
+      // warmed, without a request: the newest 6 hours of minutes, all of their documents
+      const warmed = new CachedReader(MongoReader.create(plan, plan.sinks[0].document, plan.sinks[0].config as MongoSinkConfig), plan, {
+        refreshMs: 0,
+        baseSpanMs: 6 * HOUR,
+      });
+      try {
+        for (let i = 0; i < 50 && warmed.warming(); i++) await warmed.refresh();
+        assert.equal(warmed.warming(), false);
+        // the last base window the runner published it stored
+        const { extent } = (await inner.publishedStatus())!;
+        const stored = await mongo!
+          .db(database)
+          .collection('imps')
+          .countDocuments({ '_runnel.start': { $gte: new Date(extent!.last - 6 * HOUR) } });
+        assert.ok(stored > 0);
+        assert.equal(warmed.held()['1m'].documents, stored);
+        for (const [from, to, filters] of ranges) {
+          assert.deepEqual(
+            text(await warmed.find(base, from, to, filters, aggregates)),
+            text(await inner.find(base, from, to, filters, aggregates)),
+          );
+        }
+      } finally {
+        await warmed.close();
+      }
+      // the runner published the extent of what it stored, on the coarsest level's windows
+      assert.deepEqual(await cache.extent(), await inner.extent());
     } finally {
       await cache.close();
     }

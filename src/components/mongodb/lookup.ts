@@ -22,17 +22,22 @@ const IN_CHUNK = 5000;
 export type Explain = (command: Document) => Promise<Document>;
 
 /**
- * 'each' when the server indexes an equality on each of `fields` (collection and field pairs)
- * and not an `$in` (FerretDB reports `filterPushdown` and names the index in its plan); else 'in'.
+ * 'each' when the server indexes an equality on each of `fields` (collection and field pairs,
+ * compared with a string or `value`) and not an `$in` (FerretDB reports `filterPushdown` and names
+ * the index in its plan); else 'in'.
  */
-export async function detectLookupMode(explain: Explain, fields: readonly { collection: string; field: string }[]): Promise<LookupMode> {
+export async function detectLookupMode(
+  explain: Explain,
+  fields: readonly { collection: string; field: string; value?: unknown }[],
+): Promise<LookupMode> {
   const indexed = async (collection: string, filter: Document): Promise<boolean> => {
     const plan = await explain({ explain: { find: collection, filter }, verbosity: 'queryPlanner' });
     return plan.filterPushdown === true && /Index/.test(JSON.stringify(plan.queryPlanner));
   };
   const [first] = fields;
-  if (await indexed(first.collection, { [first.field]: { $in: ['a', 'b'] } })) return 'in'; // a later FerretDB
-  for (const { collection, field } of fields) if (!(await indexed(collection, { [field]: 'a' }))) return 'in';
+  const value = first.value ?? 'a';
+  if (await indexed(first.collection, { [first.field]: { $in: [value, value] } })) return 'in'; // a later FerretDB
+  for (const f of fields) if (!(await indexed(f.collection, { [f.field]: f.value ?? 'a' }))) return 'in';
   return 'each';
 }
 

@@ -4,7 +4,8 @@ import type { AggregateUse, DocumentField, Plan } from '../../engine/plan.js';
 import { redactUrlCredentials } from '../../redact.js';
 import type { StoredValue } from '../../engine/aggregation.js';
 import { MongoConnection } from './connection.js';
-import { detectLookupMode, findWhereIn, type LookupMode } from './lookup.js';
+import { detectLookupMode, LOOKUPS_IN_FLIGHT } from './lookup.js';
+import { mapLimited } from '../../util/limited.js';
 import { decodeValue } from './encoding.js';
 import { rollupCollection, statusCollection, type MongoSinkConfig } from './sink.js';
 import {
@@ -14,10 +15,12 @@ import {
   type LevelDoc,
   type StoredLevelDoc,
   type StoredReader,
-  type WindowKey,
+  type WindowGroups,
+  type WindowQuery,
+  groupDocs,
 } from '../../engine/reader.js';
 import type { RunStatus } from '../../engine/runtime.js';
-import { restoreState, stateDocId } from '../../engine/store.js';
+import { restoreState } from '../../engine/store.js';
 import { RunnelError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 
@@ -32,7 +35,7 @@ export class MongoReader implements StoredReader {
   private readonly collections = new Map<number, string>();
   private readonly startField: string;
   private readonly keyFields: string[];
-  private lookup: Promise<LookupMode> | undefined;
+  private windowLookup: Promise<boolean> | undefined;
 
   private constructor(
     private readonly connection: MongoConnection,
@@ -103,6 +106,10 @@ export class MongoReader implements StoredReader {
     }));
   }
 
+  async windowGroups({ level, from, to, filters, aggregates, by }: WindowQuery): Promise<WindowGroups[]> {
+    return groupDocs(await this.find(level, from, to, filters, aggregates), by);
+  }
+
   async findStored(level: Level, from: number, to: number, filters: KeyFilters, names?: readonly string[]): Promise<StoredLevelDoc[]> {
     const query: Document = { [this.startField]: { $gte: new Date(from), $lt: new Date(to) } };
     for (const [index, value] of filters) {
@@ -117,36 +124,51 @@ export class MongoReader implements StoredReader {
     return docs.map(storedLevelDoc);
   }
 
-  async findStoredAt(level: Level, at: readonly WindowKey[], names?: readonly string[]): Promise<StoredLevelDoc[]> {
-    const ids = at.map((a) => stateDocId(a.windowStart, a.key));
-    const mode = await this.lookupMode();
-    // each id's query runs as it is: a failure fails the request, as a range read's does
-    const docs = await this.query((db) =>
-      findWhereIn(
-        () => this.collection(db, level),
-        '_id',
-        ids,
-        statesProjection(names),
-        mode,
-        (query) => query(),
-      ),
-    );
-    return docs.map(storedLevelDoc);
+  async findStoredWindows(level: Level, starts: readonly number[]): Promise<StoredLevelDoc[]> {
+    if (starts.length === 0) return [];
+    const projection = statesProjection(undefined);
+    if (await this.windowsIndexed()) {
+      // each window's query runs as it is: a failure fails the read, as a range read's does
+      const found = await this.query((db) =>
+        mapLimited(starts, LOOKUPS_IN_FLIGHT, (start) =>
+          this.collection(db, level)
+            .find({ [this.startField]: new Date(start) }, { projection, promoteBuffers: true })
+            .toArray(),
+        ),
+      );
+      return found.flat().map(storedLevelDoc);
+    }
+    let from = Infinity;
+    let to = -Infinity;
+    for (const start of starts) {
+      if (start < from) from = start;
+      if (start + level.sizeMs > to) to = start + level.sizeMs;
+    }
+    const wanted = new Set(starts);
+    return (await this.findStored(level, from, to, new Map())).filter((doc) => wanted.has(doc.windowStart));
   }
 
-  async addressesCheaper(): Promise<boolean> {
-    return (await this.lookupMode()) === 'each';
-  }
-
-  /** How documents are found by id (lookup.ts): asked of the server once, again after a failure. */
-  private lookupMode(): Promise<LookupMode> {
-    this.lookup ??= this.query((db) =>
-      detectLookupMode((command) => db.command(command), [{ collection: this.config.collection, field: '_id' }]),
+  /**
+   * Whether an equality on the window's start is served by an index and a range is not: FerretDB
+   * pushes a top-level field's equality down to its backend (never a range, nor a dotted path),
+   * where the local stack indexes the leading field of the sink's index (scripts/stack). Asked of
+   * the server once, again after a failure.
+   */
+  private windowsIndexed(): Promise<boolean> {
+    this.windowLookup ??= (
+      this.startField.includes('.')
+        ? Promise.resolve(false)
+        : this.query((db) =>
+            detectLookupMode(
+              (command) => db.command(command),
+              [{ collection: this.config.collection, field: this.startField, value: new Date(0) }],
+            ),
+          ).then((mode) => mode === 'each')
     ).catch((error: unknown) => {
-      this.lookup = undefined;
+      this.windowLookup = undefined;
       throw error;
     });
-    return this.lookup;
+    return this.windowLookup;
   }
 
   async extent(): Promise<{ first: number; last: number } | null> {

@@ -76,14 +76,18 @@ export const mongodbSink: SinkSpec<typeof config> = {
       // every batch is merged into its documents as it is written: nothing is left to emit
       afterBatch: async () => {},
       // for `runner serve` in another process: one small document per pipeline in <collection>.runnel_status
-      reportStatus: async (status) => {
+      reportStatus: async ({ windows, ...status }) => {
         await store.connection.client
           .db(config.database)
           .collection<{ _id: string }>(statusCollection(config.collection))
-          // lag as a list: partition names (topic/partition) may hold characters field names cannot
-          .replaceOne(
+          .updateOne(
             { _id: status.pipeline },
-            { ...status, lag: Object.entries(status.lag).map(([partition, lag]) => ({ partition, lag })) },
+            {
+              // lag as a list: partition names (topic/partition) may hold characters field names cannot
+              $set: { ...status, lag: Object.entries(status.lag).map(([partition, lag]) => ({ partition, lag })) },
+              // the extent of every run so far, whichever runner publishes last
+              ...(windows ? { $min: { 'extent.first': windows.first }, $max: { 'extent.last': windows.last } } : {}),
+            },
             { upsert: true },
           );
       },

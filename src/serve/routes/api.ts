@@ -45,11 +45,10 @@ async function statusOf(pipeline: ServedPipeline): Promise<Record<string, unknow
   };
 }
 
-/** What the server holds of a level: documents and, for the base level, from which window on and whether it reads older ones still. */
+/** What the server holds of a level: documents and windows, the oldest window held, and whether its newest span is still being read. */
 function inMemory(held: HeldLevel | undefined): Record<string, unknown> | null {
   if (!held) return null;
-  if (held.from === undefined) return { documents: held.documents };
-  return { documents: held.documents, from: held.from === null ? null : new Date(held.from).toISOString(), loading: held.loading };
+  return { ...held, from: held.from === null ? null : new Date(held.from).toISOString() };
 }
 
 async function describe(pipeline: ServedPipeline): Promise<Record<string, unknown>> {
@@ -60,6 +59,8 @@ async function describe(pipeline: ServedPipeline): Promise<Record<string, unknow
     name: plan.name,
     description: plan.description ?? null,
     queryable: pipeline.reader !== undefined,
+    // answering from the first request on; "warming" while the newest windows are read in the background
+    serving: pipeline.reader instanceof CachedReader ? (pipeline.reader.warming() ? 'warming' : 'ready') : null,
     ...(pipeline.notQueryable ? { notQueryable: pipeline.notQueryable } : {}),
     // every sink, and which one the queries read (the one that keeps the windows)
     sinks: plan.sinks.map((s) => ({
