@@ -1,15 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+// each command's module is imported when it runs: a start loads only what its command needs
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { validateCommand } from './validate.js';
-import { explainCommand } from './explain.js';
-import { schemaCommand } from './schema.js';
-import { runCommand } from './run.js';
-import { serveCommand } from './serve.js';
 import { RunnelError } from '../errors.js';
 import { LOG_FORMATS, resolveLogFormat, scrubSecrets } from '../log.js';
-import { testCommand } from './test.js';
-import { produceCommand, type ProduceOptions } from './produce.js';
+import type { ProduceOptions } from './produce.js';
 import { generatorDefaults } from '../components/sources/generator.js';
 import { GEOS } from '../components/sources/impressions.js';
 import { parseDuration } from '../config/duration.js';
@@ -83,7 +78,11 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--serve <port>', 'also serve the query API, /metrics and the dashboard for this run on PORT', port)
     .option('--host <address>', 'address the server binds with --serve', '127.0.0.1')
     .action(async (file: string, options: { serve?: number; host: string }) =>
-      setExitCode(await runCommand(file, options.serve === undefined ? undefined : { port: options.serve, host: options.host })),
+      setExitCode(
+        await (
+          await import('./run.js')
+        ).runCommand(file, options.serve === undefined ? undefined : { port: options.serve, host: options.host }),
+      ),
     );
 
   program
@@ -92,27 +91,31 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .argument('[target]', 'a pipeline file, or a folder of them', 'pipelines')
     .option('-p, --port <port>', 'port to listen on (0: any free port)', port, 8080)
     .option('--host <address>', 'address to bind', '127.0.0.1')
-    .action(async (target: string, options: { port: number; host: string }) => setExitCode(await serveCommand(target, options)));
+    .action(async (target: string, options: { port: number; host: string }) =>
+      setExitCode(await (await import('./serve.js')).serveCommand(target, options)),
+    );
 
   program
     .command('validate')
     .description('check pipeline files; exit 0 when all are valid, 1 when one is not, 2 on a usage error')
     .argument('<files...>', 'pipeline YAML files')
     .option('--json', 'print a JSON report for machines')
-    .action((files: string[], options: { json?: boolean }) => setExitCode(validateCommand(files, options)));
+    .action(async (files: string[], options: { json?: boolean }) =>
+      setExitCode((await import('./validate.js')).validateCommand(files, options)),
+    );
 
   program
     .command('explain')
     .description('print the compiled plan, stage by stage (secrets redacted)')
     .argument('<file>', 'pipeline YAML file')
     .option('--json', 'print the plan as JSON')
-    .action((file: string, options: { json?: boolean }) => setExitCode(explainCommand(file, options)));
+    .action(async (file: string, options: { json?: boolean }) => setExitCode((await import('./explain.js')).explainCommand(file, options)));
 
   program
     .command('test')
     .description('run pipeline tests (*.test.yaml): input records and the rows expected from them')
     .argument('[target]', 'a test file, or a folder of them', 'pipelines')
-    .action(async (target: string) => setExitCode(await testCommand(target)));
+    .action(async (target: string) => setExitCode(await (await import('./test.js')).testCommand(target)));
 
   program
     .command('produce')
@@ -139,7 +142,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     )
     .option('--click-ratio <share>', 'share of impressions clicked, with --stream clicks', share, generatorDefaults.clickRatio)
     .action(async ({ uniform, ...options }: Omit<ProduceOptions, 'skewed'> & { uniform?: boolean }) =>
-      setExitCode(await produceCommand({ ...options, skewed: !uniform })),
+      setExitCode(await (await import('./produce.js')).produceCommand({ ...options, skewed: !uniform })),
     );
 
   program
@@ -148,7 +151,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--write <file>', 'write the schema to a file')
     .option('--readme <file>', 'refresh the generated reference section of a README')
     .option('--check', 'write nothing; exit 1 when a file differs from what would be generated')
-    .action((options: { write?: string; readme?: string; check?: boolean }) => setExitCode(schemaCommand(options)));
+    .action(async (options: { write?: string; readme?: string; check?: boolean }) =>
+      setExitCode((await import('./schema.js')).schemaCommand(options)),
+    );
 
   return program;
 }

@@ -27,6 +27,8 @@ export interface CacheOptions {
   rollupSpanMs?: number;
   /** At most this many documents held per level (default 200,000): the least recently asked-for windows go first. */
   maxDocuments?: number;
+  /** Warming begins this long after start() (default 1000 ms): the first requests after a start have the database to themselves. */
+  warmDelayMs?: number;
   onError?: (error: Error) => void;
 }
 
@@ -44,6 +46,8 @@ export interface HeldLevel {
 const MAX_HELD_READ = 2_000;
 /** Windows read at once while warming. */
 const WARM_CHUNK = 64;
+/** Longest a request merges windows before it lets other requests run. */
+const YIELD_AFTER_MS = 20;
 /** Query signatures whose merged states a window keeps (filters and grouping); more start it over. */
 const MAX_SIGNATURES = 16;
 
@@ -180,6 +184,8 @@ export class CachedReader implements PipelineReader {
   private refreshing: Promise<void> | undefined;
   private closed = false;
   private lastForget = Date.now();
+  /** When warming may begin (see CacheOptions.warmDelayMs). */
+  private warmFrom = 0;
   /** The published status whose windows the held ones are as new as: what requests see, once a refresh has ended. */
   private served: RunStatus | null | undefined;
   /** Before the first refresh has ended: the published status, read at most once per refreshMs. */
@@ -208,6 +214,7 @@ export class CachedReader implements PipelineReader {
   /** Starts refreshing and warming in the background. */
   start(): void {
     if (this.timer) return;
+    this.warmFrom = Date.now() + (this.options.warmDelayMs ?? 1000);
     const loop = async () => {
       const started = Date.now();
       await this.refresh().catch((error: Error) => this.options.onError?.(error));
@@ -255,6 +262,7 @@ export class CachedReader implements PipelineReader {
 
   /** Reads, newest first, the windows of each level's newest span not held yet, for up to refreshMs. */
   private async warm(): Promise<void> {
+    if (Date.now() < this.warmFrom) return;
     const extent = await this.storedExtent();
     if (!extent) return;
     const until = Date.now() + this.refreshMs;
@@ -398,8 +406,19 @@ export class CachedReader implements PipelineReader {
   async windowGroups(query: WindowQuery): Promise<WindowGroups[]> {
     const { level, from, to, filters, aggregates, by } = query;
     const windows = await this.windowsFor(level, from, to);
-    if (windows) return windows.map((window) => window.groups(filters, aggregates, by)).filter((w) => w.documents > 0);
-    return groupDocs(await this.inner.find(level, from, to, filters, aggregates), by);
+    if (!windows) return groupDocs(await this.inner.find(level, from, to, filters, aggregates), by);
+    const out: WindowGroups[] = [];
+    let since = Date.now();
+    for (const window of windows) {
+      const groups = window.groups(filters, aggregates, by);
+      if (groups.documents > 0) out.push(groups);
+      // merging windows of large exact sets the first time takes a while: other requests go on meanwhile
+      if (Date.now() - since > YIELD_AFTER_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        since = Date.now();
+      }
+    }
+    return out;
   }
 
   /** The first window start and last window end stored, on the coarsest level's windows. */

@@ -61,8 +61,8 @@ async function choosePipeline() {
     label.append(select);
     filters.append(label);
   }
-  await loadKeyValues();
-  await refresh();
+  // the chart does not wait for the filters' values (the server shares the windows both read)
+  await Promise.all([loadKeyValues(), refresh()]);
 }
 
 /** Offers each group key's values seen in the range (the API's top-N over all of them). */
@@ -71,18 +71,20 @@ async function loadKeyValues() {
   if (!p || !p.queryable) return;
   const to = rangeEnd(p);
   const from = to - Number($('range').value);
-  for (const key of p.groupBy) {
-    try {
-      const { top } = await getJson(`/api/pipelines/${p.name}/top?field=${p.fields[0].name}&by=${key}&limit=1000&from=${from}&to=${to}`);
-      const select = $(`filter-${key}`);
-      const chosen = select.value;
-      const values = top.map((row) => String(row[key])).sort();
-      select.replaceChildren(option('', '(all)'), ...values.map((v) => option(v)));
-      if (values.includes(chosen)) select.value = chosen;
-    } catch (err) {
-      $('error').textContent = err.message;
-    }
-  }
+  await Promise.all(
+    p.groupBy.map(async (key) => {
+      try {
+        const { top } = await getJson(`/api/pipelines/${p.name}/top?field=${p.fields[0].name}&by=${key}&limit=1000&from=${from}&to=${to}`);
+        const select = $(`filter-${key}`);
+        const chosen = select.value;
+        const values = top.map((row) => String(row[key])).sort();
+        select.replaceChildren(option('', '(all)'), ...values.map((v) => option(v)));
+        if (values.includes(chosen)) select.value = chosen;
+      } catch (err) {
+        $('error').textContent = err.message;
+      }
+    }),
+  );
 }
 
 function seriesUrl(p) {

@@ -95,6 +95,32 @@ test('strings with lone surrogates survive BSON (stored as escaped JSON text)', 
   }
 });
 
+test('a set of more than 64 values is stored packed, reads back equal through every store, and the unpacked form still reads', () => {
+  const values: unknown[] = Array.from({ length: 500 }, (_, i) => `cookie_${i}`);
+  values.push(1, '1', true, { a: [1] }, '\ud800', 'x\u00e9\u{1f600}');
+  const state = build(values);
+  const stored = state.serialize() as { z?: unknown };
+  assert.deepEqual(Object.keys(stored), ['z']);
+  assert.ok(stored.z instanceof Uint8Array && stored.z.length < 2000, 'deflated');
+  // the same values unpacked, as Runnels before packing stored them
+  const unpacked = { v: [...values.filter((v) => typeof v !== 'object' && v !== '\ud800')] } as { v: unknown[]; j?: string[] };
+  for (const trip of TRIPS) {
+    const back = reload(distinct, {}, state, trip);
+    assert.equal(back.result(), 506, trip);
+    assert.deepEqual(back.serialize(), state.serialize(), trip);
+    for (const value of values) back.add(value, 0);
+    assert.equal(back.result(), 506, trip);
+  }
+  const old = distinct.deserialize(
+    { v: (unpacked.v as (string | number | boolean)[]).sort(), j: [JSON.stringify('\ud800'), '{"a":[1]}'] },
+    {},
+  );
+  assert.equal(old.result(), 506);
+  old.merge(state);
+  assert.equal(old.result(), 506);
+  assert.throws(() => distinct.deserialize({ z: new Uint8Array([1, 2, 3]) }, {}), { code: 'invalid-state' });
+});
+
 test('one value more than maxValues is distinct-overflow, naming the option and approxDistinct', () => {
   const state = build(['a', 'b', 'c'], { maxValues: 3 });
   state.add('a', 0); // known values are fine at the bound
