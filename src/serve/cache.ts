@@ -234,7 +234,8 @@ export class CachedReader implements PipelineReader {
   }
 
   private async refreshOnce(): Promise<void> {
-    const published = await this.inner.publishedStatus().catch(() => null);
+    // a store that does not answer keeps the status served so far (its reads below fail the refresh)
+    const published = await this.inner.publishedStatus().catch(() => this.served ?? null);
     const status = this.liveStatus?.() ?? published;
     const forget = Date.now() - this.lastForget >= this.fullReloadMs;
     if (forget) this.lastForget = Date.now();
