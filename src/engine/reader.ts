@@ -75,8 +75,6 @@ export interface PipelineReader {
 
 /** A sink's own reader: also the states as stored, which the serving layer's cache keeps undeserialized. */
 export interface StoredReader extends PipelineReader {
-  /** Like find, with the states as stored (not yet deserialized); `names` limits the states read. */
-  findStored(level: Level, from: number, to: number, filters: KeyFilters, names?: readonly string[]): Promise<StoredLevelDoc[]>;
   /**
    * Every document of the level's windows starting at `starts`, states as stored: the reads the
    * serving layer's cache makes. One query per window where the server indexes an equality on the

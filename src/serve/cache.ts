@@ -3,7 +3,6 @@ import type { AggregationState } from '../engine/aggregation.js';
 import type { RunStatus } from '../engine/runtime.js';
 import { restoreState } from '../engine/store.js';
 import {
-  groupDocs,
   groupId,
   windowStarts,
   type KeyFilters,
@@ -138,12 +137,6 @@ class LevelCache {
   drop(start: number): void {
     this.documents -= this.held.get(start)?.docs.length ?? 0;
     this.held.delete(start);
-  }
-
-  clear(): void {
-    this.held.clear();
-    this.documents = 0;
-    this.warm = false;
   }
 }
 
@@ -407,7 +400,7 @@ export class CachedReader implements PipelineReader {
   async windowGroups(query: WindowQuery): Promise<WindowGroups[]> {
     const { level, from, to, filters, aggregates, by } = query;
     const windows = await this.windowsFor(level, from, to);
-    if (!windows) return groupDocs(await this.inner.find(level, from, to, filters, aggregates), by);
+    if (!windows) return this.inner.windowGroups(query);
     const out: WindowGroups[] = [];
     let since = Date.now();
     for (const window of windows) {

@@ -110,6 +110,7 @@ export class MongoReader implements StoredReader {
     return groupDocs(await this.find(level, from, to, filters, aggregates), by);
   }
 
+  /** Like find, with the states as stored (not yet deserialized); `names` limits the states read. */
   async findStored(level: Level, from: number, to: number, filters: KeyFilters, names?: readonly string[]): Promise<StoredLevelDoc[]> {
     const query: Document = { [this.startField]: { $gte: new Date(from), $lt: new Date(to) } };
     for (const [index, value] of filters) {
