@@ -5,7 +5,7 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'src/serve/static/', 'test-artifacts/'] },
+  { ignores: ['dist/', 'node_modules/', 'src/serve/static/', 'test-artifacts/', 'src/schema/pipeline-validator.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -16,10 +16,11 @@
  * `timeout:` line says so. The last line is the median of the runs:
  *
  *   shape=<name> records_per_s=<n> docs_per_s=<n> db_cpu_s=<n> runner_cpu_s=<n> bytes_per_doc=<n> peak_rss_mb=<n>
- *     writes_per_doc=<n> flush_ms_first=<n> flush_ms_last=<n>
+ *     writes_per_doc=<n> flush_ms_first=<n> flush_ms_last=<n> flush_us_per_doc_first=<n> flush_us_per_doc_last=<n>
  *
  * writes_per_doc is document writes (every level) over documents; flush_ms_first and _last the
- * median store time of the first and the last fifth of the batches.
+ * median store time of the first and the last fifth of the batches, flush_us_per_doc_* the same
+ * per document the batch wrote.
  *
  * BENCH_PROFILE=1 also writes a CPU profile of each runner to /tmp/runnel-e2e-prof; BENCH_PIPELINE
  * runs another pipeline file on the same topic (to compare settings).
@@ -29,7 +30,7 @@ import { MongoClient } from 'mongodb';
 import { grownBase, type GrownBase } from './e2e/grown.js';
 import { median } from './median.js';
 import { backfillDocs, backfillDocsDatabase, rawRun } from './e2e/raw.js';
-import { dataCollections, ensureTopic, runPipeline, sh, type Bench, type RunResult } from './e2e/runs.js';
+import { dataCollections, ensureTopic, runPipeline, sh, type Bench, type Flush, type RunResult } from './e2e/runs.js';
 import { shapeNamed } from './e2e/shapes.js';
 
 const shape = shapeNamed(process.env.BENCH_SHAPE ?? 'steady');
@@ -84,7 +85,7 @@ await bench.mongo.close();
 
 for (const [i, r] of results.entries()) {
   const latency = r.latencyMs === undefined ? '' : `, last record to MongoDB ${r.latencyMs} ms`;
-  const batches = r.flushMs ? `, ${r.flushMs.length} batches` : '';
+  const batches = r.flushes ? `, ${r.flushes.length} batches` : '';
   const writes = r.writesPerDoc === undefined ? '' : `, ${r.writesPerDoc.toFixed(2)} writes/document`;
   process.stdout.write(
     `run ${i + 1}: ${r.records ?? '-'} records, ${r.docs} documents in ${r.seconds.toFixed(1)} s, db CPU ${r.dbCpuS.toFixed(1)} s, ` +
@@ -104,17 +105,39 @@ const records = results.every((r) => r.records !== undefined) ? median(results.m
 const rss = results.every((r) => r.peakRssMB !== undefined) ? median(results.map((r) => r.peakRssMB!)) : '-';
 const oneDecimal = (values: number[]) => median(values).toFixed(1);
 const writesPerDoc = results.every((r) => r.writesPerDoc !== undefined) ? median(results.map((r) => r.writesPerDoc!)).toFixed(2) : '-';
-const flushes = results.every((r) => (r.flushMs?.length ?? 0) > 0) ? results.map((r) => fifths(r.flushMs!)) : undefined;
+const flushes = results.every((r) => (r.flushes?.length ?? 0) > 0) ? results.map((r) => fifths(r.flushes!)) : undefined;
+const flushFigure = (pick: (f: Fifths) => number) => (flushes ? median(flushes.map(pick)) : '-');
 process.stdout.write(
   `shape=${shape.name} records_per_s=${records} docs_per_s=${median(results.map((r) => rate(r.docs, r)))} ` +
     `db_cpu_s=${oneDecimal(results.map((r) => r.dbCpuS))} runner_cpu_s=${oneDecimal(results.map((r) => r.runnerCpuS))} ` +
     `bytes_per_doc=${results.every((r) => r.size) ? median(results.map((r) => r.size!.bytesPerDoc)) : '-'} peak_rss_mb=${rss} ` +
-    `writes_per_doc=${writesPerDoc} flush_ms_first=${flushes ? median(flushes.map((f) => f.first)) : '-'} ` +
-    `flush_ms_last=${flushes ? median(flushes.map((f) => f.last)) : '-'}\n`,
+    `writes_per_doc=${writesPerDoc} flush_ms_first=${flushFigure((f) => f.first)} flush_ms_last=${flushFigure((f) => f.last)} ` +
+    `flush_us_per_doc_first=${flushFigure((f) => f.firstPerDoc)} flush_us_per_doc_last=${flushFigure((f) => f.lastPerDoc)}\n`,
 );
 
-/** The median store time of the first and of the last fifth of a run's batches (at least one each). */
-function fifths(flushMs: number[]): { first: number; last: number } {
-  const fifth = Math.max(1, Math.floor(flushMs.length / 5));
-  return { first: median(flushMs.slice(0, fifth)), last: median(flushMs.slice(-fifth)) };
+interface Fifths {
+  first: number;
+  last: number;
+  /** Store microseconds per document written, the median over the same batches. */
+  firstPerDoc: number;
+  lastPerDoc: number;
+}
+
+/**
+ * The median store time of the first and of the last fifth of a run's batches (at least one each),
+ * and the same per document written: batches differ in size (the first is cut at `maxRecords`
+ * while nothing is being stored; later ones gather what arrives during the store before), so
+ * the time per document is what shows whether storing slows as the collections grow.
+ */
+function fifths(flushes: Flush[]): Fifths {
+  const fifth = Math.max(1, Math.floor(flushes.length / 5));
+  const perDoc = (f: Flush) => Math.round((f.ms * 1000) / Math.max(1, f.documents));
+  const first = flushes.slice(0, fifth);
+  const last = flushes.slice(-fifth);
+  return {
+    first: median(first.map((f) => f.ms)),
+    last: median(last.map((f) => f.ms)),
+    firstPerDoc: median(first.map(perDoc)),
+    lastPerDoc: median(last.map(perDoc)),
+  };
 }

@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { prettyFactory as PrettyFactory } from 'pino-pretty';
 import { REDACTED, redactUrlCredentials } from './redact.js';
 
 /** Secrets shorter than this are not scrubbed from text: they would blank out ordinary words. */
@@ -29,6 +30,11 @@ export function scrubSecrets(text: string): string {
   return out;
 }
 
+/** pino-pretty (30 modules) is loaded only for a terminal: a server or a pipe logs JSON. */
+function loadPrettyFactory(): typeof PrettyFactory {
+  return (createRequire(import.meta.url)('pino-pretty') as { prettyFactory: typeof PrettyFactory }).prettyFactory;
+}
+
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
@@ -51,7 +57,7 @@ export function createLogger(level: string = process.env.RUNNEL_LOG_LEVEL ?? 'in
   const terminal = Boolean(process.stderr.isTTY);
   const pretty =
     format === 'pretty'
-      ? prettyFactory({ colorize: terminal, singleLine: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' })
+      ? loadPrettyFactory()({ colorize: terminal, singleLine: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' })
       : undefined;
   // on a terminal a line first clears the live status line (src/cli/progress.ts), which redraws below it
   const prettify = pretty && terminal ? (line: string) => `\r\x1b[2K${pretty(line)}` : pretty;

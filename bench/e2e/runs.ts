@@ -44,8 +44,8 @@ export interface RunResult {
   latencyMs?: number;
   /** Document writes over documents, every level (each write raises a document's version by one); absent for preloaded collections. */
   writesPerDoc?: number;
-  /** The store time of each batch, in order (the runner's `batch stored` lines). */
-  flushMs?: number[];
+  /** Each batch's store time and the documents it wrote, in order (the runner's `batch stored` lines). */
+  flushes?: Flush[];
   /** Set when the time limit stopped the run: what it says of the run. */
   timedOut?: string;
 }
@@ -109,15 +109,21 @@ async function countDocsAndWrites(db: Db): Promise<{ docs: number; writes: numbe
   return { docs, writes };
 }
 
+export interface Flush {
+  ms: number;
+  documents: number;
+}
+
 /**
  * The runner's log lines go on to stderr, but for its `batch stored` lines (debug), whose store
- * times are collected into `flushMs`.
+ * times and documents are collected into `flushes`.
  */
-function collectFlushTimes(runner: ChildProcess, flushMs: number[]): void {
+function collectFlushes(runner: ChildProcess, flushes: Flush[]): void {
   createInterface({ input: runner.stderr! }).on('line', (line) => {
     if (line.includes('"batch stored"')) {
-      const entry = JSON.parse(line) as { flushMs?: number };
-      if (typeof entry.flushMs === 'number') flushMs.push(entry.flushMs);
+      const entry = JSON.parse(line) as { flushMs?: number; documents?: number };
+      if (typeof entry.flushMs === 'number' && typeof entry.documents === 'number')
+        flushes.push({ ms: entry.flushMs, documents: entry.documents });
       return;
     }
     process.stderr.write(`${line}\n`);
@@ -174,8 +180,8 @@ export async function runPipeline(
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const flushMs: number[] = [];
-  collectFlushTimes(runner, flushMs);
+  const flushes: Flush[] = [];
+  collectFlushes(runner, flushes);
   let peak = 0;
   let committed: number;
   let timedOut: string | undefined;
@@ -217,7 +223,7 @@ export async function runPipeline(
   // the store times of the run, not of the latency marker's batch after it (the line of the last
   // batch may follow its commit by a moment)
   await sleep(500);
-  const storeTimes = flushMs.slice();
+  const storeTimes = flushes.slice();
   let latencyMs: number | undefined;
   if (!timedOut) {
     const marker = `bench-marker-${run.id}`;
@@ -231,6 +237,6 @@ export async function runPipeline(
     peak = Math.max(peak, peakRssMB(runner.pid!));
     await stop();
   }
-  const measured = { docs, dbCpuS, runnerCpuS, size, peakRssMB: peak, latencyMs, writesPerDoc, flushMs: storeTimes };
+  const measured = { docs, dbCpuS, runnerCpuS, size, peakRssMB: peak, latencyMs, writesPerDoc, flushes: storeTimes };
   return { records: committed, seconds, ...measured, timedOut };
 }

@@ -150,8 +150,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('print the pipeline JSON Schema (generated from the component registry)')
     .option('--write <file>', 'write the schema to a file')
     .option('--readme <file>', 'refresh the generated reference section of a README')
+    .option('--validator <file>', "write the schema's precompiled validator (a TypeScript module)")
     .option('--check', 'write nothing; exit 1 when a file differs from what would be generated')
-    .action(async (options: { write?: string; readme?: string; check?: boolean }) =>
+    .action(async (options: { write?: string; readme?: string; validator?: string; check?: boolean }) =>
       setExitCode((await import('./schema.js')).schemaCommand(options)),
     );
 

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { buildPipelineSchema } from '../schema/pipeline-schema.js';
 import { withReference } from '../docs/reference.js';
+import { renderPipelineValidator } from '../schema/standalone.js';
 
 export function renderSchema(): string {
   return JSON.stringify(buildPipelineSchema(), null, 2) + '\n';
@@ -15,13 +16,15 @@ function readOrEmpty(path: string): string {
 }
 
 /**
- * `runner schema`: prints the pipeline JSON Schema. `--write FILE` stores it and `--readme FILE`
- * refreshes README's generated reference; with `--check` nothing is written and stale files fail.
+ * `runner schema`: prints the pipeline JSON Schema. `--write FILE` stores it, `--readme FILE`
+ * refreshes README's generated reference and `--validator FILE` writes the schema's precompiled
+ * validator module; with `--check` nothing is written and stale files fail.
  */
-export function schemaCommand(options: { write?: string; readme?: string; check?: boolean }): number {
+export function schemaCommand(options: { write?: string; readme?: string; validator?: string; check?: boolean }): number {
   const outputs: [string, string][] = [];
   if (options.write) outputs.push([options.write, renderSchema()]);
   if (options.readme) outputs.push([options.readme, withReference(readOrEmpty(options.readme))]);
+  if (options.validator) outputs.push([options.validator, renderPipelineValidator()]);
   if (outputs.length === 0) {
     process.stdout.write(renderSchema());
     return 0;

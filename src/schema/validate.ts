@@ -1,20 +1,28 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Document } from 'yaml';
 import { diagnostic, type Diagnostic } from '../errors.js';
 import { pointerToPath, rangeOf, type Path } from '../config/positions.js';
 import { DURATION_PATTERN } from '../components/fragments.js';
 import type { JsonSchema } from '../json-schema.js';
-import { buildPipelineSchema } from './pipeline-schema.js';
+import validatePipeline from './pipeline-validator.generated.js';
 import { didYouMean, listOf } from './suggest.js';
 import { redactUrlCredentials } from '../redact.js';
 
+/** How every schema is compiled, the pipeline schema's committed validator included (standalone.ts). */
+export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false } as const;
+
 const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
-/** Each schema is compiled once per process (ajv compiles to code; recompiling costs milliseconds). */
+/**
+ * Each schema is compiled once per process (ajv compiles to code; recompiling costs milliseconds).
+ * ajv's compiler is loaded only then: the pipeline schema's validator comes precompiled.
+ */
 function validator(schema: JsonSchema): ValidateFunction {
   let validate = compiled.get(schema);
   if (!validate) {
-    validate = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false }).compile(schema);
+    const ajv2020 = createRequire(import.meta.url)('ajv/dist/2020.js') as { Ajv2020: typeof Ajv2020 };
+    validate = new ajv2020.Ajv2020(AJV_OPTIONS).compile(schema);
     compiled.set(schema, validate);
   }
   return validate;
@@ -22,15 +30,19 @@ function validator(schema: JsonSchema): ValidateFunction {
 
 /** Validates the plain value of a YAML document against a schema; every problem is located in the YAML. */
 export function validateDocument(schema: JsonSchema, value: unknown, doc: Document): Diagnostic[] {
-  const validate = validator(schema);
+  return located(validator(schema), value, doc);
+}
+
+/** Validates a pipeline against the schema the registry generates, compiled ahead (`npm run schema`). */
+export function validateAgainstSchema(value: unknown, doc: Document): Diagnostic[] {
+  return located(validatePipeline as unknown as ValidateFunction, value, doc);
+}
+
+function located(validate: ValidateFunction, value: unknown, doc: Document): Diagnostic[] {
   if (validate(value)) return [];
   return resolveUnions(validate.errors ?? [])
     .map((e) => toDiagnostic(e, doc))
     .filter((d): d is Diagnostic => d !== undefined);
-}
-
-export function validateAgainstSchema(value: unknown, doc: Document): Diagnostic[] {
-  return validateDocument(buildPipelineSchema(), value, doc);
 }
 
 type UnionProblem = { kind: 'none' | 'several'; error: ErrorObject; tags: string[]; present: string[] };

@@ -14,6 +14,7 @@ import {
   type WindowGroups,
   type WindowQuery,
 } from '../engine/reader.js';
+import { granularity } from './params.js';
 
 export interface CacheOptions {
   /** Least time between two refreshes (default 2000 ms); a refresh never starts before the previous one ended. */
@@ -45,6 +46,8 @@ export interface HeldLevel {
 const MAX_HELD_READ = 2_000;
 /** Windows read at once while warming. */
 const WARM_CHUNK = 64;
+/** The span of the view read first after a start: the dashboard's default range. */
+const FIRST_VIEW_MS = 86_400_000;
 /** Longest a request merges windows before it lets other requests run. */
 const YIELD_AFTER_MS = 20;
 /** Query signatures whose merged states a window keeps (filters and grouping); more start it over. */
@@ -177,8 +180,9 @@ export class CachedReader implements PipelineReader {
   private refreshing: Promise<void> | undefined;
   private closed = false;
   private lastForget = Date.now();
-  /** When warming may begin (see CacheOptions.warmDelayMs). */
+  /** When warming may begin (see CacheOptions.warmDelayMs); the first view is read before. */
   private warmFrom = 0;
+  private firstViewRead = false;
   /** The published status whose windows the held ones are as new as: what requests see, once a refresh has ended. */
   private served: RunStatus | null | undefined;
   /** Before the first refresh has ended: the published status, read at most once per refreshMs. */
@@ -254,8 +258,16 @@ export class CachedReader implements PipelineReader {
     await this.warm();
   }
 
-  /** Reads, newest first, the windows of each level's newest span not held yet, for up to refreshMs. */
+  /**
+   * Reads, newest first, the windows of each level's newest span not held yet, for up to refreshMs.
+   * The view a dashboard opens on goes first, at once after a start (see firstView).
+   */
   private async warm(): Promise<void> {
+    if (!this.firstViewRead) {
+      this.firstViewRead = true;
+      const view = await this.firstView();
+      if (view) await this.hold(view.index, view.starts, 0);
+    }
     if (Date.now() < this.warmFrom) return;
     const extent = await this.storedExtent();
     if (!extent) return;
@@ -277,6 +289,21 @@ export class CachedReader implements PipelineReader {
       }
       cache.warm = true;
     }
+  }
+
+  /**
+   * The windows of the last FIRST_VIEW_MS of stored data at the level a query over that span reads
+   * when it names no granularity: the dashboard's first chart and the filters' values beside it
+   * (one window more at the old end, as the dashboard's range ends at the watermark, not on a window),
+   * newest first. Read at once after a start, while the server loads its modules, and held.
+   */
+  private async firstView(): Promise<{ index: number; starts: number[] } | undefined> {
+    const extent = await this.storedExtent();
+    if (!extent) return undefined;
+    const sizeMs = granularity(undefined, this.levels, extent.last - FIRST_VIEW_MS, extent.last);
+    const index = this.levels.findIndex((level) => level.sizeMs === sizeMs);
+    const { first, last } = onLevel(extent, sizeMs);
+    return { index, starts: windowStarts(this.levels[index], Math.max(first, last - FIRST_VIEW_MS - sizeMs), last).reverse() };
   }
 
   /** Whether windows of a newest span are still being read after a start. */
@@ -334,9 +361,11 @@ export class CachedReader implements PipelineReader {
       else toRead.push(start);
     }
     if (toRead.length > 0) {
-      // whether a window is final is judged by the status before its read
-      const changing = this.changingFrom(cache.level, await this.status());
-      const read = this.inner.findStoredWindows(cache.level, toRead).then((docs) => {
+      // registered as being read before anything is awaited, so a request at the same time waits for this read
+      const read = this.status().then(async (status) => {
+        // whether a window is final is judged by the status before its read
+        const changing = this.changingFrom(cache.level, status);
+        const docs = await this.inner.findStoredWindows(cache.level, toRead);
         const windows = new Map<number, HeldWindow>();
         for (const window of windowsOf(toRead, docs, () => used, changing)) {
           windows.set(window.start, window);

@@ -9,6 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { readFileSync, readdirSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { parse, stringify } from 'yaml';
@@ -16,7 +17,8 @@ import { parsePipelineText } from '../../src/config/load.js';
 import { compileLoaded, hasErrors } from '../../src/compiler/compile.js';
 import { describePlan, formatStages } from '../../src/compiler/describe.js';
 import { locateAll } from '../../src/config/print.js';
-import { validateDocument } from '../../src/schema/validate.js';
+import { validateAgainstSchema, validateDocument } from '../../src/schema/validate.js';
+import { buildPipelineSchema } from '../../src/schema/pipeline-schema.js';
 import { testFileSchema } from '../../src/testing/test-file.js';
 import type { Diagnostic } from '../../src/errors.js';
 
@@ -309,6 +311,15 @@ function check(file: string, text: string, env: Record<string, string>): void {
     checkLocated(diagnostics, text, file);
     locateAll(diagnostics, loaded.source);
     return;
+  }
+  if (loaded.doc && loaded.value !== undefined) {
+    // the committed, precompiled validator says what compiling the registry's schema now says
+    const precompiled = validateAgainstSchema(loaded.value, loaded.doc);
+    const compiledNow = validateDocument(buildPipelineSchema(), loaded.value, loaded.doc);
+    if (!isDeepStrictEqual(precompiled, compiledNow))
+      throw new Error(
+        `${file}: the precompiled validator says ${JSON.stringify(precompiled)}, the schema compiled now ${JSON.stringify(compiledNow)}`,
+      );
   }
   const compiled = compileLoaded(loaded);
   checkLocated(compiled.diagnostics, text, file);

@@ -243,6 +243,27 @@ test('warming reads the newest span of each level, coarsest first, newest first;
   assert.deepEqual(reader.reads, [], 'all held');
 });
 
+test('after a start the view a dashboard opens on (the newest 24 hours, at the level it reads) is read at once, before warming', async () => {
+  // 30 hours of one key: a 24-hour view reads hours
+  const reader = new ArrayReader();
+  for (let m = 0; m < 30 * 60; m += 10) reader.add(T0 + m * MINUTE, ['a', 'x'], `c${m % 7}`);
+  reader.status = { ...status(reader, T0 + 30 * HOUR, 'drained'), updatedAt: 0 };
+  const cache = new CachedReader(reader, plan, { ...options, warmDelayMs: 60_000 });
+  cache.start();
+  await cache.refresh();
+  const firstView = Array.from({ length: 25 }, (_, i) => T0 + (29 - i) * HOUR);
+  assert.deepEqual(reader.reads, [{ how: 'windows', level: '1h', starts: firstView }], 'the first view alone: warming waits');
+  assert.equal(cache.warming(), true);
+  reader.reads.length = 0;
+  const to = T0 + 30 * HOUR - 23 * MINUTE;
+  const query = { from: to - 24 * HOUR, to, granularityMs: HOUR, filters: new Map<number, string>(), aggregates: [imps, cookies] };
+  const series = await querySeries(cache, query);
+  assert.equal(series.points.length, 25);
+  for (const point of series.points) assert.deepEqual(point.values, referenceOf(reader, point.time, point.time + HOUR, new Map()));
+  assert.deepEqual(reader.reads, [], "the dashboard's first series is answered from the windows read at the start");
+  await cache.close();
+});
+
 test('a window merges its documents once per query signature; callers never change what it keeps', async () => {
   const reader = sixHours();
   const cache = new CachedReader(reader, plan, options);

@@ -65,12 +65,20 @@ async function choosePipeline() {
   await Promise.all([loadKeyValues(), refresh()]);
 }
 
-/** Offers each group key's values seen in the range (the API's top-N over all of them). */
+/**
+ * Offers each group key's values seen in the range (the API's top-N over all of them), the range
+ * widened to whole windows of the level the chart reads: the server then reads no finer windows at
+ * its edges than the chart does.
+ */
 async function loadKeyValues() {
   const p = state.pipeline;
   if (!p || !p.queryable) return;
-  const to = rangeEnd(p);
-  const from = to - Number($('range').value);
+  const end = rangeEnd(p);
+  const span = Number($('range').value);
+  // the API's automatic granularity: the coarsest level giving at least 24 points
+  const size = p.granularities.reduce((chosen, g) => (span / g.sizeMs >= 24 ? g.sizeMs : chosen), p.granularities[0].sizeMs);
+  const from = Math.floor((end - span) / size) * size;
+  const to = Math.ceil(end / size) * size;
   await Promise.all(
     p.groupBy.map(async (key) => {
       try {
